@@ -1,0 +1,657 @@
+"""Trajectories and datasets: import, validation and export.
+
+A :class:`Dataset` holds one or more :class:`Trajectory` objects that share
+state names; each trajectory has its own, possibly irregular, time vector.
+Data come from numpy arrays, a pandas DataFrame or a CSV file (contract
+section 2) and are validated on the way in: every problem is reported with the
+file, column, row or value at fault and a hint how to fix it.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sysid.data import Dataset
+>>> t = np.linspace(0.0, 1.0, 5)
+>>> ds = Dataset.from_arrays(t, np.c_[np.exp(-t), np.exp(t)], states=["a", "b"])
+>>> ds.n_trajectories, ds.n_samples, ds.states
+(1, 5, ('a', 'b'))
+>>> ds.to_dataframe().columns.tolist()
+['trajectory', 't', 'a', 'b']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, DataWarning
+
+__all__ = ["Trajectory", "Dataset", "load_data", "MIN_SAMPLES"]
+
+#: Fewest samples a trajectory may have: an ODE fit needs a start and a shape.
+MIN_SAMPLES = 3
+
+
+def _row_label(kind: str, index: int, rows: Sequence[Any] | None) -> str:
+    """Name row ``index`` of a trajectory the way the user sees it."""
+    if rows is None:
+        return f"sample {index}"
+    label = rows[index]
+    return f"{kind} {label}"
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One experiment: states ``x`` measured at times ``t``.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n,)
+        Strictly increasing sample times.
+    x : ndarray, shape (n, d)
+        State values; row ``i`` is measured at ``t[i]``.
+    name : str
+        Identifier of the experiment (the trajectory id column in CSV files).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tr = Trajectory(np.array([0.0, 0.5, 1.0]), np.ones((3, 2)), name="run1")
+    >>> tr.n_samples, tr.n_states, tr.duration
+    (3, 2, 1.0)
+    """
+
+    t: np.ndarray
+    x: np.ndarray
+    name: str = "0"
+
+    @property
+    def n_samples(self) -> int:
+        """Number of sample times."""
+        return int(self.t.shape[0])
+
+    @property
+    def n_states(self) -> int:
+        """Number of state variables."""
+        return int(self.x.shape[1])
+
+    @property
+    def duration(self) -> float:
+        """Time between the first and the last sample."""
+        return float(self.t[-1] - self.t[0])
+
+
+@dataclass
+class Dataset:
+    """Trajectories of a dynamical system that share state names.
+
+    Build one with :meth:`from_arrays`, :meth:`from_dataframe`,
+    :meth:`from_csv` or :func:`load_data`; the constructor validates too.
+
+    Parameters
+    ----------
+    trajectories : list of Trajectory
+        The experiments, each on its own time grid.
+    states : sequence of str
+        State names, in column order of every ``Trajectory.x``.
+    time_unit : str, optional
+        Unit of the time axis, carried into reports.
+    units : dict, optional
+        Unit of each state, carried into reports.
+    source : str, optional
+        Where the data came from (a file path), used in error messages.
+    """
+
+    trajectories: list[Trajectory]
+    states: tuple[str, ...]
+    time_unit: str | None = None
+    units: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        self.states = tuple(str(s) for s in self.states)
+        where = self.source or "data"
+        if len(self.trajectories) == 0:
+            raise DataError(
+                "no trajectories were given", source=where, hint="pass at least one trajectory"
+            )
+        if len(set(self.states)) != len(self.states):
+            dup = sorted({s for s in self.states if list(self.states).count(s) > 1})
+            raise DataError(
+                f"state names are not unique: {dup}", source=where, hint="rename the columns"
+            )
+        checked = []
+        for tr in self.trajectories:
+            checked.append(_validated(tr, self.states, where, rows=None))
+        self.trajectories = checked
+        _warn_constant(self)
+
+    # ------------------------------------------------------------------ views
+    def __len__(self) -> int:
+        return len(self.trajectories)
+
+    def __iter__(self) -> Iterator[Trajectory]:
+        return iter(self.trajectories)
+
+    def __getitem__(self, i: int) -> Trajectory:
+        return self.trajectories[i]
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset(states={list(self.states)}, n_trajectories={self.n_trajectories}, "
+            f"n_samples={self.n_samples})"
+        )
+
+    @property
+    def n_states(self) -> int:
+        """Number of state variables."""
+        return len(self.states)
+
+    @property
+    def n_trajectories(self) -> int:
+        """Number of experiments."""
+        return len(self.trajectories)
+
+    @property
+    def n_samples(self) -> int:
+        """Total number of samples over all trajectories."""
+        return int(sum(tr.n_samples for tr in self.trajectories))
+
+    def stacked(self) -> tuple[np.ndarray, np.ndarray]:
+        """All times and states, concatenated over trajectories.
+
+        Returns
+        -------
+        t : ndarray, shape (N,)
+        x : ndarray, shape (N, d)
+        """
+        t = np.concatenate([tr.t for tr in self.trajectories])
+        x = np.concatenate([tr.x for tr in self.trajectories], axis=0)
+        return t, x
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Smallest and largest value of each state over all samples."""
+        _, x = self.stacked()
+        return np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+
+    def sha256(self) -> str:
+        """A fingerprint of the numbers and names (stable across runs)."""
+        h = hashlib.sha256()
+        h.update(",".join(self.states).encode())
+        for tr in self.trajectories:
+            h.update(str(tr.name).encode())
+            h.update(np.ascontiguousarray(tr.t, dtype="<f8").tobytes())
+            h.update(np.ascontiguousarray(tr.x, dtype="<f8").tobytes())
+        return h.hexdigest()
+
+    def subset(self, indices: Sequence[int]) -> Dataset:
+        """A dataset of the trajectories at ``indices``."""
+        return Dataset(
+            [self.trajectories[i] for i in indices],
+            self.states,
+            time_unit=self.time_unit,
+            units=dict(self.units),
+            source=self.source,
+        )
+
+    # ------------------------------------------------------------- builders
+    @classmethod
+    def from_arrays(
+        cls,
+        t: np.ndarray | Sequence[np.ndarray],
+        x: np.ndarray | Sequence[np.ndarray],
+        states: Sequence[str] | None = None,
+        names: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> Dataset:
+        """Build a dataset from arrays.
+
+        Parameters
+        ----------
+        t : array (n,) or list of arrays
+            Times of one trajectory, or a list with one time vector per trajectory.
+        x : array (n, d) or list of arrays
+            States of one trajectory, or a list matching ``t``. A 1-D array is
+            one state.
+        states : list of str, optional
+            State names; default ``x0, x1, ...``.
+        names : list of str, optional
+            Trajectory names; default ``0, 1, ...``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ts = [np.arange(4.0), np.array([0.0, 0.3, 1.1])]
+        >>> xs = [np.ones((4, 1)), np.zeros((3, 1))]
+        >>> Dataset.from_arrays(ts, xs).n_samples
+        7
+        """
+        single = (isinstance(t, np.ndarray) and t.ndim <= 1) or _is_flat_numbers(t)
+        if single:
+            ts, xs = [t], [x]
+        else:
+            ts, xs = list(t), list(x)
+            if len(ts) != len(xs):
+                raise DataError(
+                    f"got {len(ts)} time vectors but {len(xs)} state arrays",
+                    source="arrays",
+                    hint="pass one state array per time vector",
+                )
+        trajs = []
+        n_states = None
+        for k, (tk, xk) in enumerate(zip(ts, xs, strict=True)):
+            tk = _as_float_array(tk, f"t[{k}]" if not single else "t")
+            xk = _as_float_array(xk, f"x[{k}]" if not single else "x")
+            if tk.ndim != 1:
+                raise DataError(
+                    f"times must be 1-D, found shape {tk.shape} for trajectory {k}",
+                    source="arrays",
+                    hint="pass a vector of sample times",
+                )
+            if xk.ndim == 1:
+                xk = xk[:, None]
+            if xk.ndim != 2:
+                raise DataError(
+                    f"states must be 2-D (samples x states), found shape {xk.shape} "
+                    f"for trajectory {k}",
+                    source="arrays",
+                    hint="reshape to (n_samples, n_states)",
+                )
+            if xk.shape[0] != tk.shape[0]:
+                if xk.shape[1] == tk.shape[0]:
+                    hint = "the state array looks transposed: pass x.T"
+                else:
+                    hint = "pass one row of states per sample time"
+                raise DataError(
+                    f"trajectory {k} has {tk.shape[0]} times but {xk.shape[0]} rows of states "
+                    f"(shape {xk.shape})",
+                    source="arrays",
+                    hint=hint,
+                )
+            if n_states is None:
+                n_states = xk.shape[1]
+            elif xk.shape[1] != n_states:
+                raise DataError(
+                    f"trajectory {k} has {xk.shape[1]} states but trajectory 0 has {n_states}",
+                    source="arrays",
+                    hint="every trajectory needs the same state columns",
+                )
+            name = str(names[k]) if names is not None else str(k)
+            trajs.append(Trajectory(tk, xk, name))
+        if states is None:
+            states = [f"x{i}" for i in range(n_states or 0)]
+        states = list(states)
+        if len(states) != n_states:
+            raise DataError(
+                f"{len(states)} state names {states} given for {n_states} state columns",
+                source="arrays",
+                hint="give one name per column of x",
+            )
+        kwargs.setdefault("source", "arrays")
+        return cls(trajs, tuple(states), **kwargs)
+
+    @classmethod
+    def from_dataframe(
+        cls,
+        df: pd.DataFrame,
+        time_column: str = "t",
+        trajectory_column: str | None = "trajectory",
+        states: Sequence[str] | None = None,
+        source: str | None = None,
+        **kwargs: Any,
+    ) -> Dataset:
+        """Build a dataset from a long-format DataFrame.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            One row per sample.
+        time_column : str
+            Column of sample times.
+        trajectory_column : str or None
+            Column of trajectory ids; if absent from ``df`` all rows are one
+            trajectory.
+        states : list of str, optional
+            State columns; when given, other columns are ignored. Otherwise
+            every column except time and id is a state.
+        source : str, optional
+            Name used in messages (a file path).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"t": [0, 1, 2, 0, 1, 2], "x": [1, 2, 3, 4, 5, 6],
+        ...                    "trajectory": ["a", "a", "a", "b", "b", "b"]})
+        >>> Dataset.from_dataframe(df).n_trajectories
+        2
+        """
+        where = source or "DataFrame"
+        is_file = source is not None
+        if not isinstance(df, pd.DataFrame):
+            raise DataError(
+                f"expected a pandas DataFrame, got {type(df).__name__}",
+                source=where,
+                hint="use Dataset.from_arrays for numpy arrays",
+            )
+        if df.shape[0] == 0:
+            raise DataError(
+                "no data rows", source=where, hint="the file or frame has a header but no samples"
+            )
+        columns = [str(c) for c in df.columns]
+        df = df.copy()
+        df.columns = columns
+        if len(set(columns)) != len(columns):
+            dup = sorted({c for c in columns if columns.count(c) > 1})
+            raise DataError(f"duplicate column names {dup}", source=where, hint="rename them")
+        if time_column not in columns:
+            raise DataError(
+                f"time column '{time_column}' not found; columns are {columns}",
+                source=where,
+                hint="name the time column with --time-column / time_column=",
+            )
+        has_id = trajectory_column is not None and trajectory_column in columns
+        reserved = {time_column} | ({trajectory_column} if has_id else set())
+        if states is None:
+            state_cols = [c for c in columns if c not in reserved]
+        else:
+            state_cols = [str(s) for s in states]
+            missing = [s for s in state_cols if s not in columns]
+            if missing:
+                raise DataError(
+                    f"state column(s) {missing} not found; columns are {columns}",
+                    source=where,
+                    hint="check the names given with --states / states=",
+                )
+            clash = [s for s in state_cols if s in reserved]
+            if clash:
+                raise DataError(
+                    f"column(s) {clash} cannot be both a state and the time or id column",
+                    source=where,
+                    hint="name other state columns",
+                )
+        if not state_cols:
+            raise DataError(
+                f"no state columns: only {columns}",
+                source=where,
+                hint="add at least one column of measured states",
+            )
+        # Row labels as the user sees them: file line numbers or frame index.
+        if is_file:
+            row_labels = np.arange(df.shape[0]) + 2  # header is line 1
+            row_kind = "line"
+        else:
+            row_labels = np.asarray(df.index)
+            row_kind = "row"
+        numeric = {}
+        for col in [time_column, *state_cols]:
+            numeric[col] = _numeric_column(df[col], col, where, row_kind, row_labels)
+        if has_id:
+            ids = df[trajectory_column]
+            if ids.isna().any():
+                i = int(np.flatnonzero(ids.isna().to_numpy())[0])
+                raise DataError(
+                    f"empty trajectory id in column '{trajectory_column}' at {row_kind} "
+                    f"{row_labels[i]}",
+                    source=where,
+                    hint="give every row a trajectory id",
+                )
+            groups = list(dict.fromkeys(ids.tolist()))
+        else:
+            ids = None
+            groups = [None]
+        trajs = []
+        for g in groups:
+            mask = np.ones(df.shape[0], bool) if ids is None else (ids == g).to_numpy()
+            t = numeric[time_column][mask]
+            x = np.column_stack([numeric[c][mask] for c in state_cols])
+            rows = row_labels[mask]
+            tr = Trajectory(t, x, "0" if g is None else str(g))
+            trajs.append(
+                _validated(
+                    tr,
+                    tuple(state_cols),
+                    where,
+                    rows=rows,
+                    row_kind=row_kind,
+                    time_column=time_column,
+                )
+            )
+        kwargs.setdefault("source", where)
+        return cls(trajs, tuple(state_cols), **kwargs)
+
+    @classmethod
+    def from_csv(
+        cls,
+        path: str | os.PathLike,
+        time_column: str = "t",
+        trajectory_column: str | None = "trajectory",
+        states: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> Dataset:
+        """Read a CSV file in the format of contract section 2.
+
+        Examples
+        --------
+        >>> import tempfile, os, numpy as np
+        >>> ds = Dataset.from_arrays(np.arange(3.0), np.ones((3, 1)), states=["y"])
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.csv")
+        >>> ds.to_csv(path)
+        >>> Dataset.from_csv(path).states
+        ('y',)
+        """
+        path = Path(path)
+        where = str(path)
+        if not path.exists():
+            raise DataError("file not found", source=where, hint="check the path")
+        if path.is_dir():
+            raise DataError("is a folder, not a CSV file", source=where, hint="name a .csv file")
+        if path.stat().st_size == 0:
+            raise DataError(
+                "file is empty", source=where, hint="a header line and data rows are needed"
+            )
+        try:
+            df = pd.read_csv(path, skipinitialspace=True)
+        except pd.errors.EmptyDataError:
+            raise DataError(
+                "file is empty", source=where, hint="a header line and data rows are needed"
+            ) from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            msg = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            raise DataError(
+                f"not a readable CSV file ({msg})",
+                source=where,
+                hint="save it as comma-separated text with one header line",
+            ) from None
+        return cls.from_dataframe(
+            df,
+            time_column=time_column,
+            trajectory_column=trajectory_column,
+            states=states,
+            source=where,
+            **kwargs,
+        )
+
+    # --------------------------------------------------------------- export
+    def to_dataframe(self, time_column: str = "t", trajectory_column: str = "trajectory"):
+        """Long-format DataFrame: id, time, one column per state."""
+        frames = []
+        for tr in self.trajectories:
+            frame = pd.DataFrame(tr.x, columns=list(self.states))
+            frame.insert(0, time_column, tr.t)
+            frame.insert(0, trajectory_column, tr.name)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def to_csv(self, path: str | os.PathLike, **kwargs: Any) -> None:
+        """Write the dataset as CSV (contract section 2); readable by :meth:`from_csv`."""
+        self.to_dataframe(**kwargs).to_csv(path, index=False, float_format="%.17g")
+
+
+def load_data(
+    source: str | os.PathLike | pd.DataFrame | Dataset | tuple | list,
+    *,
+    time_column: str = "t",
+    trajectory_column: str | None = "trajectory",
+    states: Sequence[str] | None = None,
+) -> Dataset:
+    """Turn any supported input into a :class:`Dataset`.
+
+    Parameters
+    ----------
+    source : Dataset, str or Path (CSV), DataFrame, or a tuple ``(t, x)``
+        ``(t, x)`` may hold one trajectory's arrays or lists of them.
+    time_column, trajectory_column, states
+        As in :meth:`Dataset.from_dataframe`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> load_data((np.arange(3.0), np.ones((3, 2)))).states
+    ('x0', 'x1')
+    """
+    if isinstance(source, Dataset):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return Dataset.from_csv(
+            source, time_column=time_column, trajectory_column=trajectory_column, states=states
+        )
+    if isinstance(source, pd.DataFrame):
+        return Dataset.from_dataframe(
+            source, time_column=time_column, trajectory_column=trajectory_column, states=states
+        )
+    if isinstance(source, (tuple, list)) and len(source) == 2:
+        return Dataset.from_arrays(source[0], source[1], states=states)
+    raise DataError(
+        f"cannot read data of type {type(source).__name__}",
+        source="data",
+        hint="pass a CSV path, a pandas DataFrame, a (t, x) tuple of arrays, or a Dataset",
+    )
+
+
+# ---------------------------------------------------------------- helpers
+def _is_flat_numbers(t: Any) -> bool:
+    """True for a plain list of numbers (one trajectory's times)."""
+    if isinstance(t, (list, tuple)) and len(t) > 0:
+        return all(isinstance(v, (int, float, np.number)) for v in t)
+    return False
+
+
+def _as_float_array(a: Any, name: str) -> np.ndarray:
+    try:
+        out = np.array(a, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataError(
+            f"'{name}' is not numeric ({err})",
+            source="arrays",
+            hint="pass arrays of numbers",
+        ) from None
+    return out
+
+
+def _numeric_column(
+    col: pd.Series, name: str, where: str, row_kind: str, rows: np.ndarray
+) -> np.ndarray:
+    """Convert a column to float64, naming the first non-numeric cell."""
+    if pd.api.types.is_bool_dtype(col):
+        raise DataError(
+            f"column '{name}' holds true/false values, not numbers",
+            source=where,
+            hint="store numbers in state and time columns",
+        )
+    converted = pd.to_numeric(col, errors="coerce")
+    bad = converted.isna() & col.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"non-numeric value {col.iloc[i]!r} in column '{name}' at {row_kind} {rows[i]}",
+            source=where,
+            hint="fix or delete that cell; use numbers with '.' as decimal point",
+        )
+    return converted.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _validated(
+    tr: Trajectory,
+    states: tuple[str, ...],
+    where: str,
+    rows: Sequence[Any] | None,
+    row_kind: str = "row",
+    time_column: str = "t",
+) -> Trajectory:
+    """Check one trajectory; return a copy with float64 contiguous arrays."""
+    t = np.ascontiguousarray(tr.t, dtype=np.float64)
+    x = np.ascontiguousarray(tr.x, dtype=np.float64)
+    label = f"trajectory '{tr.name}'"
+    if t.ndim != 1 or x.ndim != 2 or x.shape[0] != t.shape[0]:
+        raise DataError(
+            f"{label}: times of shape {t.shape} do not match states of shape {x.shape}",
+            source=where,
+            hint="pass t with shape (n,) and x with shape (n, n_states)",
+        )
+    if x.shape[1] != len(states):
+        raise DataError(
+            f"{label} has {x.shape[1]} state columns but {len(states)} state names {list(states)}",
+            source=where,
+            hint="give one name per state column",
+        )
+    if t.shape[0] < MIN_SAMPLES:
+        raise DataError(
+            f"{label} has {t.shape[0]} sample(s) while at least {MIN_SAMPLES} are needed",
+            source=where,
+            hint="merge it with another experiment or measure more points",
+        )
+    bad_t = ~np.isfinite(t)
+    if bad_t.any():
+        i = int(np.flatnonzero(bad_t)[0])
+        raise DataError(
+            f"{label}: time column '{time_column}' is {t[i]} at {_row_label(row_kind, i, rows)}",
+            source=where,
+            hint="every sample needs a finite time; delete that row",
+        )
+    bad_x = ~np.isfinite(x)
+    if bad_x.any():
+        i, j = (int(v) for v in np.argwhere(bad_x)[0])
+        raise DataError(
+            f"{label}: value {x[i, j]} in column '{states[j]}' at "
+            f"{_row_label(row_kind, i, rows)}; missing values are not supported yet",
+            source=where,
+            hint="remove or fill rows with missing (NaN) or infinite values",
+        )
+    dt = np.diff(t)
+    if (dt == 0).any():
+        i = int(np.flatnonzero(dt == 0)[0]) + 1
+        raise DataError(
+            f"{label}: duplicate time {t[i]} at {_row_label(row_kind, i, rows)}",
+            source=where,
+            hint="average or delete repeated measurements; if they are separate experiments "
+            "give them a trajectory id column",
+        )
+    if (dt < 0).any():
+        i = int(np.flatnonzero(dt < 0)[0]) + 1
+        raise DataError(
+            f"{label}: times are not increasing: {t[i]} at {_row_label(row_kind, i, rows)} "
+            f"comes after {t[i - 1]}",
+            source=where,
+            hint="sort the rows by time within each trajectory, or add a trajectory id column",
+        )
+    return Trajectory(t, x, str(tr.name))
+
+
+def _warn_constant(ds: Dataset) -> None:
+    _, x = ds.stacked()
+    for j, s in enumerate(ds.states):
+        col = x[:, j]
+        if np.ptp(col) == 0.0:
+            warnings.warn(
+                f"{ds.source or 'data'}: state column '{s}' is constant ({col[0]}); "
+                f"its equation will be trivial (d{s}/dt = 0)",
+                DataWarning,
+                stacklevel=3,
+            )

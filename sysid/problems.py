@@ -1,0 +1,571 @@
+"""Benchmark problems: TOML files that describe a dynamical system as data.
+
+A problem file (contract section 1) names the states, parameters, right-hand
+sides, time span and initial conditions of a system. Equations are untrusted
+text: they are parsed by :func:`parse_equation` with a whitelist of names and
+never reach ``eval``.
+
+Examples
+--------
+>>> from sysid.problems import load_problem
+>>> p = load_problem("lotka-volterra")
+>>> p.states
+('x', 'y')
+>>> p.true_equations()["x"]
+-0.4*x*y + 1.1*x
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .errors import EquationError, ProblemFileError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "Problem",
+    "load_problem",
+    "load_problems",
+    "list_problems",
+    "problems_dir",
+    "parse_equation",
+    "ALLOWED_FUNCTIONS",
+]
+
+#: Functions a problem file's equations may call, by name.
+ALLOWED_FUNCTIONS: dict[str, Any] = {
+    "sin": sp.sin,
+    "cos": sp.cos,
+    "tan": sp.tan,
+    "exp": sp.exp,
+    "log": sp.log,
+    "sqrt": sp.sqrt,
+    "tanh": sp.tanh,
+    "Abs": sp.Abs,
+    "sign": sp.sign,
+}
+#: Constants a problem file's equations may use.
+ALLOWED_CONSTANTS: dict[str, Any] = {"pi": sp.pi, "E": sp.E}
+
+_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REQUIRED = {
+    "name": str,
+    "states": list,
+    "parameters": dict,
+    "equations": dict,
+    "t_span": list,
+    "initial_conditions": list,
+}
+_OPTIONAL = {
+    "title": str,
+    "description": str,
+    "reference": str,
+    "n_samples": int,
+    "holdout_initial_conditions": list,
+    "units": dict,
+    "time_unit": str,
+    "noise": (float, int, list),
+    "notes": str,
+}
+_ALLOWED_AST = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Call,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Pow,
+    ast.USub,
+    ast.UAdd,
+)
+
+
+def parse_equation(
+    text: str,
+    names: Mapping[str, sp.Basic] | Sequence[str],
+    *,
+    source: str = "equation",
+    functions: Mapping[str, Any] | None = None,
+) -> sp.Expr:
+    """Parse an equation string safely into a sympy expression.
+
+    Only numbers, the operators ``+ - * / **``, parentheses, the given
+    ``names``, ``t``, the whitelisted functions (:data:`ALLOWED_FUNCTIONS`) and
+    ``pi``/``E`` are accepted; anything else raises :class:`EquationError`
+    naming the offending token. The text is checked as a Python syntax tree
+    before sympy sees it, so no code is ever evaluated.
+
+    Parameters
+    ----------
+    text : str
+        The expression, e.g. ``"alpha*x - beta*x*y"``.
+    names : sequence of str or mapping name -> sympy symbol
+        Allowed variable names.
+    source : str
+        Where the text comes from, for error messages.
+    functions : mapping, optional
+        Allowed functions; default :data:`ALLOWED_FUNCTIONS`.
+
+    Examples
+    --------
+    >>> parse_equation("a*sin(x) - x**2", ["a", "x"])
+    a*sin(x) - x**2
+    >>> parse_equation("__import__('os')", ["x"])
+    Traceback (most recent call last):
+    ...
+    sysid.errors.EquationError: equation: unknown function '__import__' in "__import__('os')"...
+    """
+    functions = dict(ALLOWED_FUNCTIONS if functions is None else functions)
+    if isinstance(names, Mapping):
+        symbols = {str(k): v for k, v in names.items()}
+    else:
+        symbols = {str(n): sp.Symbol(str(n), real=True) for n in names}
+    symbols.setdefault("t", sp.Symbol("t", real=True))
+    if not isinstance(text, str):
+        raise EquationError(
+            f"expected a string, got {type(text).__name__} {text!r}",
+            source=source,
+            hint="write the equation as text in quotes",
+        )
+    if not text.strip():
+        raise EquationError("empty equation", source=source, hint="write the right-hand side")
+    if len(text) > 10_000:
+        raise EquationError(
+            f"equation is {len(text)} characters long", source=source, hint="shorten it"
+        )
+    py_text = text.replace("^", "**")
+    try:
+        tree = ast.parse(py_text.strip(), mode="eval")
+    except SyntaxError as err:
+        raise EquationError(
+            f"syntax error in {text!r} at column {err.offset}",
+            source=source,
+            hint="use + - * / ** and parentheses",
+        ) from None
+    allowed_names = set(symbols) | set(ALLOWED_CONSTANTS)
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_AST):
+            token = ast.get_source_segment(py_text.strip(), node) or type(node).__name__
+            raise EquationError(
+                f"forbidden syntax {token!r} ({type(node).__name__}) in {text!r}",
+                source=source,
+                hint="only numbers, names, + - * / **, parentheses and whitelisted functions "
+                "are allowed",
+            )
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in functions:
+                fname = node.func.id if isinstance(node.func, ast.Name) else ast.dump(node.func)
+                raise EquationError(
+                    f"unknown function '{fname}' in {text!r}",
+                    source=source,
+                    hint=f"allowed functions are {sorted(functions)}",
+                )
+            if node.keywords or len(node.args) != 1:
+                raise EquationError(
+                    f"function '{node.func.id}' takes exactly one argument in {text!r}",
+                    source=source,
+                    hint="write e.g. sin(x)",
+                )
+        elif isinstance(node, ast.Name):
+            if node.id not in allowed_names and node.id not in functions:
+                raise EquationError(
+                    f"unknown name '{node.id}' in {text!r}",
+                    source=source,
+                    hint=f"known names are {sorted(allowed_names - {'t'})} and t",
+                )
+        elif isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
+            raise EquationError(
+                f"forbidden constant {node.value!r} in {text!r}",
+                source=source,
+                hint="only numbers may appear as constants",
+            )
+    return _build(tree.body, symbols, functions)
+
+
+def _build(node: ast.AST, symbols: Mapping[str, Any], functions: Mapping[str, Any]) -> sp.Expr:
+    """Turn a checked syntax tree into a sympy expression (no eval)."""
+    if isinstance(node, ast.Constant):
+        v = node.value
+        return sp.Integer(v) if isinstance(v, int) else sp.Float(v)
+    if isinstance(node, ast.Name):
+        if node.id in symbols:
+            return symbols[node.id]
+        return ALLOWED_CONSTANTS[node.id]
+    if isinstance(node, ast.UnaryOp):
+        operand = _build(node.operand, symbols, functions)
+        return -operand if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.Call):
+        return functions[node.func.id](_build(node.args[0], symbols, functions))
+    if isinstance(node, ast.BinOp):
+        a = _build(node.left, symbols, functions)
+        b = _build(node.right, symbols, functions)
+        op = type(node.op)
+        if op is ast.Add:
+            return a + b
+        if op is ast.Sub:
+            return a - b
+        if op is ast.Mult:
+            return a * b
+        if op is ast.Div:
+            return a / b
+        return a**b
+    raise EquationError(f"cannot read {ast.dump(node)}")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A dynamical system with known equations, loaded from a problem file.
+
+    Attributes
+    ----------
+    name, title, description, reference : str
+    states : tuple of str
+        State names, in data column order.
+    parameters : dict of str to float
+    equations : dict of str to str
+        Right-hand side text of each state's equation, as in the file.
+    t_span : tuple of float
+    n_samples : int
+    initial_conditions : ndarray, shape (k, d)
+    holdout_initial_conditions : ndarray, shape (m, d)
+    units : dict, time_unit : str or None, noise : float or list or None, notes : str
+    path : Path or None
+        The file it came from.
+    """
+
+    name: str
+    states: tuple[str, ...]
+    parameters: dict[str, float]
+    equations: dict[str, str]
+    t_span: tuple[float, float]
+    initial_conditions: np.ndarray
+    holdout_initial_conditions: np.ndarray
+    n_samples: int = 200
+    title: str = ""
+    description: str = ""
+    reference: str = ""
+    units: dict[str, str] = field(default_factory=dict)
+    time_unit: str | None = None
+    noise: Any = None
+    notes: str = ""
+    path: Path | None = None
+
+    @property
+    def n_states(self) -> int:
+        """Number of states."""
+        return len(self.states)
+
+    @cached_property
+    def symbols(self) -> tuple[sp.Symbol, ...]:
+        """sympy symbols of the states (real)."""
+        return tuple(sp.Symbol(s, real=True) for s in self.states)
+
+    @cached_property
+    def _parsed(self) -> dict[str, sp.Expr]:
+        names: dict[str, Any] = {s.name: s for s in self.symbols}
+        names.update({p: sp.Symbol(p, real=True) for p in self.parameters})
+        where = str(self.path) if self.path else self.name
+        return {
+            s: parse_equation(self.equations[s], names, source=f"{where}: equations.{s}")
+            for s in self.states
+        }
+
+    def symbolic_equations(self) -> dict[str, sp.Expr]:
+        """Right-hand sides with parameters as symbols."""
+        return dict(self._parsed)
+
+    def true_equations(self) -> dict[str, sp.Expr]:
+        """Right-hand sides with the parameter values substituted.
+
+        Examples
+        --------
+        >>> load_problem("sir").true_equations()["I"]
+        0.5*I*S - 0.1*I
+        """
+        subs = {sp.Symbol(p, real=True): sp.Float(v) for p, v in self.parameters.items()}
+        # Integer-valued parameters stay exact integers: 2*x, not 2.0*x.
+        subs = {k: (sp.Integer(int(v)) if float(v).is_integer() else v) for k, v in subs.items()}
+        return {s: sp.expand(e.subs(subs)) for s, e in self._parsed.items()}
+
+    @cached_property
+    def rhs(self) -> Callable[[float, np.ndarray], np.ndarray]:
+        """The true vector field as ``f(t, x) -> dx/dt`` for scipy's solve_ivp.
+
+        ``x`` may be a vector (d,) or a matrix (d, n) of column states.
+        """
+        t = sp.Symbol("t", real=True)
+        exprs = [self.true_equations()[s] for s in self.states]
+        fn = sp.lambdify((t, *self.symbols), exprs, modules="numpy")
+
+        def f(time: float, x: np.ndarray) -> np.ndarray:
+            out = fn(time, *x)
+            return np.array([np.broadcast_to(o, np.shape(x[0])) for o in out], dtype=float)
+
+        return f
+
+    def __repr__(self) -> str:
+        return f"Problem(name={self.name!r}, states={list(self.states)})"
+
+
+def problems_dir() -> Path:
+    """The folder of problem files shipped with sysid."""
+    try:
+        root = resources.files("sysid.problems_data")
+        path = Path(str(root))
+        if path.is_dir() and any(path.glob("*.toml")):
+            return path
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover
+        pass
+    return Path(__file__).resolve().parent.parent / "problems"  # source checkout
+
+
+def _check_type(value: Any, expected: Any, key: str, where: str) -> None:
+    exp = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool) or not isinstance(value, exp):
+        names = " or ".join(e.__name__ for e in exp)
+        raise ProblemFileError(
+            f"key '{key}' must be {names}, found {type(value).__name__} {value!r}",
+            source=where,
+            hint="see CONTRACT.md section 1 for the format",
+        )
+
+
+def _float_matrix(value: Any, key: str, n_states: int, where: str) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ProblemFileError(
+            f"'{key}' must be a list of lists of numbers, found {value!r}",
+            source=where,
+            hint=f"write e.g. {key} = [[1.0, 2.0]]",
+        ) from None
+    if arr.ndim != 2 or arr.shape[1] != n_states or arr.shape[0] == 0:
+        raise ProblemFileError(
+            f"'{key}' must be a non-empty list of rows of {n_states} numbers (one per state), "
+            f"found shape {arr.shape}",
+            source=where,
+            hint="give one value per state in each initial condition",
+        )
+    if not np.isfinite(arr).all():
+        raise ProblemFileError(f"'{key}' holds non-finite values", source=where)
+    return arr
+
+
+def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Problem:
+    """Validate a parsed problem file and build a :class:`Problem`."""
+    unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ProblemFileError(
+            f"unknown key(s) {unknown}",
+            source=where,
+            hint=f"allowed keys are {sorted(set(_REQUIRED) | set(_OPTIONAL))}",
+        )
+    for key, typ in _REQUIRED.items():
+        if key not in data:
+            raise ProblemFileError(
+                f"required key '{key}' is missing", source=where, hint="see CONTRACT.md section 1"
+            )
+        _check_type(data[key], typ, key, where)
+    for key, typ in _OPTIONAL.items():
+        if key in data:
+            _check_type(data[key], typ, key, where)
+    name = data["name"]
+    if not _NAME_RE.match(name):
+        raise ProblemFileError(
+            f"name {name!r} must be lower-case letters and digits joined by dashes",
+            source=where,
+            hint='e.g. name = "lotka-volterra"',
+        )
+    states = [str(s) for s in data["states"]]
+    if not states:
+        raise ProblemFileError("'states' is empty", source=where, hint="name at least one state")
+    params = dict(data["parameters"])
+    for s in states + list(params):
+        if not _IDENT_RE.match(s) or s in ALLOWED_FUNCTIONS or s in ALLOWED_CONSTANTS or s == "t":
+            raise ProblemFileError(
+                f"{s!r} cannot be used as a state or parameter name",
+                source=where,
+                hint="use identifiers like x, S, omega that are not function names or 't'",
+            )
+    if len(set(states)) != len(states) or set(states) & set(params):
+        raise ProblemFileError(
+            "state and parameter names must be unique and distinct",
+            source=where,
+            hint="rename the duplicates",
+        )
+    for p, v in params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise ProblemFileError(
+                f"parameter '{p}' must be a finite number, found {v!r}", source=where
+            )
+    eqs = {str(k): v for k, v in data["equations"].items()}
+    missing = [s for s in states if s not in eqs]
+    extra = [k for k in eqs if k not in states]
+    if missing or extra:
+        raise ProblemFileError(
+            f"equations must have exactly one entry per state; missing {missing}, unknown {extra}",
+            source=where,
+            hint="write one equation per state, keyed by the state's name",
+        )
+    t_span = data["t_span"]
+    if (
+        len(t_span) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in t_span)
+        or not t_span[1] > t_span[0]
+    ):
+        raise ProblemFileError(
+            f"t_span must be [start, end] with end > start, found {t_span!r}", source=where
+        )
+    n_samples = int(data.get("n_samples", 200))
+    if n_samples < 3:
+        raise ProblemFileError(f"n_samples must be >= 3, found {n_samples}", source=where)
+    ics = _float_matrix(data["initial_conditions"], "initial_conditions", len(states), where)
+    hold = data.get("holdout_initial_conditions", [])
+    holdout = (
+        _float_matrix(hold, "holdout_initial_conditions", len(states), where)
+        if hold
+        else np.zeros((0, len(states)))
+    )
+    units = {str(k): str(v) for k, v in data.get("units", {}).items()}
+    problem = Problem(
+        name=name,
+        states=tuple(states),
+        parameters={k: float(v) for k, v in params.items()},
+        equations={s: eqs[s] for s in states},
+        t_span=(float(t_span[0]), float(t_span[1])),
+        initial_conditions=ics,
+        holdout_initial_conditions=holdout,
+        n_samples=n_samples,
+        title=data.get("title", name),
+        description=data.get("description", ""),
+        reference=data.get("reference", ""),
+        units=units,
+        time_unit=data.get("time_unit"),
+        noise=data.get("noise"),
+        notes=data.get("notes", ""),
+        path=Path(where) if where != "problem" else None,
+    )
+    for s, text in problem.equations.items():
+        if not isinstance(text, str):
+            raise ProblemFileError(
+                f"equation of '{s}' must be a string, found {text!r}",
+                source=where,
+                hint=f'write {s} = "..."',
+            )
+    problem.symbolic_equations()  # parse now: bad equations fail at load time
+    return problem
+
+
+def _load_file(path: Path) -> Problem:
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProblemFileError("file not found", source=where) from None
+    except UnicodeDecodeError:
+        raise ProblemFileError("not UTF-8 text", source=where) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ProblemFileError(
+            f"not valid TOML ({err})", source=where, hint="check quotes, brackets and commas"
+        ) from None
+    return problem_from_dict(data, where)
+
+
+def load_problems(path: str | os.PathLike | None = None) -> list[Problem]:
+    """Load every problem file in a folder (default: the shipped suite), sorted by name.
+
+    Examples
+    --------
+    >>> names = [p.name for p in load_problems()]
+    >>> "pendulum" in names
+    True
+    """
+    folder = problems_dir() if path is None else Path(path)
+    if not folder.exists():
+        raise ProblemFileError("folder not found", source=str(folder))
+    if folder.is_file():
+        return [_load_file(folder)]
+    files = sorted(folder.glob("*.toml"))
+    if not files:
+        raise ProblemFileError(
+            "no .toml problem files in this folder", source=str(folder), hint="add some"
+        )
+    problems = [_load_file(f) for f in files]
+    seen: dict[str, Path | None] = {}
+    for p in problems:
+        if p.name in seen:
+            raise ProblemFileError(
+                f"problem name '{p.name}' is used twice (also in {seen[p.name]})",
+                source=str(p.path),
+                hint="problem names must be unique",
+            )
+        seen[p.name] = p.path
+    return sorted(problems, key=lambda p: p.name)
+
+
+def list_problems(path: str | os.PathLike | None = None) -> list[str]:
+    """Names of the problems in a folder (default: the shipped suite)."""
+    return [p.name for p in load_problems(path)]
+
+
+def load_problem(name_or_path: str | os.PathLike | Problem) -> Problem:
+    """Load a shipped problem by name, or a user's problem file by path.
+
+    Parameters
+    ----------
+    name_or_path : str or Path or Problem
+        A shipped problem's name (``"sir"``), or the path of a ``.toml`` file.
+
+    Examples
+    --------
+    >>> load_problem("pendulum").states
+    ('theta', 'omega')
+    """
+    if isinstance(name_or_path, Problem):
+        return name_or_path
+    text = str(name_or_path)
+    path = Path(text)
+    if text.endswith(".toml") or path.is_file():
+        if not path.exists():
+            raise ProblemFileError("file not found", source=text, hint="check the path")
+        return _load_file(path)
+    candidate = problems_dir() / f"{text}.toml"
+    if candidate.is_file():
+        problem = _load_file(candidate)
+        if problem.name == text:
+            return problem
+    for problem in load_problems():
+        if problem.name == text:
+            return problem
+    names = list_problems()
+    close = [n for n in names if text.lower() in n or n in text.lower()]
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ProblemFileError(
+        f"unknown problem {text!r}",
+        source="problems",
+        hint=f"{hint}known problems: {', '.join(names)}; or pass a path to a .toml file",
+    )
