@@ -180,7 +180,9 @@ def simulate(
         scale = np.concatenate(clean, axis=0).std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         clean = [x + noise * scale * rng.standard_normal(x.shape) for x in clean]
-    trajs = [Trajectory(t, x, f"{prefix}{k}") for k, (t, x) in enumerate(zip(times, clean))]
+    trajs = [
+        Trajectory(t, x, f"{prefix}{k}") for k, (t, x) in enumerate(zip(times, clean, strict=True))
+    ]
     return Dataset(
         trajs,
         problem.states,
