@@ -1,0 +1,244 @@
+"""Matplotlib figures: trajectories, phase portraits, Pareto fronts, loss curves.
+
+Every function returns a :class:`matplotlib.figure.Figure` and, given ``path``,
+saves it as PNG. Figures are built with the object-oriented API (no pyplot
+state), so they work without a display.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sysid.plots import plot_loss
+>>> fig = plot_loss({"epoch": [0, 1, 2], "loss": [1.0, 0.5, 0.2]})
+>>> len(fig.axes)
+1
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .data import Dataset
+
+__all__ = ["plot_trajectories", "plot_phase_portrait", "plot_pareto", "plot_loss"]
+
+Simulator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+VectorField = Callable[[np.ndarray], np.ndarray]
+
+_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+
+
+def _save(fig: Figure, path: str | os.PathLike | None) -> Figure:
+    if path is not None:
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def _dense_time(t: np.ndarray, n: int = 400) -> np.ndarray:
+    return np.linspace(float(t[0]), float(t[-1]), n)
+
+
+def plot_trajectories(
+    data: Dataset,
+    model: Simulator | None = None,
+    truth: Simulator | None = None,
+    *,
+    holdout: Dataset | None = None,
+    title: str | None = None,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """Data against the identified model (and the truth) over time.
+
+    One row per state; training trajectories on the left, held-out ones on
+    the right (when given). Model and truth are simulated from each
+    trajectory's first sample.
+
+    Parameters
+    ----------
+    data : Dataset
+        Training trajectories (drawn as dots).
+    model, truth : callable ``(x0, t) -> (len(t), d)``, optional
+        The identified model's and the true system's simulators.
+    holdout : Dataset, optional
+        Held-out trajectories, drawn in a second column.
+    """
+    sets = [("training", data)] + ([("held out", holdout)] if holdout is not None else [])
+    d = data.n_states
+    fig = Figure(figsize=(5.5 * len(sets), 2.2 * d + 0.6))
+    axes = fig.subplots(d, len(sets), squeeze=False, sharex="col")
+    for col, (label, ds) in enumerate(sets):
+        for k, tr in enumerate(ds):
+            color = _COLORS[k % len(_COLORS)]
+            td = _dense_time(tr.t)
+            sims = {}
+            for name, fn in (("model", model), ("truth", truth)):
+                if fn is None:
+                    continue
+                try:
+                    sims[name] = np.asarray(fn(tr.x[0], td))
+                except Exception:  # a failed simulation is shown as missing
+                    sims[name] = None
+            for j in range(d):
+                ax = axes[j, col]
+                ax.plot(tr.t, tr.x[:, j], ".", ms=2.5, color=color, alpha=0.5)
+                if sims.get("truth") is not None:
+                    ax.plot(td, sims["truth"][:, j], "--", lw=1.0, color="0.3")
+                if sims.get("model") is not None:
+                    ax.plot(td, sims["model"][:, j], "-", lw=1.3, color=color)
+                if k == 0:
+                    unit = ds.units.get(ds.states[j])
+                    ax.set_ylabel(f"{ds.states[j]}" + (f" [{unit}]" if unit else ""))
+        axes[0, col].set_title(
+            f"{label}: dots data, lines model" + (", dashed truth" * bool(truth))
+        )
+        tl = "t" + (f" [{ds.time_unit}]" if ds.time_unit else "")
+        axes[-1, col].set_xlabel(tl)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_phase_portrait(
+    data: Dataset,
+    fields: Mapping[str, VectorField],
+    *,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    grid: int = 25,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """Stream plots of vector fields with the data on top.
+
+    One column per field (e.g. ``{"true": f, "neural": g, "symbolic": h}``), one
+    row per pair of states. For more than two states, the states not shown are
+    held at their data mean.
+
+    Parameters
+    ----------
+    data : Dataset
+    fields : mapping label -> callable ``f(x: (n, d)) -> (n, d)``
+    pairs : list of (i, j), optional
+        State index pairs; default all pairs (at most 3).
+    grid : int
+        Grid points per axis.
+    """
+    d = data.n_states
+    if d < 2:
+        pairs = [(0, 0)]
+    elif pairs is None:
+        pairs = list(combinations(range(d), 2))[:3]
+    _, x_all = data.stacked()
+    lo, hi = x_all.min(axis=0), x_all.max(axis=0)
+    pad = 0.08 * np.where(hi > lo, hi - lo, 1.0)
+    lo, hi = lo - pad, hi + pad
+    mean = x_all.mean(axis=0)
+    labels = list(fields)
+    fig = Figure(figsize=(4.2 * max(1, len(labels)), 3.8 * len(pairs)))
+    axes = fig.subplots(len(pairs), max(1, len(labels)), squeeze=False)
+    for r, (i, j) in enumerate(pairs):
+        gi = np.linspace(lo[i], hi[i], grid)
+        gj = np.linspace(lo[j], hi[j], grid) if d > 1 else np.linspace(-1, 1, grid)
+        Gi, Gj = np.meshgrid(gi, gj)
+        pts = np.tile(mean, (Gi.size, 1))
+        pts[:, i] = Gi.ravel()
+        if d > 1:
+            pts[:, j] = Gj.ravel()
+        for c, label in enumerate(labels):
+            ax = axes[r, c]
+            try:
+                v = np.asarray(fields[label](pts), dtype=float)
+                U = v[:, i].reshape(Gi.shape)
+                V = v[:, j].reshape(Gi.shape) if d > 1 else np.zeros_like(U)
+                if np.isfinite(U).all() and np.isfinite(V).all():
+                    speed = np.hypot(U, V)
+                    ax.streamplot(
+                        gi, gj, U, V, color=speed, cmap="viridis", density=0.9, linewidth=0.8
+                    )
+            except Exception:  # noqa: BLE001 - a field that fails is drawn empty
+                ax.text(0.5, 0.5, "field failed", transform=ax.transAxes, ha="center")
+            for k, tr in enumerate(data):
+                yj = tr.x[:, j] if d > 1 else np.zeros(tr.n_samples)
+                ax.plot(tr.x[:, i], yj, ".", ms=2, color=_COLORS[k % len(_COLORS)], alpha=0.6)
+            ax.set_xlim(lo[i], hi[i])
+            if d > 1:
+                ax.set_ylim(lo[j], hi[j])
+            ax.set_xlabel(data.states[i])
+            ax.set_ylabel(data.states[j] if d > 1 else "")
+            ax.set_title(f"{label} field")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_pareto(
+    pareto: Mapping[str, Sequence[Mapping[str, Any]]],
+    chosen: Mapping[str, str] | None = None,
+    *,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """Pareto fronts (complexity against loss) per state, the chosen equation marked.
+
+    Parameters
+    ----------
+    pareto : mapping state -> list of {"complexity", "loss", "equation"}
+        As in ``result.json``.
+    chosen : mapping state -> equation string, optional
+        The selected equation of each state; also marked where an entry has
+        ``"chosen": True``.
+    """
+    states = list(pareto)
+    fig = Figure(figsize=(4.0 * max(1, len(states)), 3.4))
+    axes = fig.subplots(1, max(1, len(states)), squeeze=False)[0]
+    for ax, s in zip(axes, states, strict=False):
+        pts = sorted(pareto[s], key=lambda e: e["complexity"])
+        cx = [e["complexity"] for e in pts]
+        loss = [max(float(e["loss"]), 1e-300) for e in pts]
+        ax.semilogy(cx, loss, "o-", color="0.4", ms=4)
+        for e in pts:
+            is_chosen = e.get("chosen") or (chosen is not None and e["equation"] == chosen.get(s))
+            if is_chosen:
+                ax.semilogy(
+                    [e["complexity"]],
+                    [max(float(e["loss"]), 1e-300)],
+                    "*",
+                    color="#d62728",
+                    ms=14,
+                    label="chosen",
+                )
+                text = e["equation"] if len(e["equation"]) < 40 else e["equation"][:37] + "..."
+                ax.annotate(
+                    text,
+                    (e["complexity"], max(float(e["loss"]), 1e-300)),
+                    textcoords="offset points",
+                    xytext=(5, 8),
+                    fontsize=7,
+                )
+        ax.set_title(f"d{s}/dt")
+        ax.set_xlabel("complexity")
+        ax.set_ylabel("loss")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_loss(
+    history: Mapping[str, Sequence[float]], *, path: str | os.PathLike | None = None
+) -> Figure:
+    """Training (and validation) loss against epoch, log scale."""
+    fig = Figure(figsize=(5.0, 3.4))
+    ax = fig.subplots()
+    epochs = history.get("epoch") or list(range(len(history.get("loss", []))))
+    for key, style in (("loss", "-"), ("val_loss", "--")):
+        values = history.get(key)
+        if values is not None and len(values) > 0:
+            vals = np.asarray(values, dtype=float)
+            ok = np.isfinite(vals) & (vals > 0)
+            ax.semilogy(np.asarray(epochs)[: len(vals)][ok], vals[ok], style, label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,191 @@
+"""Compare identified equations with a known truth (contract section 4).
+
+Structure recovered means: after ``sympy.expand``, each right-hand side has
+exactly the true set of terms (monomials / function terms), no more, no fewer.
+The coefficient error is the largest relative error over the true terms (a
+missing true term counts as 100 %). The held-out R^2 compares the identified
+model's simulation from the problem's held-out initial conditions with the
+clean truth.
+
+Examples
+--------
+>>> import sympy as sp
+>>> x, y = sp.symbols("x y")
+>>> truth = {"x": 1.1*x - 0.4*x*y, "y": 0.1*x*y - 0.4*y}
+>>> found = {"x": "1.1*x - 0.404*x*y", "y": "0.1*x*y - 0.4*y"}
+>>> s = compare_equations(found, truth)
+>>> s["structure_recovered"], round(s["max_coefficient_relative_error"], 4)
+(True, 0.01)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .errors import EquationError
+from .problems import Problem, parse_equation
+from .simulate import integrate, sample_times
+
+__all__ = ["term_coefficients", "compare_equations", "holdout_r2", "score"]
+
+
+def _plain(expr: sp.Expr) -> sp.Expr:
+    """Replace every symbol by a plain one of the same name (assumptions differ)."""
+    return expr.xreplace({s: sp.Symbol(s.name) for s in expr.free_symbols})
+
+
+def _as_expr(value: Any, states: list[str], where: str) -> sp.Expr:
+    if isinstance(value, sp.Basic):
+        return _plain(value)
+    return _plain(parse_equation(str(value), states, source=where))
+
+
+def term_coefficients(expr: sp.Expr, tol: float = 0.0) -> dict[sp.Expr, float]:
+    """Terms of an expanded expression and their numeric coefficients.
+
+    Terms with ``|coefficient| <= tol`` are dropped.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x")
+    >>> term_coefficients(sp.sympify("2*x*(x - 1) + 3"))
+    {1: 3.0, x: -2.0, x**2: 2.0}
+    """
+    expanded = sp.expand(_plain(sp.sympify(expr)))
+    out: dict[sp.Expr, float] = {}
+    for term, coef in expanded.as_coefficients_dict().items():
+        if not coef.is_number:  # pragma: no cover - defensive
+            raise EquationError(f"coefficient {coef} of {term} is not a number")
+        value = float(coef)
+        if abs(value) > tol:
+            out[term] = out.get(term, 0.0) + value
+    return dict(sorted(out.items(), key=lambda kv: sp.default_sort_key(kv[0])))
+
+
+def compare_equations(
+    found: Mapping[str, Any], truth: Mapping[str, Any], tol: float = 1e-12
+) -> dict[str, Any]:
+    """Structure and coefficient comparison of two systems of equations.
+
+    Parameters
+    ----------
+    found, truth : mapping state -> sympy expression or string
+        Right-hand sides keyed by state name.
+    tol : float
+        Coefficients at most this large (absolute) count as absent.
+
+    Returns
+    -------
+    dict
+        ``structure_recovered``, ``max_coefficient_relative_error``, and
+        ``per_state`` details (missing and extra terms, errors).
+    """
+    states = list(truth)
+    missing_states = [s for s in states if s not in found]
+    if missing_states:
+        raise EquationError(
+            f"no equation for state(s) {missing_states}",
+            source="score",
+            hint="give one equation per state of the problem",
+        )
+    per_state = {}
+    all_ok = True
+    worst = 0.0
+    for s in states:
+        f_terms = term_coefficients(_as_expr(found[s], states, f"found equation of {s}"), tol)
+        t_terms = term_coefficients(_as_expr(truth[s], states, f"true equation of {s}"), tol)
+        missing = [str(k) for k in t_terms if k not in f_terms]
+        extra = [str(k) for k in f_terms if k not in t_terms]
+        errors = {str(k): abs(f_terms.get(k, 0.0) - c) / abs(c) for k, c in t_terms.items()}
+        ok = not missing and not extra
+        all_ok &= ok
+        state_worst = max(errors.values(), default=0.0)
+        worst = max(worst, state_worst)
+        per_state[s] = {
+            "structure_recovered": ok,
+            "missing_terms": missing,
+            "extra_terms": extra,
+            "max_coefficient_relative_error": state_worst,
+        }
+    return {
+        "structure_recovered": bool(all_ok),
+        "max_coefficient_relative_error": float(worst),
+        "per_state": per_state,
+    }
+
+
+def holdout_r2(
+    simulate_model: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    problem: Problem,
+    *,
+    n_samples: int | None = None,
+) -> float:
+    """R^2 of a model's simulation from the problem's held-out initial conditions.
+
+    The truth is the clean simulation of the problem's equations on the
+    regular grid; R^2 is computed per state (over all held-out trajectories)
+    and averaged over states. A model whose simulation fails scores ``-inf``.
+
+    Parameters
+    ----------
+    simulate_model : callable ``(x0, t) -> (len(t), d) array``
+    problem : Problem
+    n_samples : int, optional
+        Grid size; default the problem's ``n_samples``.
+    """
+    ics = problem.holdout_initial_conditions
+    if ics.shape[0] == 0:
+        ics = problem.initial_conditions
+    n = n_samples or problem.n_samples
+    t = sample_times(problem.t_span, n, False, np.random.default_rng(0))
+    truths, preds = [], []
+    for x0 in ics:
+        truths.append(integrate(problem, x0, t))
+        try:
+            pred = np.asarray(simulate_model(np.asarray(x0, float), t), dtype=float)
+        except Exception:  # a failed simulation is a bad score, not a crash
+            return float("-inf")
+        if pred.shape != truths[-1].shape or not np.isfinite(pred).all():
+            return float("-inf")
+        preds.append(pred)
+    y = np.concatenate(truths)
+    yhat = np.concatenate(preds)
+    ss_res = ((y - yhat) ** 2).sum(axis=0)
+    ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    ss_tot = np.where(ss_tot > 0, ss_tot, 1.0)
+    return float(np.mean(1.0 - ss_res / ss_tot))
+
+
+def score(
+    found: Mapping[str, Any],
+    problem: Problem,
+    simulate_model: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """The ``score`` block of ``result.json`` for equations found on a problem.
+
+    Examples
+    --------
+    >>> from sysid import load_problem
+    >>> p = load_problem("lotka-volterra")
+    >>> s = score(p.true_equations(), p)
+    >>> s["structure_recovered"], s["max_coefficient_relative_error"]
+    (True, 0.0)
+    """
+    cmp = compare_equations(found, problem.true_equations())
+    out: dict[str, Any] = {
+        "structure_recovered": cmp["structure_recovered"],
+        "max_coefficient_relative_error": cmp["max_coefficient_relative_error"],
+        "holdout_r2": None,
+        "truth": {s: str(e) for s, e in problem.true_equations().items()},
+        "per_state": cmp["per_state"],
+    }
+    if simulate_model is not None:
+        r2 = holdout_r2(simulate_model, problem)
+        out["holdout_r2"] = r2 if np.isfinite(r2) else None
+        if not np.isfinite(r2):
+            out["holdout_error"] = "simulation of the identified model failed or blew up"
+    return out
