@@ -18,6 +18,8 @@ Examples
 from __future__ import annotations
 
 import ast
+import keyword
+import math
 import os
 import re
 import sys
@@ -63,6 +65,8 @@ ALLOWED_FUNCTIONS: dict[str, Any] = {
 #: Constants a problem file's equations may use.
 ALLOWED_CONSTANTS: dict[str, Any] = {"pi": sp.pi, "E": sp.E}
 
+_MAX_EXPONENT = 100
+_MAX_EXPANDED_TERMS = 10_000
 _NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REQUIRED = {
@@ -160,51 +164,110 @@ def parse_equation(
         tree = ast.parse(py_text.strip(), mode="eval")
     except SyntaxError as err:
         raise EquationError(
-            f"syntax error in {text!r} at column {err.offset}",
+            f"syntax error in {_short(text)} at column {err.offset}",
             source=source,
             hint="use + - * / ** and parentheses",
         ) from None
+    except (RecursionError, MemoryError):
+        raise EquationError(
+            f"{_short(text)} is nested too deeply", source=source, hint="simplify the expression"
+        ) from None
     allowed_names = set(symbols) | set(ALLOWED_CONSTANTS)
+    called: set[int] = set()  # ids of the Name nodes that are called as functions
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_AST):
             token = ast.get_source_segment(py_text.strip(), node) or type(node).__name__
             raise EquationError(
-                f"forbidden syntax {token!r} ({type(node).__name__}) in {text!r}",
+                f"forbidden syntax {token!r} ({type(node).__name__}) in {_short(text)}",
                 source=source,
                 hint="only numbers, names, + - * / **, parentheses and whitelisted functions "
                 "are allowed",
             )
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in functions:
-                fname = node.func.id if isinstance(node.func, ast.Name) else ast.dump(node.func)
+                fname = (
+                    node.func.id
+                    if isinstance(node.func, ast.Name)
+                    else ast.get_source_segment(py_text.strip(), node.func) or ast.dump(node.func)
+                )
                 raise EquationError(
-                    f"unknown function '{fname}' in {text!r}",
+                    f"unknown function '{fname}' in {_short(text)}",
                     source=source,
                     hint=f"allowed functions are {sorted(functions)}",
                 )
             if node.keywords or len(node.args) != 1:
                 raise EquationError(
-                    f"function '{node.func.id}' takes exactly one argument in {text!r}",
+                    f"function '{node.func.id}' takes exactly one argument in {_short(text)}",
                     source=source,
                     hint="write e.g. sin(x)",
                 )
+            called.add(id(node.func))
         elif isinstance(node, ast.Name):
+            if node.id in functions and node.id not in symbols and id(node) not in called:
+                raise EquationError(
+                    f"function '{node.id}' is used without an argument in {_short(text)}",
+                    source=source,
+                    hint=f"write e.g. {node.id}(x)",
+                )
             if node.id not in allowed_names and node.id not in functions:
                 raise EquationError(
-                    f"unknown name '{node.id}' in {text!r}",
+                    f"unknown name '{node.id}' in {_short(text)}",
                     source=source,
                     hint=f"known names are {sorted(allowed_names - {'t'})} and t",
                 )
-        elif isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
+        elif isinstance(node, ast.Constant) and (
+            isinstance(node.value, bool) or not isinstance(node.value, (int, float))
+        ):
             raise EquationError(
-                f"forbidden constant {node.value!r} in {text!r}",
+                f"forbidden constant {node.value!r} in {_short(text)}",
                 source=source,
                 hint="only numbers may appear as constants",
             )
-    return _build(tree.body, symbols, functions)
+    try:
+        expr = _build(tree.body, symbols, functions, source, text)
+    except RecursionError:
+        raise EquationError(
+            f"{_short(text)} is nested too deeply", source=source, hint="simplify the expression"
+        ) from None
+    if expr.has(sp.zoo, sp.oo, sp.nan):
+        raise EquationError(
+            f"{_short(text)} evaluates to an infinite or undefined number ({expr})",
+            source=source,
+            hint="check for a division by zero",
+        )
+    if _expanded_size(expr) > _MAX_EXPANDED_TERMS:
+        raise EquationError(
+            f"{_short(text)} would expand to more than {_MAX_EXPANDED_TERMS} terms",
+            source=source,
+            hint="write the right-hand side in a simpler form",
+        )
+    return expr
 
 
-def _build(node: ast.AST, symbols: Mapping[str, Any], functions: Mapping[str, Any]) -> sp.Expr:
+def _short(text: str, limit: int = 80) -> str:
+    """The text quoted for a message, cut to ``limit`` characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def _expanded_size(expr: sp.Basic) -> float:
+    """An upper bound of the number of terms of ``sympy.expand(expr)``, without expanding."""
+    if isinstance(expr, sp.Add):
+        return sum(_expanded_size(a) for a in expr.args)
+    if isinstance(expr, sp.Mul):
+        return math.prod(_expanded_size(a) for a in expr.args)
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and int(expr.exp) > 1:
+        n, k = int(expr.exp), _expanded_size(expr.base)
+        return float(math.comb(int(min(k, 1e6)) + n - 1, n)) if k > 1 else 1.0
+    return 1.0
+
+
+def _build(
+    node: ast.AST,
+    symbols: Mapping[str, Any],
+    functions: Mapping[str, Any],
+    source: str = "equation",
+    text: str = "",
+) -> sp.Expr:
     """Turn a checked syntax tree into a sympy expression (no eval)."""
     if isinstance(node, ast.Constant):
         v = node.value
@@ -214,13 +277,13 @@ def _build(node: ast.AST, symbols: Mapping[str, Any], functions: Mapping[str, An
             return symbols[node.id]
         return ALLOWED_CONSTANTS[node.id]
     if isinstance(node, ast.UnaryOp):
-        operand = _build(node.operand, symbols, functions)
+        operand = _build(node.operand, symbols, functions, source, text)
         return -operand if isinstance(node.op, ast.USub) else operand
     if isinstance(node, ast.Call):
-        return functions[node.func.id](_build(node.args[0], symbols, functions))
+        return functions[node.func.id](_build(node.args[0], symbols, functions, source, text))
     if isinstance(node, ast.BinOp):
-        a = _build(node.left, symbols, functions)
-        b = _build(node.right, symbols, functions)
+        a = _build(node.left, symbols, functions, source, text)
+        b = _build(node.right, symbols, functions, source, text)
         op = type(node.op)
         if op is ast.Add:
             return a + b
@@ -230,11 +293,30 @@ def _build(node: ast.AST, symbols: Mapping[str, Any], functions: Mapping[str, An
             return a * b
         if op is ast.Div:
             return a / b
+        _check_power(a, b, source, text)
         return a**b
     raise EquationError(f"cannot read {ast.dump(node)}")  # pragma: no cover
 
 
-@dataclass(frozen=True)
+def _check_power(base: sp.Expr, exp: sp.Expr, source: str, text: str) -> None:
+    """Refuse powers whose evaluation would take unbounded time or memory."""
+    if not exp.is_Number:
+        return
+    if abs(exp) > _MAX_EXPONENT:
+        raise EquationError(
+            f"exponent {exp} in {_short(text)} is too large (at most {_MAX_EXPONENT})",
+            source=source,
+            hint="write the power with a smaller exponent",
+        )
+    if base.is_Number and base != 0 and abs(exp) * abs(float(sp.log(abs(base), 10))) > 300:
+        raise EquationError(
+            f"the number {sp.N(base, 3)}**{exp} in {_short(text)} is out of range",
+            source=source,
+            hint="use numbers between 1e-300 and 1e300",
+        )
+
+
+@dataclass(frozen=True, eq=False)
 class Problem:
     """A dynamical system with known equations, loaded from a problem file.
 
@@ -403,7 +485,13 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
         raise ProblemFileError("'states' is empty", source=where, hint="name at least one state")
     params = dict(data["parameters"])
     for s in states + list(params):
-        if not _IDENT_RE.match(s) or s in ALLOWED_FUNCTIONS or s in ALLOWED_CONSTANTS or s == "t":
+        if (
+            not _IDENT_RE.match(s)
+            or keyword.iskeyword(s)
+            or s in ALLOWED_FUNCTIONS
+            or s in ALLOWED_CONSTANTS
+            or s == "t"
+        ):
             raise ProblemFileError(
                 f"{s!r} cannot be used as a state or parameter name",
                 source=where,
