@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import ast
+import importlib.util
 import keyword
 import math
 import os
@@ -26,7 +27,6 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ __all__ = [
     "list_problems",
     "problems_dir",
     "parse_equation",
+    "problem_from_dict",
+    "problem_from_text",
     "ALLOWED_FUNCTIONS",
 ]
 
@@ -412,15 +414,29 @@ class Problem:
 
 
 def problems_dir() -> Path:
-    """The folder of problem files shipped with sysid."""
+    """The folder of problem files shipped with sysid.
+
+    After ``pip install .`` the files live in the package data folder
+    ``sysid/problems_data``; in a source checkout (or an editable install) they
+    are the repository's ``problems/`` folder.
+
+    Examples
+    --------
+    >>> (problems_dir() / "sir.toml").is_file()
+    True
+    """
+    candidates = [Path(__file__).resolve().parent / "problems_data"]
     try:
-        root = resources.files("sysid.problems_data")
-        path = Path(str(root))
+        spec = importlib.util.find_spec("sysid.problems_data")
+    except (ImportError, ValueError):  # pragma: no cover
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        candidates += [Path(p) for p in spec.submodule_search_locations]
+    candidates.append(Path(__file__).resolve().parent.parent / "problems")  # source checkout
+    for path in candidates:
         if path.is_dir() and any(path.glob("*.toml")):
             return path
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover
-        pass
-    return Path(__file__).resolve().parent.parent / "problems"  # source checkout
+    return candidates[-1]  # pragma: no cover
 
 
 def _check_type(value: Any, expected: Any, key: str, where: str) -> None:
@@ -537,6 +553,26 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
         else np.zeros((0, len(states)))
     )
     units = {str(k): str(v) for k, v in data.get("units", {}).items()}
+    unknown_units = sorted(set(units) - set(states))
+    if unknown_units:
+        raise ProblemFileError(
+            f"units given for unknown state(s) {unknown_units}; states are {states}",
+            source=where,
+            hint="key units by state name; the unit of time goes in time_unit",
+        )
+    noise = data.get("noise")
+    levels = noise if isinstance(noise, list) else [] if noise is None else [noise]
+    for level in levels:
+        if (
+            isinstance(level, bool)
+            or not isinstance(level, (int, float))
+            or not 0 <= level < np.inf
+        ):
+            raise ProblemFileError(
+                f"noise levels must be numbers >= 0, found {noise!r}",
+                source=where,
+                hint="write e.g. noise = [0.0, 0.01, 0.05]",
+            )
     problem = Problem(
         name=name,
         states=tuple(states),
@@ -551,7 +587,7 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
         reference=data.get("reference", ""),
         units=units,
         time_unit=data.get("time_unit"),
-        noise=data.get("noise"),
+        noise=noise,
         notes=data.get("notes", ""),
         path=Path(where) if where != "problem" else None,
     )
@@ -574,6 +610,18 @@ def _load_file(path: Path) -> Problem:
         raise ProblemFileError("file not found", source=where) from None
     except UnicodeDecodeError:
         raise ProblemFileError("not UTF-8 text", source=where) from None
+    return problem_from_text(text, where)
+
+
+def problem_from_text(text: str, where: str = "problem") -> Problem:
+    """Parse a problem file's TOML text (e.g. sent to a remote worker).
+
+    Examples
+    --------
+    >>> p = load_problem("sir")
+    >>> problem_from_text(p.path.read_text()).name
+    'sir'
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
