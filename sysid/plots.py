@@ -25,7 +25,13 @@ from matplotlib.figure import Figure
 
 from .data import Dataset
 
-__all__ = ["plot_trajectories", "plot_phase_portrait", "plot_pareto", "plot_loss"]
+__all__ = [
+    "plot_trajectories",
+    "plot_phase_portrait",
+    "plot_pareto",
+    "plot_loss",
+    "plot_recovery",
+]
 
 Simulator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 VectorField = Callable[[np.ndarray], np.ndarray]
@@ -240,5 +246,44 @@ def plot_loss(
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_recovery(
+    summary: Sequence[Mapping[str, Any]], *, path: str | os.PathLike | None = None
+) -> Figure:
+    """Exact-structure recovery rate against noise, one line per method and sampling.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Rows with ``method``, ``sampling``, ``noise`` and ``recovery_rate``
+        (as from :func:`sysid.bench.summarise`).
+    """
+    fig = Figure(figsize=(5.5, 3.6))
+    ax = fig.subplots()
+    lines: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for s in summary:
+        lines.setdefault((s["method"], s["sampling"]), []).append(
+            (float(s["noise"]), float(s["recovery_rate"]))
+        )
+    styles = {"regular": "-", "irregular": "--", "sparse": ":"}
+    methods = sorted({m for m, _ in lines})
+    for (method, sampling), pts in sorted(lines.items()):
+        pts.sort()
+        color = _COLORS[methods.index(method) % len(_COLORS)]
+        ax.plot(
+            [100 * p[0] for p in pts],
+            [100 * p[1] for p in pts],
+            styles.get(sampling, "-"),
+            marker="o",
+            color=color,
+            label=f"{method}, {sampling}",
+        )
+    ax.set_xlabel("noise [% of state sd]")
+    ax.set_ylabel("exact structure recovered [%]")
+    ax.set_ylim(-5, 105)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)

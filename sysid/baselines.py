@@ -1,0 +1,129 @@
+"""Baseline methods the suite compares sysid with (optional extra ``baselines``).
+
+PySINDy runs with one fixed configuration for every problem, never tuned per
+problem:
+
+- library: polynomials up to degree 3 plus sin/cos of each state
+  (``PolynomialLibrary(3) + FourierLibrary(n_frequencies=1)``), the same
+  candidate terms as sysid's default library;
+- derivatives: ``SmoothedFiniteDifference`` (Savitzky-Golay smoothing) on each
+  trajectory's own, possibly irregular, time grid;
+- optimiser: ``STLSQ`` on normalised columns, threshold chosen from a fixed
+  grid of 30 values (``logspace(-3, 0.5)``) by the smallest corrected Akaike
+  information criterion (AICc) of the derivative regression.
+
+Examples
+--------
+>>> import sysid
+>>> from sysid.baselines import pysindy_available
+>>> isinstance(pysindy_available(), bool)
+True
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .data import Dataset
+from .errors import ConfigError
+from .problems import parse_equation
+
+__all__ = ["pysindy_available", "pysindy_discover", "BASELINES"]
+
+_THRESHOLDS = np.logspace(-3, 0.5, 30)
+
+
+def pysindy_available() -> bool:
+    """True when the optional ``pysindy`` package is installed."""
+    return importlib.util.find_spec("pysindy") is not None
+
+
+def _feature_to_sympy(name: str, states: list[str]) -> sp.Expr:
+    """Turn a PySINDy feature name (``'x y^2'``, ``'sin(1 x)'``) into sympy."""
+    text = name.strip()
+    text = re.sub(r"\b1 ", "1*", text)  # 'sin(1 x)' -> 'sin(1*x)'
+    text = text.replace("^", "**").replace(" ", "*")
+    return parse_equation(text, states, source="pysindy feature")
+
+
+def _aicc(rss: float, n: int, k: int) -> float:
+    rss = max(rss, 1e-300)
+    aic = n * np.log(rss / n) + 2 * k
+    if n - k - 1 > 0:
+        aic += 2 * k * (k + 1) / (n - k - 1)
+    return float(aic)
+
+
+def pysindy_discover(data: Dataset, *, seed: int = 0) -> dict[str, sp.Expr]:
+    """Identify equations with PySINDy in its fixed, documented configuration.
+
+    Parameters
+    ----------
+    data : Dataset
+        Trajectories (several, irregular grids allowed).
+    seed : int
+        Unused by the deterministic STLSQ; accepted for a uniform interface.
+
+    Returns
+    -------
+    dict
+        State name -> sympy right-hand side (plain symbols).
+    """
+    if not pysindy_available():
+        raise ConfigError(
+            "the pysindy baseline needs the optional package 'pysindy'",
+            source="baseline 'pysindy'",
+            hint='install it with: pip install "sysid[baselines]"',
+        )
+    import pysindy as ps
+
+    states = list(data.states)
+    xs = [tr.x for tr in data]
+    ts = [tr.t for tr in data]
+    diff = ps.SmoothedFiniteDifference()
+    dxs = [np.asarray(diff(x, t), dtype=float) for x, t in zip(xs, ts, strict=True)]
+    best: tuple[float, np.ndarray, list[str]] | None = None
+    n_rows = sum(x.shape[0] for x in xs) * len(states)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for threshold in _THRESHOLDS:
+            lib = ps.PolynomialLibrary(degree=3) + ps.FourierLibrary(n_frequencies=1)
+            model = ps.SINDy(
+                optimizer=ps.STLSQ(threshold=float(threshold), normalize_columns=True),
+                feature_library=lib,
+            )
+            try:
+                model.fit(xs, t=ts, x_dot=dxs, feature_names=states)
+            except Exception:  # noqa: BLE001 - a failing threshold is skipped
+                continue
+            coef = np.asarray(model.coefficients(), dtype=float)
+            if not np.isfinite(coef).all():
+                continue
+            rss = 0.0
+            for x, dx in zip(xs, dxs, strict=True):
+                rss += float(((dx - model.predict(x)) ** 2).sum())
+            k = int((coef != 0).sum())
+            crit = _aicc(rss, n_rows, k)
+            if best is None or crit < best[0]:
+                best = (crit, coef, model.get_feature_names())
+    if best is None:
+        return {s: sp.Integer(0) for s in states}
+    _, coef, names = best
+    features = [_feature_to_sympy(n, states) for n in names]
+    out = {}
+    for i, s in enumerate(states):
+        expr = sum(
+            (sp.Float(float(c)) * f for c, f in zip(coef[i], features, strict=True) if c != 0),
+            sp.Integer(0),
+        )
+        out[s] = expr.xreplace({sym: sp.Symbol(sym.name) for sym in expr.free_symbols})
+    return out
+
+
+BASELINES: dict[str, Any] = {"pysindy": pysindy_discover}

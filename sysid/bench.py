@@ -1,0 +1,563 @@
+"""The reproducible problem suite: a grid of problems x noise x sampling x seeds.
+
+Each task simulates a problem, runs one method (sysid, or a baseline such as
+PySINDy) on the identical data, and scores the result with the same scorer.
+Tasks run in a local process pool (one worker per core) or on an existing Dask
+distributed cluster; finished tasks are saved one file each under
+``OUTDIR/tasks/``, so a rerun with the same OUTDIR resumes.
+
+Examples
+--------
+>>> from sysid.bench import build_tasks
+>>> tasks = build_tasks(["lotka-volterra"], noise=[0.0, 0.05], samplings=["regular"],
+...                     seeds=1, methods=["sysid"])
+>>> [(t.problem, t.noise, t.sampling, t.seed, t.method) for t in tasks]
+[('lotka-volterra', 0.0, 'regular', 0, 'sysid'), ('lotka-volterra', 0.05, 'regular', 0, 'sysid')]
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+from .problems import Problem, load_problem, load_problems, problem_from_text
+
+__all__ = [
+    "Task",
+    "build_tasks",
+    "run_task",
+    "bench",
+    "BenchResult",
+    "DEFAULT_NOISE",
+    "SAMPLINGS",
+    "QUICK",
+]
+
+DEFAULT_NOISE = (0.0, 0.01, 0.05, 0.1)
+SAMPLINGS = ("regular", "irregular", "sparse")
+#: The ``--quick`` tier: a few cells that finish in minutes on 2 cores.
+QUICK = {
+    "problems": ("lotka-volterra", "pendulum"),
+    "noise": (0.01, 0.05),
+    "samplings": ("regular",),
+    "seeds": 1,
+}
+COLUMNS = [
+    "problem",
+    "noise",
+    "sampling",
+    "seed",
+    "method",
+    "structure_recovered",
+    "max_coefficient_relative_error",
+    "holdout_r2",
+    "seconds",
+    "error",
+    "equations",
+]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One cell of the grid for one method.
+
+    The problem travels as its TOML text, so workers on another machine need
+    no access to this machine's files.
+    """
+
+    problem: str
+    problem_text: str
+    noise: float
+    sampling: str
+    seed: int
+    method: str
+    timeout: float = 600.0
+
+    @property
+    def key(self) -> str:
+        """File-name-safe identifier, stable across runs."""
+        return f"{self.problem}__n{self.noise:g}__{self.sampling}__s{self.seed}__{self.method}"
+
+
+def _problem_texts(problems: Sequence[str | Problem] | None, folder: str | None) -> list[Problem]:
+    if problems:
+        pool = {p.name: p for p in load_problems(folder)} if folder else {}
+        out = []
+        for p in problems:
+            if isinstance(p, Problem):
+                out.append(p)
+            elif str(p) in pool:
+                out.append(pool[str(p)])
+            else:
+                out.append(load_problem(p))
+        return out
+    return load_problems(folder)
+
+
+def build_tasks(
+    problems: Sequence[str | Problem] | None = None,
+    *,
+    problems_dir: str | None = None,
+    noise: Sequence[float] = DEFAULT_NOISE,
+    samplings: Sequence[str] = SAMPLINGS,
+    seeds: int = 3,
+    methods: Sequence[str] = ("sysid",),
+    timeout: float = 600.0,
+) -> list[Task]:
+    """The grid of tasks, in a fixed order.
+
+    Parameters
+    ----------
+    problems : list of names, paths or Problem, optional
+        Default: every problem in ``problems_dir`` (or the shipped suite).
+    problems_dir : str, optional
+        A folder of the user's problem files.
+    noise : list of float
+    samplings : list of {"regular", "irregular", "sparse"}
+        ``sparse`` is a regular grid with a quarter of the samples.
+    seeds : int
+        Seeds ``0 .. seeds-1``.
+    methods : list of str
+        ``"sysid"`` and baselines (``"pysindy"``).
+    timeout : float
+        Seconds a task may take before it is recorded as timed out.
+    """
+    from .baselines import BASELINES
+
+    bad = [s for s in samplings if s not in SAMPLINGS]
+    if bad:
+        raise ConfigError(f"unknown sampling {bad}", hint=f"choose from {list(SAMPLINGS)}")
+    unknown = [m for m in methods if m != "sysid" and m not in BASELINES]
+    if unknown:
+        raise ConfigError(
+            f"unknown method or baseline {unknown}",
+            hint=f"choose from {['sysid', *BASELINES]}",
+        )
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds must be a positive integer, found {seeds!r}")
+    for level in noise:
+        if not (isinstance(level, (int, float)) and math.isfinite(level) and level >= 0):
+            raise ConfigError(f"noise levels must be numbers >= 0, found {level!r}")
+    tasks = []
+    for prob in _problem_texts(problems, problems_dir):
+        text = prob.path.read_text(encoding="utf-8") if prob.path else ""
+        for level in noise:
+            for sampling in samplings:
+                for seed in range(seeds):
+                    for method in methods:
+                        tasks.append(
+                            Task(prob.name, text, float(level), sampling, seed, method, timeout)
+                        )
+    return tasks
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:  # pragma: no cover - signal handler
+    raise _Timeout
+
+
+def _simulate_cell(problem: Problem, task: Task):
+    from .simulate import simulate
+
+    n = problem.n_samples // 4 if task.sampling == "sparse" else problem.n_samples
+    return simulate(
+        problem,
+        noise=task.noise,
+        seed=task.seed,
+        n_samples=max(n, 8),
+        irregular=task.sampling == "irregular",
+    )
+
+
+def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
+    from .model import SymbolicModel
+    from .score import score
+
+    data = _simulate_cell(problem, task)
+    if task.method == "sysid":
+        from .pipeline import discover
+
+        result = discover(data, seed=task.seed, quiet=True)
+        model = result.model
+    else:
+        from .baselines import BASELINES
+
+        equations = BASELINES[task.method](data, seed=task.seed)
+        model = SymbolicModel.from_equations(equations, data.states)
+    s = score(model.equations, problem, simulate_model=model.simulate)
+    return {
+        "structure_recovered": bool(s["structure_recovered"]),
+        "max_coefficient_relative_error": float(s["max_coefficient_relative_error"]),
+        "holdout_r2": s["holdout_r2"],
+        "equations": {k: str(v) for k, v in model.equations.items()},
+    }
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Run one task; never raises. Returns a row of ``results.csv`` as a dict."""
+    row: dict[str, Any] = {
+        "problem": task.problem,
+        "noise": task.noise,
+        "sampling": task.sampling,
+        "seed": task.seed,
+        "method": task.method,
+        "structure_recovered": False,
+        "max_coefficient_relative_error": None,
+        "holdout_r2": None,
+        "seconds": None,
+        "error": "",
+        "equations": {},
+    }
+    start = time.perf_counter()
+    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(
+        signal, "setitimer"
+    )
+    old = None
+    try:
+        if use_alarm:
+            old = signal.signal(signal.SIGALRM, _alarm)
+            signal.setitimer(signal.ITIMER_REAL, task.timeout)
+        problem = problem_from_text(task.problem_text, task.problem)
+        row.update(_run_method(problem, task))
+    except _Timeout:
+        row["error"] = f"timed out after {task.timeout:g} s"
+    except Exception as err:  # noqa: BLE001 - a failing cell is recorded, the suite goes on
+        last = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+        where = f" ({Path(last.filename).name}:{last.lineno})" if last else ""
+        row["error"] = f"{type(err).__name__}: {err}{where}".replace("\n", " ")[:500]
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if old is not None:
+                signal.signal(signal.SIGALRM, old)
+    row["seconds"] = round(time.perf_counter() - start, 3)
+    if not row["error"] and row["seconds"] > task.timeout:
+        row["error"] = f"timed out after {task.timeout:g} s"
+    return row
+
+
+def _environment() -> dict[str, Any]:
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("sysid", "torch", "torchdiffeq", "numpy", "scipy", "sympy", "pysindy", "dask"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = None
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).resolve().parent,
+            ).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "packages": versions,
+        "git_commit": commit,
+    }
+
+
+@dataclass
+class BenchResult:
+    """Rows of a suite run and where they were written."""
+
+    rows: list[dict[str, Any]]
+    outdir: Path
+    wall_s: float
+    environment: dict[str, Any]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Recovery rate and median coefficient error per method, noise and sampling."""
+        return summarise(self.rows)
+
+
+def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Group rows by (method, noise, sampling) into rates and medians."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], float(r["noise"]), r["sampling"]), []).append(r)
+    out = []
+    for (method, noise, sampling), rs in sorted(groups.items()):
+        errs = [
+            r["max_coefficient_relative_error"]
+            for r in rs
+            if r["structure_recovered"] and r["max_coefficient_relative_error"] is not None
+        ]
+        r2 = [r["holdout_r2"] for r in rs if r["holdout_r2"] is not None]
+        out.append(
+            {
+                "method": method,
+                "noise": noise,
+                "sampling": sampling,
+                "cells": len(rs),
+                "recovered": sum(bool(r["structure_recovered"]) for r in rs),
+                "recovery_rate": sum(bool(r["structure_recovered"]) for r in rs) / len(rs),
+                "median_coef_error": float(np.median(errs)) if errs else None,
+                "median_holdout_r2": float(np.median(r2)) if r2 else None,
+                "failed": sum(bool(r["error"]) for r in rs),
+                "median_seconds": float(np.median([r["seconds"] or 0.0 for r in rs])),
+            }
+        )
+    return out
+
+
+def _load_done(task_dir: Path) -> dict[str, dict[str, Any]]:
+    done = {}
+    for f in sorted(task_dir.glob("*.json")):
+        try:
+            done[f.stem] = json.loads(f.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # a half-written file is redone
+    return done
+
+
+def _execute(
+    todo: list[Task],
+    scheduler: str | None,
+    workers: int,
+    on_done: Callable[[Task, dict[str, Any]], None],
+    quiet: bool,
+) -> None:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), desc="bench", unit="task", disable=quiet, file=sys.stderr)
+    try:
+        if scheduler:
+            try:
+                from dask.distributed import Client
+                from dask.distributed import as_completed as dask_completed
+            except ImportError:
+                raise ConfigError(
+                    "--scheduler needs dask.distributed",
+                    hint='install it with: pip install "sysid[distributed]"',
+                ) from None
+            with Client(scheduler) as client:
+                futures = {client.submit(run_task, t, pure=False, key=t.key): t for t in todo}
+                for fut in dask_completed(futures):
+                    on_done(futures[fut], fut.result())
+                    bar.update()
+        elif workers <= 1:
+            for t in todo:
+                on_done(t, run_task(t))
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(run_task, t): t for t in todo}
+                for fut in as_completed(futures):
+                    on_done(futures[fut], fut.result())
+                    bar.update()
+    finally:
+        bar.close()
+
+
+def bench(
+    problems: Sequence[str | Problem] | None = None,
+    *,
+    outdir: str | os.PathLike,
+    problems_dir: str | None = None,
+    noise: Sequence[float] = DEFAULT_NOISE,
+    samplings: Sequence[str] = SAMPLINGS,
+    seeds: int = 3,
+    baselines: Sequence[str] = (),
+    scheduler: str | None = None,
+    workers: int | None = None,
+    quick: bool = False,
+    timeout: float = 600.0,
+    quiet: bool = False,
+) -> BenchResult:
+    """Run the suite and write ``results.json``, ``results.csv``, ``report.md`` and figures.
+
+    Parameters
+    ----------
+    problems : list, optional
+        Problem names or paths; default all (of ``problems_dir`` or the shipped suite).
+    outdir : path
+        Output folder; an existing one is resumed (finished tasks are skipped).
+    noise, samplings, seeds
+        The grid (see :func:`build_tasks`).
+    baselines : list of str
+        Baseline methods run on the same data, e.g. ``["pysindy"]``.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler; default a local process pool.
+    workers : int, optional
+        Local processes; default the number of cores.
+    quick : bool
+        The small :data:`QUICK` tier (problems, noise and seeds not given explicitly).
+    timeout : float
+        Seconds per task before it is recorded as timed out.
+    """
+    if quick:
+        problems = problems or list(QUICK["problems"])
+        noise = QUICK["noise"] if tuple(noise) == DEFAULT_NOISE else noise
+        samplings = QUICK["samplings"] if tuple(samplings) == SAMPLINGS else samplings
+        seeds = min(seeds, QUICK["seeds"])
+    tasks = build_tasks(
+        problems,
+        problems_dir=problems_dir,
+        noise=noise,
+        samplings=samplings,
+        seeds=seeds,
+        methods=["sysid", *baselines],
+        timeout=timeout,
+    )
+    out = Path(outdir)
+    task_dir = out / "tasks"
+    task_dir.mkdir(parents=True, exist_ok=True)
+    done = _load_done(task_dir)
+    todo = [t for t in tasks if t.key not in done]
+    start = time.perf_counter()
+
+    def on_done(task: Task, row: dict[str, Any]) -> None:
+        tmp = task_dir / f"{task.key}.json.tmp"
+        tmp.write_text(json.dumps(row, indent=1))
+        tmp.replace(task_dir / f"{task.key}.json")
+        done[task.key] = row
+
+    n_workers = workers or os.cpu_count() or 1
+    _execute(todo, scheduler, n_workers, on_done, quiet)
+    wall = time.perf_counter() - start
+    rows = [done[t.key] for t in tasks]
+    env = _environment()
+    result = BenchResult(rows, out, wall, env)
+    _write_outputs(result, tasks, scheduler, n_workers)
+    return result
+
+
+def _write_outputs(result: BenchResult, tasks: list[Task], scheduler: str | None, workers: int):
+    from .plots import plot_recovery
+
+    out = result.outdir
+    config = {
+        "problems": sorted({t.problem for t in tasks}),
+        "noise": sorted({t.noise for t in tasks}),
+        "samplings": list(dict.fromkeys(t.sampling for t in tasks)),
+        "seeds": sorted({t.seed for t in tasks}),
+        "methods": list(dict.fromkeys(t.method for t in tasks)),
+        "executor": f"dask {scheduler}" if scheduler else f"local processes ({workers})",
+    }
+    summary = result.summary()
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "config": config,
+                "environment": result.environment,
+                "wall_s": round(result.wall_s, 2),
+                "summary": summary,
+                "rows": result.rows,
+            },
+            indent=1,
+        )
+    )
+    with open(out / "results.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for r in result.rows:
+            writer.writerow({**r, "equations": json.dumps(r.get("equations", {}))})
+    plot_recovery(summary, path=out / "recovery.png")
+    (out / "report.md").write_text(_report(result, config, summary))
+
+
+def _fmt(v: Any, spec: str = ".3g") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _report(result: BenchResult, config: dict[str, Any], summary: list[dict[str, Any]]) -> str:
+    env = result.environment
+    lines = [
+        "# sysid benchmark report",
+        "",
+        f"- problems: {', '.join(config['problems'])}",
+        f"- noise levels: {', '.join(f'{n:g}' for n in config['noise'])}; samplings: "
+        f"{', '.join(config['samplings'])}; seeds: {len(config['seeds'])}",
+        f"- methods: {', '.join(config['methods'])}; executor: {config['executor']}",
+        f"- wall time of this run: {result.wall_s:.1f} s (resumed tasks are not counted)",
+        f"- machine: {env['cpu']}, {env['cores']} cores, Python {env['python']}, {env['platform']}",
+        "- packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v),
+        f"- git commit: {env['git_commit'] or 'unknown'}",
+        "",
+        "## Exact-structure recovery rate",
+        "",
+        "| method | sampling | " + " | ".join(f"noise {n:g}" for n in config["noise"]) + " |",
+        "|---|---|" + "---|" * len(config["noise"]),
+    ]
+    by = {(s["method"], s["sampling"], s["noise"]): s for s in summary}
+    for method in config["methods"]:
+        for sampling in config["samplings"]:
+            cells = []
+            for n in config["noise"]:
+                s = by.get((method, sampling, n))
+                cells.append(f"{s['recovered']}/{s['cells']}" if s else "-")
+            lines.append(f"| {method} | {sampling} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Median coefficient error (recovered cells) and median held-out R^2",
+        "",
+        "| method | sampling | noise | recovered | median coef. error | median R^2 "
+        "| failed | median s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summary:
+        lines.append(
+            f"| {s['method']} | {s['sampling']} | {s['noise']:g} | {s['recovered']}/{s['cells']} "
+            f"| {_fmt(s['median_coef_error'])} | {_fmt(s['median_holdout_r2'], '.4f')} "
+            f"| {s['failed']} | {s['median_seconds']:.1f} |"
+        )
+    errors = [r for r in result.rows if r["error"]]
+    if errors:
+        lines += ["", "## Failed tasks", ""]
+        for r in errors:
+            lines.append(
+                f"- {r['problem']} noise {r['noise']:g} {r['sampling']} seed {r['seed']} "
+                f"{r['method']}: {r['error']}"
+            )
+    lines += ["", "![recovery rate against noise](recovery.png)", ""]
+    return "\n".join(lines)
+
+
+def rows_equal(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> bool:
+    """True when two runs agree on everything but timings."""
+
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+    return strip(a) == strip(b)
