@@ -1,0 +1,448 @@
+"""The symbolic model: readable equations with uncertainties, a fast simulator, JSON export.
+
+A :class:`SymbolicModel` is the answer of a discovery: one right-hand side per
+state, each a sum of coefficient times term, with the standard error of every
+coefficient. Coefficients are shown rounded to the digits their uncertainty
+supports, and the rounded equations are what the model simulates, prints and
+exports, so what a user reads is what was validated.
+
+Examples
+--------
+>>> import numpy as np
+>>> from sysid.model import SymbolicModel
+>>> m = SymbolicModel.from_equations(["x", "y"], {"x": "1.1*x - 0.4*x*y", "y": "0.1*x*y - 0.4*y"})
+>>> print(m)
+dx/dt = -0.4*x*y + 1.1*x
+dy/dt = 0.1*x*y - 0.4*y
+>>> m.rhs(np.array([1.0, 2.0]))
+array([ 0.3, -0.6])
+>>> m.simulate([10.0, 5.0], np.linspace(0, 1, 3)).shape
+(3, 2)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ._symbolic_ode import CompiledSystem, Guard, GuardTripped, simulate_batch
+from .errors import ConfigError, DataError, EquationError, SimulationError
+from .library import state_symbols
+from .problems import parse_equation
+
+__all__ = ["TermEstimate", "SymbolicModel", "round_to_uncertainty", "expression_terms"]
+
+
+def round_to_uncertainty(value: float, stderr: float | None, max_significant: int = 6) -> float:
+    """Round ``value`` to the last digit its standard error supports.
+
+    One significant digit of the error is kept (two when it starts with 1); a
+    missing, zero or non-finite error keeps ``max_significant`` digits. At least
+    one significant digit of the value is always kept.
+
+    Examples
+    --------
+    >>> round_to_uncertainty(1.09987, 0.0031)
+    1.1
+    >>> round_to_uncertainty(0.39987, 0.0012)
+    0.3999
+    >>> round_to_uncertainty(9.8100000001, 1e-9)
+    9.81
+    >>> round_to_uncertainty(0.0123, 0.5)
+    0.01
+    """
+    value = float(value)
+    if value == 0.0 or not math.isfinite(value):
+        return value
+    mag = math.floor(math.log10(abs(value)))
+    decimals = max_significant - 1 - mag
+    if stderr is not None and math.isfinite(stderr) and stderr > 0:
+        emag = math.floor(math.log10(stderr))
+        lead = int(stderr / 10.0**emag)
+        decimals = min(decimals, -emag + (1 if lead == 1 else 0))
+    decimals = max(decimals, -mag)
+    return float(round(value, decimals))
+
+
+def _number(value: float) -> sp.Expr:
+    """A sympy number that prints short: integers as integers."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return sp.Integer(int(value))
+    return sp.Float(float(value))
+
+
+def expression_terms(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> list[tuple[sp.Expr, float]]:
+    """Split an expanded right-hand side into (term, coefficient) pairs.
+
+    Examples
+    --------
+    >>> x, y = state_symbols(["x", "y"])
+    >>> expression_terms(1.1 * x - 0.4 * x * y + 2, [x, y])
+    [(1, 2.0), (x, 1.1), (x*y, -0.4)]
+    """
+    expr = sp.expand(sp.sympify(expr))
+    if expr == 0:
+        return []
+    out = []
+    for term, coef in expr.as_coefficients_dict().items():
+        if not coef.is_number or not term.free_symbols <= set(symbols):
+            names = sorted(str(f) for f in expr.free_symbols - set(symbols))
+            raise EquationError(
+                f"cannot read {str(expr)!r} as numbers times terms of the states "
+                f"{[str(s) for s in symbols]}; unknown names {names}",
+                source="equation",
+                hint="substitute numbers for parameters first",
+            )
+        out.append((sp.sympify(term), float(coef)))
+    return sorted(out, key=lambda tc: sp.default_sort_key(tc[0]))
+
+
+@dataclass(frozen=True)
+class TermEstimate:
+    """One coefficient of a model: ``state``'s equation has ``coefficient * term``.
+
+    Attributes
+    ----------
+    state : str
+    term : sympy.Expr
+    coefficient : float
+        As fitted (full precision).
+    stderr : float or None
+        Standard error, when known.
+    """
+
+    state: str
+    term: sp.Expr
+    coefficient: float
+    stderr: float | None = None
+
+    @property
+    def rounded(self) -> float:
+        """The coefficient rounded to the digits its standard error supports."""
+        return round_to_uncertainty(self.coefficient, self.stderr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"state", "term", "coefficient", "stderr", "unrounded"}`` for ``result.json``."""
+        return {
+            "state": self.state,
+            "term": str(self.term),
+            "coefficient": self.rounded,
+            "stderr": None if self.stderr is None else float(self.stderr),
+            "unrounded": float(self.coefficient),
+        }
+
+
+class SymbolicModel:
+    """A system of ODEs ``dx/dt = f(x)``: sympy equations with coefficient uncertainties.
+
+    Parameters
+    ----------
+    states : sequence of str
+        State names, in data column order.
+    terms : sequence of TermEstimate
+        The coefficients; a state without terms has ``dx/dt = 0``.
+    pareto : dict, optional
+        The ``pareto`` block (state -> list of ``{"complexity", "loss", "equation"}``).
+    selection : dict, optional
+        How the model was chosen (see :class:`sysid.refine.SelectionReport`).
+    bounds : (ndarray, ndarray), optional
+        Range of the data the model was fitted on; used to detect blow-ups.
+
+    Attributes
+    ----------
+    equations : dict of str to sympy.Expr
+        Right-hand sides with rounded coefficients.
+    """
+
+    def __init__(
+        self,
+        states: Sequence[str],
+        terms: Sequence[TermEstimate],
+        *,
+        pareto: Mapping[str, Any] | None = None,
+        selection: Mapping[str, Any] | None = None,
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
+        self.states = tuple(str(s) for s in states)
+        self.symbols = state_symbols(self.states)
+        by_name = {s.name: s for s in self.symbols}
+        fixed = []
+        for t in terms:
+            if t.state not in self.states:
+                raise ConfigError(
+                    f"term of unknown state {t.state!r}",
+                    source="SymbolicModel",
+                    hint=f"states are {list(self.states)}",
+                )
+            term = sp.sympify(t.term)
+            term = term.xreplace(
+                {f: by_name[f.name] for f in term.free_symbols if f.name in by_name}
+            )
+            fixed.append(TermEstimate(t.state, term, float(t.coefficient), t.stderr))
+        self.terms: list[TermEstimate] = fixed
+        self.pareto = dict(pareto) if pareto else {}
+        self.selection = dict(selection) if selection else {}
+        self.bounds = (
+            None
+            if bounds is None
+            else (np.asarray(bounds[0], dtype=float), np.asarray(bounds[1], dtype=float))
+        )
+        eqs = {s: sp.Integer(0) for s in self.states}
+        for t in self.terms:
+            eqs[t.state] = eqs[t.state] + _number(t.rounded) * t.term
+        self.equations: dict[str, sp.Expr] = eqs
+
+    # ------------------------------------------------------------- builders
+    @classmethod
+    def from_equations(
+        cls,
+        states: Sequence[str],
+        equations: Mapping[str, str | sp.Expr],
+        stderr: Mapping[tuple[str, str], float] | None = None,
+        **kwargs: Any,
+    ) -> SymbolicModel:
+        """Build a model from equation strings (parsed safely) or sympy expressions.
+
+        Parameters
+        ----------
+        states : sequence of str
+        equations : mapping state -> str or sympy.Expr
+            Numbers times terms of the states, e.g. ``"1.1*x - 0.4*x*y"``.
+        stderr : mapping (state, term name) -> float, optional
+
+        Examples
+        --------
+        >>> SymbolicModel.from_equations(["h", "v"], {"h": "v", "v": "-9.81 + 0.1*v^2"}).equations
+        {'h': v, 'v': 0.1*v**2 - 9.81}
+        >>> SymbolicModel.from_equations(["x"], {"x": "k*x"})
+        Traceback (most recent call last):
+        ...
+        sysid.errors.EquationError: equations.x: unknown name 'k' in "k*x"...
+        """
+        states = tuple(str(s) for s in states)
+        symbols = state_symbols(states)
+        names = {s.name: s for s in symbols}
+        missing = [s for s in states if s not in equations]
+        extra = [s for s in equations if s not in states]
+        if missing or extra:
+            raise ConfigError(
+                f"need one equation per state; missing {missing}, unknown {extra}",
+                source="SymbolicModel.from_equations",
+                hint=f"states are {list(states)}",
+            )
+        stderr = dict(stderr or {})
+        terms = []
+        for s in states:
+            eq = equations[s]
+            if isinstance(eq, str):
+                expr = parse_equation(eq, names, source=f"equations.{s}")
+            else:
+                expr = sp.sympify(eq)
+                expr = expr.xreplace(
+                    {f: names[f.name] for f in expr.free_symbols if f.name in names}
+                )
+            if sp.Symbol("t", real=True) in expr.free_symbols:
+                raise EquationError(
+                    f"equation of {s!r} depends on time t: {expr}",
+                    source=f"equations.{s}",
+                    hint="only autonomous systems dx/dt = f(x) are supported",
+                )
+            for term, coef in expression_terms(expr, symbols):
+                terms.append(TermEstimate(s, term, coef, stderr.get((s, str(term)))))
+        return cls(states, terms, **kwargs)
+
+    # ---------------------------------------------------------------- views
+    def __repr__(self) -> str:
+        eqs = ", ".join(f"{s}: {e}" for s, e in self.equations.items())
+        return f"SymbolicModel({eqs})"
+
+    def __str__(self) -> str:
+        return "\n".join(f"d{s}/dt = {self.equations[s]}" for s in self.states)
+
+    def latex(self) -> dict[str, str]:
+        r"""LaTeX of each right-hand side.
+
+        Examples
+        --------
+        >>> SymbolicModel.from_equations(["x"], {"x": "-0.5*x**2"}).latex()
+        {'x': '- 0.5 x^{2}'}
+        """
+        return {s: sp.latex(self.equations[s]) for s in self.states}
+
+    @property
+    def n_params(self) -> int:
+        """Number of coefficients."""
+        return len(self.terms)
+
+    def coefficients(self) -> dict[tuple[str, str], float]:
+        """Rounded coefficients keyed by (state, term name)."""
+        return {(t.state, str(t.term)): t.rounded for t in self.terms}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model's part of ``result.json``: states, equations, latex, terms, pareto.
+
+        Examples
+        --------
+        >>> d = SymbolicModel.from_equations(["x"], {"x": "-2*x"}).to_dict()
+        >>> d["equations"], d["terms"][0]["coefficient"]
+        ({'x': '-2*x'}, -2.0)
+        """
+        out: dict[str, Any] = {
+            "states": list(self.states),
+            "equations": {s: str(self.equations[s]) for s in self.states},
+            "latex": self.latex(),
+            "terms": [t.to_dict() for t in self.terms],
+            "pareto": self.pareto,
+        }
+        if self.selection:
+            out["selection"] = self.selection
+        if self.bounds is not None:
+            out["bounds"] = [self.bounds[0].tolist(), self.bounds[1].tolist()]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "model") -> SymbolicModel:
+        """Inverse of :meth:`to_dict` (also reads a ``result.json``)."""
+        try:
+            states = [str(s) for s in data["states"]]
+            raw_terms = list(data["terms"])
+        except (KeyError, TypeError):
+            raise DataError(
+                "expected keys 'states' and 'terms'",
+                source=source,
+                hint="pass a dict written by SymbolicModel.to_dict or a result.json",
+            ) from None
+        names = {s.name: s for s in state_symbols(states)}
+        terms = []
+        for i, item in enumerate(raw_terms):
+            try:
+                state = str(item["state"])
+                term = parse_equation(str(item["term"]), names, source=f"{source}: terms[{i}]")
+                coef = float(item.get("unrounded", item["coefficient"]))
+                err = item.get("stderr")
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DataError(
+                    f"terms[{i}] is malformed ({exc})",
+                    source=source,
+                    hint="each term needs 'state', 'term' and 'coefficient'",
+                ) from None
+            terms.append(TermEstimate(state, term, coef, None if err is None else float(err)))
+        bounds = data.get("bounds")
+        return cls(
+            states,
+            terms,
+            pareto=data.get("pareto"),
+            selection=data.get("selection"),
+            bounds=None if bounds is None else (np.array(bounds[0]), np.array(bounds[1])),
+        )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the model as JSON (readable by :meth:`load`)."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SymbolicModel:
+        """Read a model written by :meth:`save` (or the model part of a ``result.json``)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataError("file not found", source=str(path), hint="check the path") from None
+        except json.JSONDecodeError as err:
+            raise DataError(f"not valid JSON ({err})", source=str(path)) from None
+        return cls.from_dict(data, source=str(path))
+
+    # -------------------------------------------------------------- numbers
+    @cached_property
+    def _compiled(self) -> tuple[CompiledSystem, np.ndarray]:
+        params, theta = [], []
+        for t in self.terms:
+            params.append((self.states.index(t.state), t.term))
+            theta.append(t.rounded)
+        return CompiledSystem(self.states, params), np.array(theta, dtype=float)
+
+    def rhs(self, x: np.ndarray) -> np.ndarray:
+        """``dx/dt`` at state(s) ``x``: shape (d,) -> (d,), or (n, d) -> (n, d)."""
+        system, theta = self._compiled
+        arr = np.asarray(x, dtype=float)
+        single = arr.ndim == 1
+        arr2 = arr[None, :] if single else arr
+        if arr2.ndim != 2 or arr2.shape[1] != len(self.states):
+            raise DataError(
+                f"expected state(s) of shape ({len(self.states)},) or (n, {len(self.states)}), "
+                f"found {arr.shape}",
+                source="SymbolicModel.rhs",
+            )
+        out = system.rhs(arr2, system.coefficient_matrix(theta))
+        return out[0] if single else out
+
+    def ode(self, t: float, x: np.ndarray) -> np.ndarray:
+        """``f(t, x)`` for ``scipy.integrate.solve_ivp``; ``x`` of shape (d,) or (d, n)."""
+        arr = np.asarray(x, dtype=float)
+        if arr.ndim == 1:
+            return self.rhs(arr)
+        return self.rhs(arr.T).T
+
+    __call__ = ode
+
+    def simulate(
+        self,
+        x0: Sequence[float] | np.ndarray,
+        t: Sequence[float] | np.ndarray,
+        *,
+        max_evals: int = 100_000,
+        time_limit: float = 30.0,
+        rtol: float = 1e-8,
+    ) -> np.ndarray:
+        """Integrate from ``x0`` at ``t[0]`` and return the states at times ``t``.
+
+        Guarded: a blow-up (non-finite states, or states far beyond both the
+        fitted data's range and ``x0``), too many steps or the time limit raise
+        :class:`~sysid.errors.SimulationError` naming the reason.
+
+        Returns
+        -------
+        ndarray (n, d)
+
+        Examples
+        --------
+        >>> m = SymbolicModel.from_equations(["x"], {"x": "x**2"})
+        >>> m.simulate([1.0], [0.0, 2.0])
+        Traceback (most recent call last):
+        ...
+        sysid.errors.SimulationError: simulation from [1.0] failed: non-finite state...
+        """
+        x0 = np.asarray(x0, dtype=float).ravel()
+        t = np.asarray(t, dtype=float).ravel()
+        d = len(self.states)
+        if x0.shape != (d,) or not np.isfinite(x0).all():
+            raise DataError(
+                f"x0 must be {d} finite numbers (one per state {list(self.states)}), found {x0}",
+                source="SymbolicModel.simulate",
+            )
+        if t.size == 0 or not np.isfinite(t).all() or (np.diff(t) <= 0).any():
+            raise DataError(
+                "t must be finite, strictly increasing times", source="SymbolicModel.simulate"
+            )
+        pts = x0[None, :]
+        if self.bounds is not None:
+            pts = np.vstack([pts, self.bounds[0], self.bounds[1]])
+        guard = Guard.around(pts, margin=1e3, max_evals=max_evals, time_limit=time_limit)
+        system, theta = self._compiled
+        try:
+            x, _, _ = simulate_batch(system, theta, x0[None, :], t - t[0], guard=guard, rtol=rtol)
+        except GuardTripped as err:
+            raise SimulationError(
+                f"simulation from {x0.tolist()} failed: {err.reason}. Remedies: shorten the "
+                "time span, start inside the data's range, or choose another candidate model"
+            ) from None
+        return x[0]

@@ -1,0 +1,480 @@
+"""Sparse regression of derivatives on a term library: a Pareto front per state.
+
+Given states ``x`` and derivative samples ``dx/dt`` (from the neural field, or
+exact), :func:`distill` finds for each state the best equation with 1, 2, ...
+terms and returns the non-dominated ones as a Pareto front of
+:class:`Candidate` equations (complexity against error).
+
+The search works on the library's columns normalised to unit (weighted) norm:
+
+* best-subset search over small supports, exhaustive while the number of
+  subsets is modest and a beam search beyond, scored in bulk through the Gram
+  matrix;
+* a sequentially thresholded least squares (STLSQ) path whose supports join
+  the pool;
+* supports whose columns are (numerically) linearly dependent are skipped, so
+  a collinear library (e.g. SIR, where ``S + I + R`` is constant) still yields
+  the sparsest form instead of a minimum-norm mixture;
+* the best few supports of each size are refitted exactly (QR least squares).
+
+Examples
+--------
+>>> import numpy as np
+>>> import sysid
+>>> from sysid.symbolic import distill, knee
+>>> p = sysid.load_problem("lotka-volterra")
+>>> x = np.concatenate([tr.x for tr in sysid.simulate(p)])
+>>> fronts = distill(x, p.rhs(0.0, x.T).T, p.states)
+>>> print(knee(fronts["x"]))
+-0.4*x*y + 1.1*x
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ._symbolic_ode import single_threaded
+from .errors import ConfigError, DataError
+from .library import Library, term_complexity
+
+__all__ = ["Candidate", "distill", "knee", "plausible", "front_to_dicts"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate right-hand side of one state.
+
+    Attributes
+    ----------
+    state : str
+        The state whose derivative this is.
+    expr : sympy.Expr
+        ``sum(coefficients * terms)``.
+    terms : tuple of sympy.Expr
+        The library terms used (the support).
+    coefficients : ndarray (k,)
+        Least-squares coefficients, in the user's units.
+    complexity : int
+        Size of the expression: each term's node count plus one for its coefficient.
+    loss : float
+        Relative root-mean-square error of the derivative fit,
+        ``||dxdt - fit|| / ||dxdt||`` (weighted).
+    support : tuple of int
+        Indices of the terms in the library.
+    """
+
+    state: str
+    expr: sp.Expr
+    terms: tuple[sp.Expr, ...]
+    coefficients: np.ndarray = field(repr=False)
+    complexity: int
+    loss: float
+    support: tuple[int, ...] = ()
+
+    @property
+    def n_terms(self) -> int:
+        """Number of terms."""
+        return len(self.terms)
+
+    def __str__(self) -> str:
+        return str(self.expr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (the ``pareto`` entries of ``result.json``)."""
+        return {
+            "complexity": int(self.complexity),
+            "loss": float(self.loss),
+            "n_terms": self.n_terms,
+            "equation": str(self.expr),
+        }
+
+
+def front_to_dicts(fronts: dict[str, list[Candidate]]) -> dict[str, list[dict[str, Any]]]:
+    """The ``pareto`` block of ``result.json`` from :func:`distill`'s output."""
+    return {s: [c.to_dict() for c in front] for s, front in fronts.items()}
+
+
+# ------------------------------------------------------------------ checks
+def _as_matrix(a: Any, name: str, d: int | None) -> np.ndarray:
+    try:
+        arr = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"'{name}' is not numeric", source="distill") from None
+    if arr.ndim == 1 and d == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or (d is not None and arr.shape[1] != d):
+        want = f"(n, {d})" if d is not None else "(n, d)"
+        raise DataError(
+            f"'{name}' must have shape {want}, found {arr.shape}",
+            source="distill",
+            hint="pass one row per sample and one column per state",
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        raise DataError(
+            f"'{name}' holds a non-finite value {arr[i, j]} at row {i}, column {j}",
+            source="distill",
+            hint="drop or fill those samples",
+        )
+    return arr
+
+
+def _check_int(value: Any, name: str, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ConfigError(
+            f"{name} must be an integer >= {lo}, found {value!r}", source=f"argument '{name}'"
+        )
+    return int(value)
+
+
+# ------------------------------------------------------------ subset scoring
+def _score_supports(
+    gram: np.ndarray,
+    b: np.ndarray,
+    supports: np.ndarray,
+    collinearity_tol: float,
+    chunk: int = 40_000,
+) -> np.ndarray:
+    """Residual fractions ``rss / ||y||^2`` of each support for each target.
+
+    ``gram`` is the Gram matrix of unit-norm columns, ``b`` (m, q) the inner
+    products with unit-norm targets. Returns (n_supports, q); numerically
+    dependent supports get ``inf``.
+    """
+    out = np.empty((supports.shape[0], b.shape[1]))
+    k = supports.shape[1]
+    eye = np.eye(k)
+    for lo in range(0, supports.shape[0], chunk):
+        s = supports[lo : lo + chunk]
+        g = gram[s[:, :, None], s[:, None, :]]
+        rhs = b[s]  # (n, k, q)
+        lam_min = np.linalg.eigvalsh(g)[:, 0]
+        good = lam_min > collinearity_tol
+        beta = np.linalg.solve(g + 1e-14 * eye, rhs)
+        explained = np.einsum("nkq,nkq->nq", rhs, beta)
+        res = np.clip(1.0 - explained, 0.0, None)
+        res[~good] = np.inf
+        out[lo : lo + chunk] = res
+    return out
+
+
+def _stlsq_supports(
+    a: np.ndarray, y: np.ndarray, thresholds: np.ndarray, max_iter: int = 20
+) -> list[tuple[int, ...]]:
+    """Supports along a sequentially thresholded least-squares path (unit-norm columns)."""
+    found = []
+    for thr in thresholds:
+        active = np.ones(a.shape[1], dtype=bool)
+        for _ in range(max_iter):
+            beta = np.zeros(a.shape[1])
+            if active.any():
+                beta[active] = np.linalg.lstsq(a[:, active], y, rcond=None)[0]
+            new = np.abs(beta) >= thr
+            if (new == active).all():
+                break
+            active = new
+        if active.any():
+            found.append(tuple(int(i) for i in np.flatnonzero(active)))
+    return found
+
+
+def _level_supports(
+    m: int,
+    k: int,
+    previous: list[list[tuple[int, ...]]],
+    extra: set[tuple[int, ...]],
+    exhaustive_limit: int,
+) -> np.ndarray:
+    """Supports of size ``k`` to score: all of them, or a beam around the best smaller ones."""
+    if math.comb(m, k) <= exhaustive_limit:
+        return np.array(list(itertools.combinations(range(m), k)), dtype=np.int64).reshape(-1, k)
+    pool: set[tuple[int, ...]] = set(extra)
+    for beam in previous:
+        for sup in beam:
+            for j in range(m):
+                if j not in sup:
+                    pool.add(tuple(sorted((*sup, j))))
+            # Swaps: replace one member, keeping the size (helps escape a bad beam).
+            if len(sup) == k:
+                for i, j in itertools.product(range(k), range(m)):
+                    if j not in sup:
+                        pool.add(tuple(sorted((*sup[:i], *sup[i + 1 :], j))))
+    pool = {s for s in pool if len(s) == k}
+    return np.array(sorted(pool), dtype=np.int64).reshape(-1, k)
+
+
+@single_threaded
+def distill(
+    x: np.ndarray,
+    dxdt: np.ndarray,
+    states: Sequence[str],
+    library: Library | None = None,
+    *,
+    weights: np.ndarray | None = None,
+    max_terms: int = 5,
+    beam_width: int = 20,
+    exhaustive_limit: int = 150_000,
+    n_refit: int = 3,
+    collinearity_tol: float = 1e-11,
+    max_samples: int = 20_000,
+    seed: int = 0,
+) -> dict[str, list[Candidate]]:
+    """Pareto fronts of sparse equations for the derivatives of each state.
+
+    Parameters
+    ----------
+    x : ndarray (n, d)
+        States at which the derivatives are sampled (data states, and
+        optionally extra points inside the data's region).
+    dxdt : ndarray (n, d)
+        Derivative samples (from the neural field, or exact).
+    states : sequence of str
+        State names, in column order.
+    library : Library, optional
+        Candidate terms; default ``Library(states)`` (degree 3 and sin/cos).
+    weights : ndarray (n,), optional
+        Non-negative sample weights (e.g. lower for densified points).
+    max_terms : int
+        Largest number of terms per equation.
+    beam_width : int
+        Supports of each size kept for extending to the next size (and supports
+        per size kept once the exhaustive search stops).
+    exhaustive_limit : int
+        Sizes with at most this many subsets are searched exhaustively.
+    n_refit : int
+        Best supports of each size refitted exactly before the front is formed.
+    collinearity_tol : float
+        Supports whose normalised Gram matrix has an eigenvalue below this are
+        linearly dependent and skipped.
+    max_samples : int
+        More samples than this are thinned to this many (seeded).
+    seed : int
+        Seed of the thinning; the search itself is deterministic.
+
+    Returns
+    -------
+    dict of str to list of Candidate
+        For each state, the Pareto front ordered by increasing complexity
+        (and decreasing loss).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).uniform(-2, 2, size=(200, 2))
+    >>> dxdt = np.c_[-0.5 * x[:, 0] * x[:, 1], 2.0 * np.sin(x[:, 0])]
+    >>> fronts = distill(x, dxdt, ["a", "b"])
+    >>> [str(knee(fronts[s])) for s in ("a", "b")]
+    ['-0.5*a*b', '2.0*sin(a)']
+    """
+    states = tuple(str(s) for s in states)
+    d = len(states)
+    x = _as_matrix(x, "x", d)
+    dxdt = _as_matrix(dxdt, "dxdt", d)
+    if x.shape[0] != dxdt.shape[0]:
+        raise DataError(
+            f"x has {x.shape[0]} rows but dxdt has {dxdt.shape[0]}",
+            source="distill",
+            hint="pass one derivative sample per state sample",
+        )
+    if library is None:
+        library = Library(states)
+    elif tuple(library.states) != states:
+        raise ConfigError(
+            f"library states {list(library.states)} differ from states {list(states)}",
+            source="argument 'library'",
+            hint="build the library with the same state names, in the same order",
+        )
+    max_terms = _check_int(max_terms, "max_terms", 1)
+    beam_width = _check_int(beam_width, "beam_width", 1)
+    n_refit = _check_int(n_refit, "n_refit", 1)
+    _check_int(seed, "seed", 0)
+    n = x.shape[0]
+    if weights is None:
+        w = np.ones(n)
+    else:
+        w = np.asarray(weights, dtype=np.float64).ravel()
+        if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or not (w > 0).any():
+            raise DataError(
+                f"weights must be {n} finite non-negative numbers, not all zero; "
+                f"found shape {w.shape}",
+                source="distill",
+                hint="pass one weight per sample",
+            )
+    if n > max_samples:
+        keep = np.sort(np.random.default_rng(seed).choice(n, max_samples, replace=False))
+        x, dxdt, w, n = x[keep], dxdt[keep], w[keep], max_samples
+    if n < 2:
+        raise DataError(f"found {n} sample(s) while at least 2 are needed", source="distill")
+
+    theta = library.evaluate(x)
+    sw = np.sqrt(w)
+    a_full = theta * sw[:, None]
+    norms = np.linalg.norm(a_full, axis=0)
+    usable = np.isfinite(a_full).all(axis=0) & (norms > 0)
+    cols = np.flatnonzero(usable)
+    a = a_full[:, cols] / norms[cols]
+    m = a.shape[1]
+    y = dxdt * sw[:, None]
+    ynorm = np.linalg.norm(y, axis=0)
+    y_unit = y / np.where(ynorm > 0, ynorm, 1.0)
+    gram = a.T @ a
+    b = a.T @ y_unit
+    max_k = min(max_terms, m)
+
+    # Pool of supports per state and size, best first (scored through the Gram matrix).
+    stlsq = [
+        _stlsq_supports(a, y_unit[:, q], np.geomspace(1e-3, 0.5, 12)) if ynorm[q] > 0 else []
+        for q in range(d)
+    ]
+    pool: list[dict[int, list[tuple[int, ...]]]] = [{} for _ in range(d)]
+    beams: list[list[list[tuple[int, ...]]]] = [[] for _ in range(d)]
+    for k in range(1, max_k + 1):
+        exhaustive = math.comb(m, k) <= exhaustive_limit
+        if exhaustive:
+            supports = _level_supports(m, k, [], set(), exhaustive_limit)
+            scores = _score_supports(gram, b, supports, collinearity_tol)
+        for q in range(d):
+            if ynorm[q] == 0:
+                continue
+            extra = {s for s in stlsq[q] if len(s) == k}
+            if exhaustive:
+                sup_q, sc_q = supports, scores[:, q]
+                if extra:
+                    ex = np.array(sorted(extra), dtype=np.int64)
+                    sup_q = np.concatenate([sup_q, ex])
+                    sc_q = np.concatenate(
+                        [sc_q, _score_supports(gram, b[:, [q]], ex, collinearity_tol)[:, 0]]
+                    )
+            else:
+                sup_q = _level_supports(m, k, beams[q][-1:], extra, exhaustive_limit)
+                if sup_q.size == 0:
+                    continue
+                sc_q = _score_supports(gram, b[:, [q]], sup_q, collinearity_tol)[:, 0]
+            order = np.argsort(sc_q, kind="stable")
+            order = order[np.isfinite(sc_q[order])][:beam_width]
+            best = [tuple(int(v) for v in sup_q[i]) for i in order]
+            beams[q].append(best)
+            pool[q][k] = best[:n_refit]
+
+    fronts: dict[str, list[Candidate]] = {}
+    for q, state in enumerate(states):
+        if ynorm[q] == 0:
+            fronts[state] = [Candidate(state, sp.Integer(0), (), np.zeros(0), 1, 0.0, ())]
+            continue
+        cands = []
+        for k in sorted(pool[q]):
+            for sup in pool[q][k]:
+                cands.append(
+                    _exact_candidate(state, sup, a, y[:, q], ynorm[q], norms, cols, library)
+                )
+        fronts[state] = _pareto(cands)
+    return fronts
+
+
+def _exact_candidate(
+    state: str,
+    sup: tuple[int, ...],
+    a: np.ndarray,
+    y: np.ndarray,
+    ynorm: float,
+    norms: np.ndarray,
+    cols: np.ndarray,
+    library: Library,
+) -> Candidate:
+    """Refit one support by QR least squares and express it in the user's units."""
+    idx = list(sup)
+    beta = np.linalg.lstsq(a[:, idx], y, rcond=None)[0]
+    loss = float(np.linalg.norm(y - a[:, idx] @ beta) / ynorm)
+    lib_idx = tuple(int(cols[i]) for i in idx)
+    coef = beta / norms[list(lib_idx)]
+    terms = tuple(library.terms[i] for i in lib_idx)
+    expr = sp.Add(*[sp.Float(float(c)) * t for c, t in zip(coef, terms, strict=True)])
+    complexity = int(sum(term_complexity(t) + 1 for t in terms))
+    return Candidate(state, expr, terms, coef, complexity, loss, lib_idx)
+
+
+def _pareto(cands: list[Candidate]) -> list[Candidate]:
+    """Non-dominated candidates (complexity, loss), by increasing complexity."""
+    cands = sorted(cands, key=lambda c: (c.complexity, c.loss, c.support))
+    front: list[Candidate] = []
+    seen: set[tuple[int, ...]] = set()
+    for c in cands:
+        if tuple(sorted(c.support)) in seen:
+            continue
+        if front and c.loss >= front[-1].loss:
+            continue
+        if front and c.complexity == front[-1].complexity:
+            front[-1] = c
+        else:
+            front.append(c)
+        seen.add(tuple(sorted(c.support)))
+    return front
+
+
+def knee(front: Sequence[Candidate], *, improvement: float = 0.2, floor: float = 1e-7) -> Candidate:
+    """The simplest candidate that no more complex one improves on by much.
+
+    Candidate ``i`` is chosen when its loss is below ``floor`` or when every
+    more complex candidate's loss exceeds ``(1 - improvement) * loss_i``.
+
+    Parameters
+    ----------
+    front : list of Candidate
+        A Pareto front, by increasing complexity.
+    improvement : float
+        Fraction by which the loss must drop to justify more complexity.
+    floor : float
+        Loss below which a candidate is taken as exact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(0.1, 2.0, 50)[:, None]
+    >>> front = distill(x, 3.0 * x**2, ["u"])["u"]
+    >>> print(knee(front))
+    3.0*u**2
+    """
+    front = list(front)
+    if not front:
+        raise ConfigError("the Pareto front is empty", source="knee")
+    for i, c in enumerate(front):
+        if c.loss <= floor:
+            return c
+        if all(o.loss >= (1.0 - improvement) * c.loss for o in front[i + 1 :]):
+            return c
+    return front[-1]  # pragma: no cover - the last candidate always qualifies
+
+
+def plausible(
+    front: Sequence[Candidate],
+    *,
+    ratio: float = 10.0,
+    improvement: float = 0.2,
+    floor: float = 1e-7,
+) -> list[Candidate]:
+    """Candidates worth a trajectory refit: the knee, simpler ones within ``ratio`` of
+    its loss, and the next more complex one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(0.1, 2.0, 50)[:, None]
+    >>> [c.n_terms for c in plausible(distill(x, 3.0 * x**2, ["u"])["u"])]
+    [1, 2]
+    """
+    front = list(front)
+    best = knee(front, improvement=improvement, floor=floor)
+    i = front.index(best)
+    out = [c for c in front[:i] if c.loss <= ratio * max(best.loss, floor)]
+    out.append(best)
+    if i + 1 < len(front):
+        out.append(front[i + 1])
+    return out
