@@ -10,6 +10,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -21,6 +23,8 @@ __all__ = ["simulate", "sample_times", "integrate"]
 
 _RTOL = 1e-10
 _ATOL = 1e-12
+_MAX_EVALUATIONS = 200_000
+_BLOW_UP = 1e12
 
 
 def _check_noise(noise: float) -> float:
@@ -58,41 +62,90 @@ def sample_times(
     return t
 
 
-def integrate(problem: Problem, x0: np.ndarray, t: np.ndarray) -> np.ndarray:
+class _Stop(Exception):
+    """Raised inside the right-hand side to abandon a hopeless solve."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _guarded(
+    f: Callable[[float, np.ndarray], np.ndarray], x0: np.ndarray, max_evaluations: int
+) -> Callable[[float, np.ndarray], np.ndarray]:
+    """Wrap ``f`` with an evaluation budget and blow-up detection.
+
+    scipy's explicit solvers can loop for ever once the state overflows, so the
+    wrapper stops the solve at the first non-finite or huge value instead.
+    """
+    limit = _BLOW_UP * (1.0 + float(np.max(np.abs(x0))))
+    count = 0
+
+    def g(t: float, x: np.ndarray) -> np.ndarray:
+        nonlocal count
+        count += 1
+        if count > max_evaluations:
+            raise _Stop(
+                f"gave up at t = {t:.6g} after {max_evaluations} evaluations of the "
+                "right-hand side (the system is too stiff or too fast)"
+            )
+        with np.errstate(all="ignore"):
+            out = f(t, x)
+        if not (np.isfinite(out).all() and np.abs(x).max() <= limit):
+            raise _Stop(f"the solution blows up near t = {t:.6g}")
+        return out
+
+    return g
+
+
+def integrate(
+    problem: Problem, x0: np.ndarray, t: np.ndarray, *, max_evaluations: int = _MAX_EVALUATIONS
+) -> np.ndarray:
     """Solve the true equations from ``x0``, returning states at times ``t`` (n, d).
+
+    DOP853 with tight tolerances first; LSODA (for stiff systems) if that fails.
+    Each try is guarded: at most ``max_evaluations`` right-hand side calls, and
+    a stop as soon as the state becomes non-finite or exceeds 1e12 times its
+    initial size.
 
     Raises
     ------
     SimulationError
         If the solver fails (blow-up, stiffness), naming the problem and start.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sysid import load_problem
+    >>> x = integrate(load_problem("logistic"), [50.0], np.array([0.0, 1.0]))
+    >>> x.shape
+    (2, 1)
     """
     t = np.asarray(t, dtype=float)
-    sol = solve_ivp(
-        problem.rhs,
-        (float(t[0]), float(t[-1])),
-        np.asarray(x0, dtype=float),
-        t_eval=t,
-        method="DOP853",
-        rtol=_RTOL,
-        atol=_ATOL,
+    x0 = np.asarray(x0, dtype=float)
+    reason = "unknown failure"
+    for method in ("DOP853", "LSODA"):
+        try:
+            sol = solve_ivp(
+                _guarded(problem.rhs, x0, max_evaluations),
+                (float(t[0]), float(t[-1])),
+                x0,
+                t_eval=t,
+                method=method,
+                rtol=_RTOL,
+                atol=_ATOL,
+            )
+        except _Stop as stop:  # an explicit method's trial step may blow up on a stiff system
+            reason = stop.reason
+            continue
+        if sol.success and sol.y.shape[1] == t.shape[0] and np.isfinite(sol.y).all():
+            return sol.y.T.copy()
+        reason = sol.message
+    raise SimulationError(
+        f"problem '{problem.name}': simulation from {list(map(float, x0))} failed "
+        f"({reason}). Remedies: shorten t_span, check the signs of the equations, "
+        "or choose initial conditions where the solution stays bounded"
     )
-    if not sol.success or sol.y.shape[1] != t.shape[0] or not np.isfinite(sol.y).all():
-        sol = solve_ivp(
-            problem.rhs,
-            (float(t[0]), float(t[-1])),
-            np.asarray(x0, dtype=float),
-            t_eval=t,
-            method="LSODA",
-            rtol=_RTOL,
-            atol=_ATOL,
-        )
-    if not sol.success or sol.y.shape[1] != t.shape[0] or not np.isfinite(sol.y).all():
-        raise SimulationError(
-            f"problem '{problem.name}': simulation from {list(map(float, x0))} failed "
-            f"({sol.message}). Remedies: shorten t_span, check the signs of the equations, "
-            "or choose initial conditions where the solution stays bounded"
-        )
-    return sol.y.T.copy()
 
 
 def simulate(
