@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import warnings
@@ -332,8 +333,22 @@ class Dataset:
         >>> Dataset.from_dataframe(df).n_trajectories
         2
         """
-        where = source or "DataFrame"
-        is_file = source is not None
+        return cls._from_frame(
+            df, time_column, trajectory_column, states, source or "DataFrame", "row", **kwargs
+        )
+
+    @classmethod
+    def _from_frame(
+        cls,
+        df: pd.DataFrame,
+        time_column: str,
+        trajectory_column: str | None,
+        states: Sequence[str] | None,
+        where: str,
+        row_kind: str,
+        **kwargs: Any,
+    ) -> Dataset:
+        """:meth:`from_dataframe`, naming rows by ``df.index`` as ``row_kind`` ("row", "line")."""
         if not isinstance(df, pd.DataFrame):
             raise DataError(
                 f"expected a pandas DataFrame, got {type(df).__name__}",
@@ -383,12 +398,7 @@ class Dataset:
                 hint="add at least one column of measured states",
             )
         # Row labels as the user sees them: file line numbers or frame index.
-        if is_file:
-            row_labels = np.arange(df.shape[0]) + 2  # header is line 1
-            row_kind = "line"
-        else:
-            row_labels = np.asarray(df.index)
-            row_kind = "row"
+        row_labels = np.asarray(df.index)
         numeric = {}
         for col in [time_column, *state_cols]:
             numeric[col] = _numeric_column(df[col], col, where, row_kind, row_labels)
@@ -440,7 +450,7 @@ class Dataset:
         Examples
         --------
         >>> import tempfile, os, numpy as np
-        >>> ds = Dataset.from_arrays(np.arange(3.0), np.ones((3, 1)), states=["y"])
+        >>> ds = Dataset.from_arrays(np.arange(3.0), np.arange(3.0), states=["y"])
         >>> path = os.path.join(tempfile.mkdtemp(), "d.csv")
         >>> ds.to_csv(path)
         >>> Dataset.from_csv(path).states
@@ -456,31 +466,56 @@ class Dataset:
             raise DataError(
                 "file is empty", source=where, hint="a header line and data rows are needed"
             )
+        header = _check_csv_layout(path, where)
+        # Ids are text ("01" and "1" differ; "NA" is a name); only an empty id is missing.
+        has_id = trajectory_column in header
+        na_values = {c: ([""] if c == trajectory_column else list(_NA_STRINGS)) for c in header}
         try:
-            df = pd.read_csv(path, skipinitialspace=True)
-        except pd.errors.EmptyDataError:
-            raise DataError(
-                "file is empty", source=where, hint="a header line and data rows are needed"
-            ) from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            df = pd.read_csv(
+                path,
+                skipinitialspace=True,
+                skip_blank_lines=False,  # keep one row per line: exact line numbers
+                index_col=False,
+                dtype={trajectory_column: str} if has_id else None,
+                keep_default_na=False,
+                na_values=na_values,
+                encoding="utf-8",
+                **_READ_CSV_OPTIONS,
+            )
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
             msg = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
             raise DataError(
                 f"not a readable CSV file ({msg})",
                 source=where,
                 hint="save it as comma-separated text with one header line",
             ) from None
-        return cls.from_dataframe(
-            df,
-            time_column=time_column,
-            trajectory_column=trajectory_column,
-            states=states,
-            source=where,
-            **kwargs,
-        )
+        df.index = pd.RangeIndex(2, 2 + df.shape[0])  # line numbers; the header is line 1
+        df = df[~df.isna().all(axis=1)]  # blank lines
+        kwargs.setdefault("source", where)
+        return cls._from_frame(df, time_column, trajectory_column, states, where, "line", **kwargs)
 
     # --------------------------------------------------------------- export
-    def to_dataframe(self, time_column: str = "t", trajectory_column: str = "trajectory"):
-        """Long-format DataFrame: id, time, one column per state."""
+    def to_dataframe(
+        self, time_column: str = "t", trajectory_column: str = "trajectory"
+    ) -> pd.DataFrame:
+        """Long-format DataFrame: id, time, one column per state.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ds = Dataset.from_arrays(np.arange(3.0), np.arange(3.0), states=["y"])
+        >>> ds.to_dataframe(time_column="time").columns.tolist()
+        ['trajectory', 'time', 'y']
+        """
+        clash = [c for c in (time_column, trajectory_column) if c in self.states]
+        if clash or time_column == trajectory_column:
+            raise DataError(
+                f"column name(s) {clash or [time_column]} would be used twice: states are "
+                f"{list(self.states)}, time column '{time_column}', id column "
+                f"'{trajectory_column}'",
+                source=self.source or "data",
+                hint="choose other time_column= / trajectory_column= names",
+            )
         frames = []
         for tr in self.trajectories:
             frame = pd.DataFrame(tr.x, columns=list(self.states))
@@ -513,7 +548,7 @@ def load_data(
     Examples
     --------
     >>> import numpy as np
-    >>> load_data((np.arange(3.0), np.ones((3, 2)))).states
+    >>> load_data((np.arange(3.0), np.arange(6.0).reshape(3, 2))).states
     ('x0', 'x1')
     """
     if isinstance(source, Dataset):
@@ -536,6 +571,88 @@ def load_data(
 
 
 # ---------------------------------------------------------------- helpers
+#: pandas >= 3 parses floats exactly by default; older versions need asking.
+_READ_CSV_OPTIONS: dict[str, Any] = (
+    {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+)
+
+
+#: Cells read as missing values in time and state columns (pandas' defaults).
+_NA_STRINGS = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+
+
+def _check_csv_layout(path: Path, where: str) -> list[str]:
+    """Check the header and the number of fields on every line; return the header names.
+
+    pandas silently renames duplicate columns (``x``, ``x.1``) and turns a row
+    with one field too many into an index, so both are checked here first.
+    """
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle, skipinitialspace=True)
+            header = next(reader, [])
+            names = [h.strip() for h in header]
+            if not any(names):
+                raise DataError(
+                    "the first line (the header) is empty",
+                    source=where,
+                    hint="start the file with the column names, e.g. t,x,y",
+                )
+            if len(names) == 1 and any(sep in names[0] for sep in ";\t|"):
+                raise DataError(
+                    f"the header {header[0]!r} has a single column: the file is not "
+                    "comma-separated",
+                    source=where,
+                    hint="save it as CSV with ',' between columns and '.' as decimal point",
+                )
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise DataError(
+                    f"duplicate column names {dup} in the header",
+                    source=where,
+                    hint="give every column a unique name",
+                )
+            for row in reader:
+                if len(row) != len(names) and any(cell.strip() for cell in row):
+                    raise DataError(
+                        f"line {reader.line_num} has {len(row)} field(s) but the header has "
+                        f"{len(names)} ({names})",
+                        source=where,
+                        hint="check for missing or extra commas; decimals need a '.' not a ','",
+                    )
+    except UnicodeDecodeError:
+        raise DataError(
+            "not UTF-8 text", source=where, hint="save the file with UTF-8 encoding"
+        ) from None
+    except csv.Error as err:
+        raise DataError(
+            f"not a readable CSV file ({err})",
+            source=where,
+            hint="save it as comma-separated text with one header line",
+        ) from None
+    return names
+
+
 def _is_flat_numbers(t: Any) -> bool:
     """True for a plain list of numbers (one trajectory's times)."""
     if isinstance(t, (list, tuple)) and len(t) > 0:
@@ -624,17 +741,17 @@ def _validated(
             source=where,
             hint="remove or fill rows with missing (NaN) or infinite values",
         )
-    dt = np.diff(t)
-    if (dt == 0).any():
-        i = int(np.flatnonzero(dt == 0)[0]) + 1
+    same, back = t[1:] == t[:-1], t[1:] < t[:-1]  # no np.diff: it overflows near 1e308
+    if same.any():
+        i = int(np.flatnonzero(same)[0]) + 1
         raise DataError(
             f"{label}: duplicate time {t[i]} at {_row_label(row_kind, i, rows)}",
             source=where,
             hint="average or delete repeated measurements; if they are separate experiments "
             "give them a trajectory id column",
         )
-    if (dt < 0).any():
-        i = int(np.flatnonzero(dt < 0)[0]) + 1
+    if back.any():
+        i = int(np.flatnonzero(back)[0]) + 1
         raise DataError(
             f"{label}: times are not increasing: {t[i]} at {_row_label(row_kind, i, rows)} "
             f"comes after {t[i - 1]}",
@@ -648,7 +765,7 @@ def _warn_constant(ds: Dataset) -> None:
     _, x = ds.stacked()
     for j, s in enumerate(ds.states):
         col = x[:, j]
-        if np.ptp(col) == 0.0:
+        if col.min() == col.max():
             warnings.warn(
                 f"{ds.source or 'data'}: state column '{s}' is constant ({col[0]}); "
                 f"its equation will be trivial (d{s}/dt = 0)",
