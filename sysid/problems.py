@@ -702,6 +702,5 @@ def load_problem(name_or_path: str | os.PathLike | Problem) -> Problem:
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise ProblemFileError(
         f"unknown problem {text!r}",
-        source="problems",
         hint=f"{hint}known problems: {', '.join(names)}; or pass a path to a .toml file",
     )

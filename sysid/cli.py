@@ -1,0 +1,283 @@
+"""The ``sysid`` command line (contract section 3).
+
+Each subcommand is one function ``_cmd_<name>(args) -> int`` registered with
+:func:`_command`, together with a function that adds its arguments. The
+common wrapper :func:`_run` turns the errors users can fix into one line on
+stderr and an exit code: 0 success, 2 bad usage or bad input
+(:class:`~sysid.errors.SysidInputError`), 1 a failure during the work
+(:class:`~sysid.errors.SysidRuntimeError`, an unwritable output file).
+
+Adding a subcommand::
+
+    def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("data", metavar="FILE.csv")
+
+    @_command("discover", "learn equations from data", _add_discover_arguments)
+    def _cmd_discover(args: argparse.Namespace) -> int:
+        ...
+        return 0
+
+Examples
+--------
+>>> main(["problems"])  # doctest: +ELLIPSIS
+NAME ...
+lotka-volterra ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from .errors import ConfigError, SysidInputError, SysidRuntimeError
+
+__all__ = ["main"]
+
+PROG = "sysid"
+
+
+class _UsageError(Exception):
+    """Bad command-line usage; reported as one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, not usage + message + exit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+@dataclass(frozen=True)
+class _Command:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+#: The subcommands, in the order ``sysid --help`` lists them.
+_COMMANDS: dict[str, _Command] = {}
+
+
+def _command(
+    name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]
+) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    """Register ``run`` as the subcommand ``name`` (a decorator)."""
+
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        _COMMANDS[name] = _Command(name, help, add_arguments, run)
+        return run
+
+    return register
+
+
+# ---------------------------------------------------------------- helpers
+def _say(args: argparse.Namespace, message: str) -> None:
+    """A status line on stderr, unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _output_path(value: str | None) -> Path | None:
+    """Check an ``-o FILE`` option before the work starts; None or '-' is stdout."""
+    if value is None or value == "-":
+        return None
+    path = Path(value)
+    if path.is_dir():
+        raise ConfigError(
+            "is a folder", source=f"output '{value}'", hint="give a file name, e.g. -o data.csv"
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(
+            f"folder '{parent}' does not exist",
+            source=f"output '{value}'",
+            hint="create the folder first or choose another path",
+        )
+    return path
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    """Print rows as left-aligned columns separated by two spaces."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths[:-1], strict=True)]
+        print("  ".join([*cells, row[-1]]), file=out)
+
+
+# ---------------------------------------------------------------- problems
+def _add_problems_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--problems",
+        metavar="DIR",
+        help="folder of problem files (.toml) or one file; default: the shipped suite",
+    )
+
+
+@_command("problems", "list the problems (name, states, title)", _add_problems_arguments)
+def _cmd_problems(args: argparse.Namespace) -> int:
+    """List problems as an aligned table on stdout."""
+    from .problems import load_problems
+
+    problems = load_problems(args.problems)
+    rows = [("NAME", "STATES", "TITLE")]
+    rows += [(p.name, ", ".join(p.states), p.title) for p in problems]
+    _table(rows, sys.stdout)
+    return 0
+
+
+# ---------------------------------------------------------------- simulate
+def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("problem", metavar="PROBLEM", help="a problem name or a .toml file")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE.csv", help="write the CSV here (default: stdout)"
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="Gaussian noise, standard deviation F times each state's standard deviation "
+        "(default: 0)",
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    parser.add_argument(
+        "--n-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="samples per trajectory (default: the problem's n_samples)",
+    )
+    parser.add_argument(
+        "--irregular", action="store_true", help="sorted random sample times per trajectory"
+    )
+    parser.add_argument(
+        "--holdout",
+        action="store_true",
+        help="simulate the held-out initial conditions instead of the training ones",
+    )
+
+
+@_command("simulate", "generate trajectories of a problem as CSV", _add_simulate_arguments)
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    """Simulate a problem and write the CSV of contract section 2."""
+    from .problems import load_problem
+    from .simulate import simulate
+
+    path = _output_path(args.output)
+    problem = load_problem(args.problem)
+    ds = simulate(
+        problem,
+        noise=args.noise,
+        seed=args.seed,
+        n_samples=args.n_samples,
+        irregular=args.irregular,
+        holdout=args.holdout,
+    )
+    if path is None:
+        ds.to_csv(sys.stdout)
+        sys.stdout.flush()
+    else:
+        ds.to_csv(path)
+    sizes = sorted({tr.n_samples for tr in ds})
+    _say(
+        args,
+        f"{problem.name}: {ds.n_trajectories} trajectories x {', '.join(map(str, sizes))} samples "
+        f"(noise {args.noise:g}, seed {args.seed}) written to {path or 'stdout'}",
+    )
+    return 0
+
+
+# ---------------------------------------------------------------- entry point
+def _build_parser() -> argparse.ArgumentParser:
+    """The ``sysid`` parser with one subparser per registered command."""
+    from . import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Learn readable ordinary differential equations from measured trajectories.",
+        epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress or status lines on stderr"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for cmd in _COMMANDS.values():
+        p = sub.add_parser(
+            cmd.name,
+            help=cmd.help,
+            description=cmd.help[:1].upper() + cmd.help[1:] + ".",
+            parents=[common],
+        )
+        cmd.add_arguments(p)
+        p.set_defaults(run=cmd.run)
+    return parser
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _fail(message: object, code: int) -> int:
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a subcommand; map the errors users can act on to one line and an exit code."""
+    try:
+        return run(args)
+    except SysidInputError as err:
+        return _fail(err, 2)
+    except SysidRuntimeError as err:
+        return _fail(err, 1)
+    except BrokenPipeError:
+        # The reader of stdout went away (``sysid simulate ... | head``): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        return _fail(f"{where}{err.strerror or err}", 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sysid`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +ELLIPSIS
+    sysid ...
+    0
+    >>> main(["simulate", "logistic", "--n-samples", "3", "--quiet"])  # doctest: +ELLIPSIS
+    trajectory,t,N
+    0,0,2
+    0,15,97.36...
+    0
+    """
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as err:
+        return _fail(err, 2)
+    except SystemExit as exc:  # --help and --version print and exit 0
+        return exc.code if isinstance(exc.code, int) else 0
+    if args.command is None:
+        return _fail(
+            f"no command given; choose one of {', '.join(_COMMANDS)} (see '{PROG} --help')", 2
+        )
+    return _run(args.run, args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
