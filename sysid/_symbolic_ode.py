@@ -230,7 +230,7 @@ def simulate_batch(
                 i, j = np.argwhere(bad)[0]
                 raise GuardTripped(
                     f"blow-up: state '{states[j]}' reached {x[i, j]:.4g} at t={t:.4g}, far "
-                    f"outside the data's range (allowed [{lower[j]:.4g}, {upper[j]:.4g}])",
+                    f"outside the data's range (allowed: [{lower[j]:.4g}, {upper[j]:.4g}])",
                     "blow-up",
                 )
 

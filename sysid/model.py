@@ -226,7 +226,7 @@ class SymbolicModel:
         >>> SymbolicModel.from_equations(["x"], {"x": "k*x"})
         Traceback (most recent call last):
         ...
-        sysid.errors.EquationError: equations.x: unknown name 'k' in "k*x"...
+        sysid.errors.EquationError: equations.x: unknown name 'k'...
         """
         states = tuple(str(s) for s in states)
         symbols = state_symbols(states)
@@ -329,6 +329,8 @@ class SymbolicModel:
                 term = parse_equation(str(item["term"]), names, source=f"{source}: terms[{i}]")
                 coef = float(item.get("unrounded", item["coefficient"]))
                 err = item.get("stderr")
+            except EquationError:
+                raise
             except (KeyError, TypeError, ValueError) as exc:
                 raise DataError(
                     f"terms[{i}] is malformed ({exc})",
@@ -419,7 +421,7 @@ class SymbolicModel:
         >>> m.simulate([1.0], [0.0, 2.0])
         Traceback (most recent call last):
         ...
-        sysid.errors.SimulationError: simulation from [1.0] failed: non-finite state...
+        sysid.errors.SimulationError: simulation from [1.0] failed: blow-up: state 'x' reached...
         """
         x0 = np.asarray(x0, dtype=float).ravel()
         t = np.asarray(t, dtype=float).ravel()
@@ -436,7 +438,11 @@ class SymbolicModel:
         pts = x0[None, :]
         if self.bounds is not None:
             pts = np.vstack([pts, self.bounds[0], self.bounds[1]])
-        guard = Guard.around(pts, margin=1e3, max_evals=max_evals, time_limit=time_limit)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        span = np.maximum(np.maximum(hi - lo, np.abs(pts).max(axis=0)), 1.0)
+        guard = Guard(
+            max_evals=max_evals, time_limit=time_limit, lower=lo - 1e3 * span, upper=hi + 1e3 * span
+        )
         system, theta = self._compiled
         try:
             x, _, _ = simulate_batch(system, theta, x0[None, :], t - t[0], guard=guard, rtol=rtol)

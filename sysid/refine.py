@@ -599,7 +599,7 @@ class SelectionReport:
     Attributes
     ----------
     criterion : str
-        ``"bic"`` or ``"aic"``.
+        ``"ebic"``, ``"bic"`` or ``"aic"``.
     holdout : str
         What the held-out data were.
     tolerance : float
@@ -747,7 +747,7 @@ def select_model(
     *,
     holdout_fraction: float = 0.25,
     tolerance: float = 0.1,
-    criterion: str = "bic",
+    criterion: str = "ebic",
     seed: int = 0,
     time_budget: float = 60.0,
     segment_points: int | None = 40,
@@ -762,11 +762,14 @@ def select_model(
     then simulated on the held-out data. Candidates whose simulation fails
     (blow-up, stiffness, time limit) are dropped with the reason. Among those
     whose held-out error is within ``tolerance`` of the best held-out error
-    (they generalise as well as the best), the winner has the lowest BIC (or
-    AIC) of its training trajectory residuals,
+    (they generalise as well as the best), the winner has the lowest
+    information criterion of its training trajectory residuals,
     ``sum_j n log(RSS_j / n) + penalty * p`` with ``p`` coefficients and
-    penalty ``log(n d)`` (BIC) or 2 (AIC). Scores within 2 of the lowest are
-    taken as ties, won by the shortest expression (fewest nodes).
+    penalty ``log(n d)`` (BIC) or 2 (AIC). The default extended BIC (Chen and
+    Chen 2008) adds ``2 log C(m, k)`` per equation of ``k`` terms chosen from
+    ``m`` library terms: the more terms were searched, the more evidence an
+    extra term needs. Scores within 2 of the lowest are taken as ties, won by
+    the shortest expression (fewest nodes).
 
     The search starts from each front's knee (:func:`~sysid.symbolic.knee`)
     and tries swapping one state's equation at a time for another plausible
@@ -787,7 +790,7 @@ def select_model(
         windows' start states are fitted, the coefficients are not).
     tolerance : float
         Relative slack on the best held-out error.
-    criterion : {"bic", "aic"}
+    criterion : {"ebic", "bic", "aic"}
     seed : int
         Picks the held-out trajectory for ``holdout="trajectory"``.
     time_budget : float
@@ -808,7 +811,7 @@ def select_model(
     >>> import numpy as np, sysid
     >>> from sysid.symbolic import distill
     >>> p = sysid.load_problem("lotka-volterra")
-    >>> data = sysid.simulate(p, noise=0.01, n_samples=100)
+    >>> data = sysid.simulate(p, n_samples=100)
     >>> x = np.concatenate([tr.x for tr in data])
     >>> model, report = select_model(distill(x, p.rhs(0, x.T).T, p.states), data)
     >>> print(model)
@@ -825,9 +828,11 @@ def select_model(
             source="select_model",
             hint="pass the fronts returned by distill for the same states",
         )
-    if criterion not in ("bic", "aic"):
+    if criterion not in ("ebic", "bic", "aic"):
         raise ConfigError(
-            f"criterion must be 'bic' or 'aic', found {criterion!r}", source="select_model"
+            f"criterion must be 'ebic', 'bic' or 'aic', found {criterion!r}",
+            source="select_model",
+            hint="'ebic' (the default) also pays for choosing terms out of a large library",
         )
     if not 0.0 <= float(holdout_fraction) < 1.0:
         raise ConfigError(
@@ -866,7 +871,7 @@ def select_model(
             source="select_model",
         )
     d = len(states)
-    penalty = math.log(max(train.n_samples * d, 2)) if criterion == "bic" else 2.0
+    penalty = 2.0 if criterion == "aic" else math.log(max(train.n_samples * d, 2))
     guard = Guard.around(x_all, margin=margin, time_limit=max(time_budget, 5.0))
     refit_kw = dict(segment_points=segment_points, max_nfev=max_nfev, margin=margin)
 
@@ -879,6 +884,12 @@ def select_model(
             return CandidateScore(eqs, p, cx, "failed", f"refit: {fit.message}")
         mse = np.maximum(fit.rss / sigma**2 / max(fit.n_samples, 1), _RMSE_FLOOR**2)
         score = float(fit.n_samples * np.log(mse).sum() + penalty * p)
+        if criterion == "ebic":
+            score += 2.0 * sum(
+                math.log(math.comb(c.n_library, c.n_terms))
+                for c in sys_.values()
+                if c.n_library >= c.n_terms
+            )
         train_rmse = float(np.sqrt(mse.mean()))
         compiled = CompiledSystem(states, [(states.index(s), t) for s, t in fit.terms])
         try:

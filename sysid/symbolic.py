@@ -68,6 +68,9 @@ class Candidate:
         ``||dxdt - fit|| / ||dxdt||`` (weighted).
     support : tuple of int
         Indices of the terms in the library.
+    n_library : int
+        Number of terms the support was chosen from (0 when unknown); used by
+        the extended BIC of :func:`sysid.refine.select_model`.
     """
 
     state: str
@@ -77,6 +80,7 @@ class Candidate:
     complexity: int
     loss: float
     support: tuple[int, ...] = ()
+    n_library: int = 0
 
     @property
     def n_terms(self) -> int:
@@ -367,7 +371,7 @@ def distill(
     fronts: dict[str, list[Candidate]] = {}
     for q, state in enumerate(states):
         if ynorm[q] == 0:
-            fronts[state] = [Candidate(state, sp.Integer(0), (), np.zeros(0), 1, 0.0, ())]
+            fronts[state] = [Candidate(state, sp.Integer(0), (), np.zeros(0), 1, 0.0, (), m)]
             continue
         cands = []
         for k in sorted(pool[q]):
@@ -398,7 +402,7 @@ def _exact_candidate(
     terms = tuple(library.terms[i] for i in lib_idx)
     expr = sp.Add(*[sp.Float(float(c)) * t for c, t in zip(coef, terms, strict=True)])
     complexity = int(sum(term_complexity(t) + 1 for t in terms))
-    return Candidate(state, expr, terms, coef, complexity, loss, lib_idx)
+    return Candidate(state, expr, terms, coef, complexity, loss, lib_idx, a.shape[1])
 
 
 def _pareto(cands: list[Candidate]) -> list[Candidate]:
@@ -467,8 +471,9 @@ def plausible(
     --------
     >>> import numpy as np
     >>> x = np.linspace(0.1, 2.0, 50)[:, None]
-    >>> [c.n_terms for c in plausible(distill(x, 3.0 * x**2, ["u"])["u"])]
-    [1, 2]
+    >>> front = distill(x, 3.0 * x**2 + 1.0, ["u"])["u"]
+    >>> [c.n_terms for c in front], [c.n_terms for c in plausible(front)]
+    ([1, 1, 2, 4], [2, 4])
     """
     front = list(front)
     best = knee(front, improvement=improvement, floor=floor)

@@ -1,0 +1,206 @@
+"""Tests of the refit through the ODE solver and of model selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import sysid
+from sysid.errors import ConfigError, EquationError
+from sysid.model import SymbolicModel
+from sysid.refine import RefitResult, SelectionReport, refine, select_model
+from sysid.symbolic import Candidate, distill
+
+MISSION = ["falling-mass", "pendulum", "lotka-volterra", "sir"]
+
+
+def _terms(expr: sp.Expr) -> set[sp.Expr]:
+    return set(sp.expand(expr).as_coefficients_dict())
+
+
+def _biased(problem, factor: float = 1.1) -> dict[str, sp.Expr]:
+    """True equations with every coefficient off by 10%, alternating up and down."""
+    out, k = {}, 0
+    for s, e in problem.true_equations().items():
+        parts = []
+        for term, c in sp.expand(e).as_coefficients_dict().items():
+            parts.append(sp.Float(float(c) * (factor if k % 2 == 0 else 2 - factor)) * term)
+            k += 1
+        out[s] = sp.Add(*parts)
+    return out
+
+
+@pytest.mark.parametrize("name", MISSION)
+def test_refit_corrects_a_biased_start(name):
+    p = sysid.load_problem(name)
+    data = sysid.simulate(p)
+    fit = refine(_biased(p), data)
+    assert isinstance(fit, RefitResult) and fit.success, fit.message
+    truth = {
+        (s, str(t)): float(c)
+        for s, e in p.true_equations().items()
+        for t, c in sp.expand(e).as_coefficients_dict().items()
+    }
+    got = {(s, str(t)): c for (s, t), c in zip(fit.terms, fit.coefficients, strict=True)}
+    assert set(got) == set(truth)
+    for key, c in truth.items():
+        assert abs(got[key] - c) <= 5e-3 * abs(c), (key, got[key], c)
+    assert np.all(fit.stderr >= 0) and np.all(np.isfinite(fit.stderr))
+    assert fit.initial_states.shape == (data.n_trajectories, p.n_states)
+    np.testing.assert_allclose(fit.initial_states, p.initial_conditions, rtol=1e-4, atol=1e-6)
+
+
+def test_refit_on_noisy_data_has_honest_standard_errors():
+    p = sysid.load_problem("lotka-volterra")
+    data = sysid.simulate(p, noise=0.05, seed=3)
+    fit = refine(_biased(p, 1.05), data)
+    assert fit.success and fit.converged
+    truth = np.array([1.1, -0.4, -0.4, 0.1])  # x, x*y, y, x*y in sorted term order
+    order = [("x", "x"), ("x", "x*y"), ("y", "y"), ("y", "x*y")]
+    got = dict(zip([(s, str(t)) for s, t in fit.terms], fit.coefficients, strict=True))
+    err = dict(zip([(s, str(t)) for s, t in fit.terms], fit.stderr, strict=True))
+    for key, c in zip(order, truth, strict=True):
+        assert err[key] > 0
+        assert abs(got[key] - c) < 4 * err[key], (key, got[key], c, err[key])
+        assert err[key] < 0.02 * abs(c)
+    # The model rounds coefficients to what the standard errors support.
+    model = fit.model()
+    for t in model.terms:
+        assert abs(t.rounded - t.coefficient) <= max(t.stderr, 1e-12)
+
+
+def test_multiple_shooting_then_single_shooting():
+    p = sysid.load_problem("lotka-volterra")
+    data = sysid.simulate(p, noise=0.02, seed=1)
+    fit = refine(_biased(p, 1.15), data, segment_points=25)
+    assert fit.method == "single shooting"  # the polish was kept
+    only_ms = refine(_biased(p, 1.15), data, segment_points=25, polish=False)
+    assert only_ms.method.startswith("multiple shooting (")
+    assert only_ms.segment_states.shape == (len(only_ms.segment_t0), 2)
+    np.testing.assert_allclose(only_ms.coefficients, fit.coefficients, rtol=0.02)
+
+
+def test_blow_up_candidate_is_reported_not_raised():
+    data = sysid.simulate("lotka-volterra", n_samples=60)
+    fit = refine({"x": "0.5*x**2", "y": "-0.4*y"}, data)
+    assert not fit.success
+    assert fit.message.startswith("blow-up: state 'x' reached")
+    assert np.isnan(fit.stderr).all() and np.isinf(fit.rss).all()
+
+
+def test_system_inputs_candidates_model_and_validation():
+    p = sysid.load_problem("sir")
+    data = sysid.simulate(p, n_samples=50)
+    model = SymbolicModel.from_equations(p.states, _biased(p))
+    a = refine(model, data)
+    x = np.concatenate([tr.x for tr in data])
+    fronts = distill(x, p.rhs(0, x.T).T, p.states)
+    b = refine([fronts[s][0] for s in ("S", "I")] + [fronts["R"][0]], data)
+    assert a.success and b.success
+    with pytest.raises(ConfigError, match=r"missing \['R'\]"):
+        refine({"S": "-0.5*S*I", "I": "0.5*S*I"}, data)
+    with pytest.raises(EquationError, match=r"equation of 'R': unknown name 'gamma'"):
+        refine({"S": "-S*I", "I": "S*I", "R": "gamma*I"}, data)
+    with pytest.raises(ConfigError, match="expected a dict state -> equation"):
+        refine([1, 2, 3], data)
+
+
+def _noisy_fronts(name: str, seed: int, deriv_noise: float = 0.05):
+    p = sysid.load_problem(name)
+    data = sysid.simulate(p, noise=0.05, seed=seed)
+    x = np.concatenate([tr.x for tr in data])
+    dxdt = p.rhs(0.0, x.T).T
+    rng = np.random.default_rng(seed + 1000)
+    dxdt = dxdt + deriv_noise * dxdt.std(axis=0) * rng.standard_normal(dxdt.shape)
+    return p, data, distill(x, dxdt, p.states)
+
+
+@pytest.mark.parametrize("name", MISSION)
+def test_distill_and_select_recover_structure_from_noisy_data(name):
+    """5% derivative noise and 5% trajectory noise: what the pipeline faces."""
+    p, data, fronts = _noisy_fronts(name, seed=11)
+    model, report = select_model(fronts, data, time_budget=30)
+    for s, truth in p.true_equations().items():
+        assert _terms(model.equations[s]) == _terms(truth), (s, str(model))
+    assert isinstance(report, SelectionReport) and report.winner is not None
+    assert report.candidates[report.winner].chosen
+    assert "Chose #" in report.explanation
+    # Constants close to the truth, with standard errors.
+    truth = {
+        (s, str(t)): float(c)
+        for s, e in p.true_equations().items()
+        for t, c in sp.expand(e).as_coefficients_dict().items()
+    }
+    for t in model.terms:
+        assert t.stderr is not None and t.stderr > 0
+        assert abs(t.coefficient - truth[(t.state, str(t.term))]) < 0.05 * abs(
+            truth[(t.state, str(t.term))]
+        )
+    d = model.to_dict()
+    assert set(d["pareto"]) == set(p.states) and d["selection"]["winner"] == report.winner
+
+
+def test_blow_up_candidate_is_dropped_with_reason_and_run_succeeds():
+    p, data, fronts = _noisy_fronts("lotka-volterra", seed=2)
+    x, y = sp.symbols("x y", real=True)
+    front = list(fronts["x"])
+    true = next(c for c in front if _terms(c.expr) == {x, x * y})
+    # A finite-time blow-up (x' = 0.2 x^2 - 0.4 x y) that fits the derivatives almost as
+    # well as the truth and is simpler: it becomes the knee, i.e. the first system tried.
+    bad = Candidate(
+        "x",
+        0.2 * x**2 - 0.4 * x * y,
+        (x**2, x * y),
+        np.array([0.2, -0.4]),
+        true.complexity - 1,
+        true.loss * 1.05,
+    )
+    fronts = {"x": [front[0], bad, *front[1:]], "y": fronts["y"]}
+    model, report = select_model(fronts, data)
+    failed = [c for c in report.candidates if c.status == "failed"]
+    assert report.candidates[0].status == "failed"
+    assert failed and all("blow-up" in c.reason for c in failed)
+    assert "Failed and dropped" in report.explanation
+    assert _terms(model.equations["x"]) == {x, x * y}
+    assert "failed" in str(report) and "reason: " in str(report)
+
+
+def test_every_candidate_failing_returns_the_knee_with_explanation():
+    data = sysid.simulate("lotka-volterra", n_samples=60)
+    x, y = sp.symbols("x y", real=True)
+    bx = Candidate("x", 0.5 * x**2, (x**2,), np.array([0.5]), 4, 0.1)
+    by = Candidate("y", 0.5 * y**2, (y**2,), np.array([0.5]), 4, 0.1)
+    model, report = select_model({"x": [bx], "y": [by]}, data)
+    assert report.winner is None
+    assert report.explanation.startswith("Every candidate failed")
+    assert str(model.equations["x"]) == "0.5*x**2"
+
+
+def test_holdout_modes_and_validation():
+    p, data, fronts = _noisy_fronts("sir", seed=4)
+    hold = sysid.simulate(p, noise=0.05, seed=4, holdout=True)
+    m1, r1 = select_model(fronts, data, hold)
+    m2, r2 = select_model(fronts, data, "trajectory", seed=1)
+    assert r1.holdout == "2 separate trajectories" and r2.holdout.startswith("trajectory '")
+    for m in (m1, m2):
+        for s, truth in p.true_equations().items():
+            assert _terms(m.equations[s]) == _terms(truth)
+    with pytest.raises(ConfigError, match=r"no candidates for state\(s\) \['R'\]"):
+        select_model({"S": fronts["S"], "I": fronts["I"]}, data)
+    with pytest.raises(ConfigError, match="criterion must be 'ebic', 'bic' or 'aic'"):
+        select_model(fronts, data, criterion="mdl")
+    with pytest.raises(ConfigError, match=r"holdout_fraction must be in \[0, 1\)"):
+        select_model(fronts, data, holdout_fraction=1.0)
+    with pytest.raises(ConfigError, match="holdout must be None, 'windows', 'trajectory'"):
+        select_model(fronts, data, holdout="last")
+    with pytest.raises(ConfigError, match="needs at least 2 trajectories"):
+        select_model(fronts, data.subset([0]), holdout="trajectory")
+
+
+def test_selection_is_deterministic():
+    _, data, fronts = _noisy_fronts("pendulum", seed=5)
+    a, ra = select_model(fronts, data)
+    b, rb = select_model(fronts, data)
+    assert a.to_dict()["equations"] == b.to_dict()["equations"]
+    assert [c.score for c in ra.candidates] == [c.score for c in rb.candidates]
