@@ -650,7 +650,7 @@ def _check_csv_layout(path: Path, where: str) -> list[str]:
             source=where,
             hint="save it as comma-separated text with one header line",
         ) from None
-    return names
+    return header  # as pandas will name the columns (leading spaces skipped)
 
 
 def _is_flat_numbers(t: Any) -> bool:
