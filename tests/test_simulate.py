@@ -285,7 +285,7 @@ def test_holdout_without_held_out_conditions(valid_problem):
 def test_overrides_of_initial_conditions_and_t_span():
     ds = simulate("logistic", initial_conditions=[50.0], t_span=(0.0, 1.0), n_samples=5)
     assert ds.n_trajectories == 1 and ds[0].x[0, 0] == 50.0 and ds[0].t[-1] == 1.0
-    with pytest.raises(ConfigError, match=r"need initial conditions of shape \(k, 3\), found \(1, 2\)"):
+    with pytest.raises(ConfigError, match=r"initial conditions of shape \(k, 3\), found \(1, 2\)"):
         simulate("sir", initial_conditions=[[1.0, 2.0]])
     with pytest.raises(ConfigError, match=r"t_span must have end > start, found \(1\.0, 0\.0\)"):
         simulate("sir", t_span=(1.0, 0.0))
