@@ -1,7 +1,11 @@
 """sysid: learn readable ordinary differential equations from measured trajectories.
 
-The public surface: problems (:func:`load_problem`, :func:`list_problems`),
-data (:class:`Dataset`, :func:`load_data`), simulation (:func:`simulate`).
+The four verbs: :func:`load_problem` (benchmark systems as data files),
+:func:`simulate` (trajectories with noise and irregular sampling),
+:func:`discover` (equations from data; :func:`recover` adds a score against a
+known truth) and :func:`bench` (the reproducible problem suite). The stages
+are importable on their own: :class:`NeuralField`, :class:`Library`,
+:func:`distill`, :func:`refine`, :func:`select_model`, :class:`SymbolicModel`.
 
 Examples
 --------
@@ -13,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+from .bench import bench
 from .data import Dataset, Trajectory, load_data
 from .errors import (
     ConfigError,
@@ -27,8 +32,15 @@ from .errors import (
     SysidWarning,
     TrainingError,
 )
+from .library import Library
+from .model import SymbolicModel
+from .neural import NeuralField
+from .pipeline import DiscoveryResult, discover, recover
 from .problems import Problem, list_problems, load_problem, load_problems, parse_equation
+from .refine import refine, select_model
+from .score import score
 from .simulate import simulate
+from .symbolic import distill
 
 __version__ = "0.1.0"
 
@@ -43,6 +55,17 @@ __all__ = [
     "list_problems",
     "parse_equation",
     "simulate",
+    "discover",
+    "recover",
+    "bench",
+    "score",
+    "DiscoveryResult",
+    "NeuralField",
+    "Library",
+    "distill",
+    "refine",
+    "select_model",
+    "SymbolicModel",
     "SysidError",
     "SysidInputError",
     "SysidRuntimeError",

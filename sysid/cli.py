@@ -194,6 +194,308 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- discover / recover
+def _outdir(value: str) -> Path:
+    """Check an ``-o OUTDIR`` option before the work starts."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            "exists and is not a folder",
+            source=f"output '{value}'",
+            hint="give a folder name, e.g. -o results",
+        )
+    return path
+
+
+def _add_seed_outdir(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUTDIR",
+        default=default_out,
+        help=f"folder for result.json and figures (default: {default_out})",
+    )
+    parser.add_argument(
+        "--no-figures", action="store_true", help="write result.json only, no PNG figures"
+    )
+
+
+def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", metavar="FILE.csv", help="trajectories (contract section 2)")
+    parser.add_argument(
+        "--time-column", default="t", metavar="T", help="name of the time column (default: t)"
+    )
+    parser.add_argument(
+        "--trajectory-column",
+        default=None,
+        metavar="C",
+        help="name of the trajectory id column (default: trajectory, if present)",
+    )
+    parser.add_argument(
+        "--states",
+        default=None,
+        metavar="a,b",
+        help="comma-separated state columns; other columns are then ignored",
+    )
+    _add_seed_outdir(parser, "sysid-discover")
+
+
+def _equation_lines(equations, truth=None) -> list[str]:
+    """``dx/dt = ...`` lines, with the true right-hand side beside each when given."""
+    names = list(equations)
+    lhs = [f"d{s}/dt" for s in names]
+    width = max(len(x) for x in lhs)
+    found = [str(equations[s]) for s in names]
+    if truth is None:
+        return [f"{left.rjust(width)} = {rhs}" for left, rhs in zip(lhs, found, strict=True)]
+    col = max(len("found"), *(len(f) for f in found))
+    lines = [f"{' ' * width}   {'found'.ljust(col)}   true"]
+    for left, f, s in zip(lhs, found, names, strict=True):
+        lines.append(f"{left.rjust(width)} = {f.ljust(col)}   {truth[s]}")
+    return lines
+
+
+def _report_timings(res) -> str:
+    t = res.timings
+    return (
+        f"time {t['total_s']:.1f} s (neural field {t['neural_s']:.1f} s, distillation "
+        f"{t['symbolic_s']:.1f} s, refit and selection {t['refine_s']:.1f} s)"
+    )
+
+
+@_command(
+    "discover", "learn equations from data; write result.json and figures", _add_discover_arguments
+)
+def _cmd_discover(args: argparse.Namespace) -> int:
+    """Discover equations from a CSV file."""
+    from .data import Dataset
+    from .pipeline import discover
+
+    outdir = _outdir(args.output)
+    states = [s.strip() for s in args.states.split(",") if s.strip()] if args.states else None
+    traj_col = args.trajectory_column or "trajectory"
+    data = Dataset.from_csv(
+        args.data, time_column=args.time_column, trajectory_column=traj_col, states=states
+    )
+    if args.trajectory_column is not None:
+        _require_column(args.data, args.trajectory_column)
+    res = discover(data, seed=args.seed, quiet=args.quiet)
+    print("\n".join(_equation_lines(res.equations)))
+    for line in _coefficient_lines(res):
+        print(line)
+    res.save(outdir, figures=not args.no_figures)
+    _say(args, f"{_report_timings(res)}; wrote {outdir / 'result.json'}")
+    return 0
+
+
+def _require_column(path: str, column: str) -> None:
+    import pandas as pd
+
+    from .errors import DataError
+
+    header = [str(c).strip() for c in pd.read_csv(path, nrows=0).columns]
+    if column not in header:
+        raise DataError(
+            f"trajectory column '{column}' not found; columns are {header}",
+            source=path,
+            hint="check --trajectory-column, or leave it out for a single trajectory",
+        )
+
+
+def _coefficient_lines(res) -> list[str]:
+    """Standard errors of the constants, one line per state."""
+    lines = []
+    by_state: dict[str, list[str]] = {}
+    for term in res.model.to_dict()["terms"]:
+        err = term.get("stderr")
+        txt = f"{term['term']}: {term['coefficient']:g}" + (
+            f" +/- {err:.2g}" if err is not None else ""
+        )
+        by_state.setdefault(term["state"], []).append(txt)
+    for s, items in by_state.items():
+        lines.append(f"  d{s}/dt coefficients  " + "; ".join(items))
+    return lines
+
+
+def _add_recover_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("problem", metavar="PROBLEM", help="a problem name or a .toml file")
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.05,
+        metavar="F",
+        help="noise, F times each state's standard deviation (default: 0.05)",
+    )
+    parser.add_argument(
+        "--n-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="samples per trajectory (default: the problem's n_samples)",
+    )
+    parser.add_argument(
+        "--irregular", action="store_true", help="sorted random sample times per trajectory"
+    )
+    _add_seed_outdir(parser, "sysid-recover")
+
+
+@_command(
+    "recover",
+    "simulate a problem, discover its law, score it against the truth",
+    _add_recover_arguments,
+)
+def _cmd_recover(args: argparse.Namespace) -> int:
+    """The recover-the-law demo."""
+    from .pipeline import recover
+    from .problems import load_problem
+
+    outdir = _outdir(args.output)
+    problem = load_problem(args.problem)
+    res = recover(
+        problem,
+        noise=args.noise,
+        seed=args.seed,
+        n_samples=args.n_samples,
+        irregular=args.irregular,
+        quiet=args.quiet,
+    )
+    sampling = "irregular" if args.irregular else "regular"
+    n = args.n_samples or problem.n_samples
+    print(
+        f"{problem.name}: {res.data.n_trajectories} trajectories x {n} {sampling} samples, "
+        f"noise {args.noise:g}, seed {args.seed}"
+    )
+    print("\n".join(_equation_lines(res.equations, problem.true_equations())))
+    sc = res.score
+    r2 = sc["holdout_r2"]
+    print(
+        f"structure recovered: {'yes' if sc['structure_recovered'] else 'no'}; "
+        f"max coefficient error: {100 * sc['max_coefficient_relative_error']:.2f}%; "
+        f"held-out R^2: {'failed' if r2 is None else format(r2, '.5f')}"
+    )
+    print(_report_timings(res))
+    res.save(outdir, figures=not args.no_figures)
+    _say(args, f"wrote {outdir / 'result.json'}" + ("" if args.no_figures else " and figures"))
+    return 0
+
+
+# ---------------------------------------------------------------- bench
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"cannot read noise levels {text!r}",
+            source="--noise",
+            hint="give comma-separated numbers, e.g. --noise 0,0.01,0.05",
+        ) from None
+
+
+def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("problems", nargs="*", metavar="PROBLEM", help="default: all problems")
+    parser.add_argument(
+        "--problems", dest="problems_dir", metavar="DIR", help="folder of the user's problem files"
+    )
+    parser.add_argument(
+        "--noise",
+        default="0,0.01,0.05,0.1",
+        metavar="LIST",
+        help="comma-separated noise levels (default: 0,0.01,0.05,0.1)",
+    )
+    parser.add_argument(
+        "--samplings",
+        default="regular,irregular,sparse",
+        metavar="LIST",
+        help="comma-separated samplings (default: regular,irregular,sparse)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 (default: 3)"
+    )
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run a baseline on the same data (pysindy); repeatable",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a Dask distributed scheduler (default: local processes)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local worker processes (default: number of cores)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds per task before it counts as timed out (default: 600)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small tier that finishes in minutes (for CI and first use)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUTDIR",
+        required=True,
+        help="folder for results.json, results.csv, report.md and figures; "
+        "an existing one is resumed",
+    )
+
+
+@_command("bench", "run the problem suite side by side with baselines", _add_bench_arguments)
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """The reproducible problem suite."""
+    from .bench import DEFAULT_NOISE, SAMPLINGS, bench
+
+    outdir = _outdir(args.output)
+    noise = _float_list(args.noise)
+    samplings = [s.strip() for s in args.samplings.split(",") if s.strip()]
+    if args.quick:
+        noise = DEFAULT_NOISE if args.noise == "0,0.01,0.05,0.1" else noise
+        samplings = SAMPLINGS if args.samplings == "regular,irregular,sparse" else samplings
+    res = bench(
+        args.problems or None,
+        outdir=outdir,
+        problems_dir=args.problems_dir,
+        noise=noise,
+        samplings=samplings,
+        seeds=args.seeds,
+        baselines=args.baseline,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        quick=args.quick,
+        timeout=args.timeout,
+        quiet=args.quiet,
+    )
+    rows = [("METHOD", "SAMPLING", "NOISE", "RECOVERED", "MEDIAN COEF ERR", "FAILED")]
+    for s in res.summary():
+        err = s["median_coef_error"]
+        rows.append(
+            (
+                s["method"],
+                s["sampling"],
+                f"{s['noise']:g}",
+                f"{s['recovered']}/{s['cells']}",
+                "-" if err is None else f"{100 * err:.2f}%",
+                str(s["failed"]),
+            )
+        )
+    _table(rows, sys.stdout)
+    _say(args, f"{len(res.rows)} tasks in {res.wall_s:.0f} s; wrote {outdir / 'report.md'}")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
 def _build_parser() -> argparse.ArgumentParser:
     """The ``sysid`` parser with one subparser per registered command."""

@@ -1,0 +1,452 @@
+"""The whole flow with sane defaults: :func:`discover` and :func:`recover`.
+
+``discover`` fits a neural vector field to the trajectories (torchdiffeq,
+adjoint method), samples it at the denoised data states, distils per-state
+Pareto fronts of sparse equations, refits the constants of candidate systems
+through the ODE solver against the raw data, and picks the system that best
+simulates data it was not fitted on. ``recover`` is the demo: simulate a
+problem, discover, score against the truth.
+
+One set of default settings serves every problem: nothing here reads the true
+equations, except the scorer in :func:`recover`.
+
+Examples
+--------
+>>> import sysid
+>>> ds = sysid.simulate("lotka-volterra", noise=0.01, seed=0, n_samples=60)
+>>> res = sysid.discover(ds, seed=0, quiet=True)                  # doctest: +SKIP
+>>> print(res)                                                    # doctest: +SKIP
+dx/dt = 1.1*x - 0.4*x*y
+dy/dt = 0.1*x*y - 0.4*y
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .data import Dataset, load_data
+from .errors import ConfigError, DataError
+from .library import Library
+from .model import SymbolicModel
+from .neural import NeuralField
+from .problems import Problem, load_problem
+from .refine import SelectionReport, select_model
+from .score import score as score_equations
+from .simulate import integrate, simulate
+from .symbolic import Candidate, distill, front_to_dicts
+
+__all__ = ["discover", "recover", "DiscoveryResult"]
+
+RESULT_FILE = "result.json"
+
+
+def _stage(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"sysid: {msg}", file=sys.stderr, flush=True)
+
+
+def _check_options(options: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ConfigError(
+            f"{name} must be a dict of keyword arguments, found {type(options).__name__}",
+            source=f"argument '{name}'",
+        )
+    return dict(options)
+
+
+@dataclass
+class DiscoveryResult:
+    """Everything :func:`discover` found, with methods to report, plot and save.
+
+    Attributes
+    ----------
+    model : SymbolicModel
+        The chosen equations with constants and standard errors.
+    field : NeuralField
+        The fitted neural vector field (the smoother).
+    fronts : dict state -> list of Candidate
+        Pareto fronts of the distillation.
+    selection : SelectionReport
+        Every candidate system tried, its scores, and why the winner won.
+    data : Dataset
+        The data it was fitted to.
+    timings : dict
+        Seconds per stage: ``neural_s``, ``symbolic_s``, ``refine_s``, ``total_s``.
+    seed : int
+    score : dict, optional
+        Comparison with the truth (only from :func:`recover`).
+    problem : Problem, optional
+        The problem (only from :func:`recover`).
+    holdout : Dataset, optional
+        Held-out trajectories (only from :func:`recover`), drawn in figures.
+    """
+
+    model: SymbolicModel
+    field: NeuralField | None
+    fronts: dict[str, list[Candidate]]
+    selection: SelectionReport | None
+    data: Dataset
+    timings: dict[str, float]
+    seed: int
+    score: dict[str, Any] | None = None
+    problem: Problem | None = None
+    holdout: Dataset | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def equations(self) -> dict[str, sp.Expr]:
+        """The chosen right-hand sides, keyed by state name."""
+        return dict(self.model.equations)
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return tuple(self.data.states)
+
+    def __str__(self) -> str:
+        return str(self.model)
+
+    # ------------------------------------------------------------ exports
+    def to_dict(self) -> dict[str, Any]:
+        """The ``result.json`` content (contract section 4)."""
+        from . import __version__
+
+        model = self.model.to_dict()
+        pareto = front_to_dicts(self.fronts) if self.fronts else model.get("pareto", {})
+        chosen = {s: str(e) for s, e in self.model.equations.items()}
+        for s, entries in pareto.items():
+            for e in entries:
+                e["chosen"] = _same(e["equation"], chosen.get(s), self.states)
+        out: dict[str, Any] = {
+            "sysid_version": __version__,
+            "states": list(self.states),
+            "equations": model["equations"],
+            "latex": model["latex"],
+            "terms": model["terms"],
+            "pareto": pareto,
+            "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
+            "seed": int(self.seed),
+            "data": {
+                "n_trajectories": self.data.n_trajectories,
+                "n_samples": self.data.n_samples,
+                "sha256": self.data.sha256(),
+                "source": self.data.source,
+                "time_unit": self.data.time_unit,
+                "units": dict(self.data.units),
+            },
+        }
+        if self.selection is not None:
+            out["selection"] = self.selection.to_dict()
+        if self.field is not None:
+            out["neural"] = {
+                "status": getattr(self.field, "status_", None),
+                "message": getattr(self.field, "message_", None),
+                "epochs": len(self.field.history_.get("loss", [])),
+                "fit_s": round(float(getattr(self.field, "fit_time_", 0.0)), 3),
+            }
+        if self.score is not None:
+            out["score"] = _json_safe(self.score)
+        if self.problem is not None:
+            out["problem"] = self.problem.name
+        out.update(self.extra)
+        return _json_safe(out)
+
+    def to_json(self, indent: int = 2) -> str:
+        """``result.json`` as text."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    # ------------------------------------------------------------ figures
+    def _truth_simulator(self):
+        if self.problem is None:
+            return None
+        problem = self.problem
+        return lambda x0, t: integrate(problem, x0, t)
+
+    def plot_trajectories(self, path: str | os.PathLike | None = None):
+        """Data vs identified model (vs truth), training and held-out trajectories."""
+        from .plots import plot_trajectories
+
+        return plot_trajectories(
+            self.data,
+            self.model.simulate,
+            self._truth_simulator(),
+            holdout=self.holdout,
+            title=None,
+            path=path,
+        )
+
+    def plot_phase_portrait(self, path: str | os.PathLike | None = None):
+        """True (when known), neural and symbolic vector fields with the data."""
+        from .plots import plot_phase_portrait
+
+        fields: dict[str, Any] = {}
+        if self.problem is not None:
+            rhs = self.problem.rhs
+            fields["true"] = lambda x: rhs(0.0, x.T).T
+        if self.field is not None:
+            fields["neural"] = self.field.predict
+        fields["symbolic"] = self.model.rhs
+        return plot_phase_portrait(self.data, fields, path=path)
+
+    def plot_pareto(self, path: str | os.PathLike | None = None):
+        """Pareto front per state with the chosen equation marked."""
+        from .plots import plot_pareto
+
+        return plot_pareto(self.to_dict()["pareto"], path=path)
+
+    def plot_loss(self, path: str | os.PathLike | None = None):
+        """The neural field's training loss curve."""
+        from .plots import plot_loss
+
+        history = self.field.history_ if self.field is not None else {}
+        return plot_loss(history, path=path)
+
+    # ------------------------------------------------------- save / load
+    def save(self, outdir: str | os.PathLike, *, figures: bool = True) -> Path:
+        """Write ``result.json``, the model, the field, the data and figures to ``outdir``.
+
+        Returns the path of ``result.json``. A figure that fails is skipped
+        with its error recorded in ``figures_failed.txt``; the results are kept.
+        """
+        out = Path(outdir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / RESULT_FILE
+        path.write_text(self.to_json())
+        self.model.save(out / "model.json")
+        self.data.to_csv(out / "data.csv")
+        if self.holdout is not None:
+            self.holdout.to_csv(out / "holdout.csv")
+        if self.field is not None:
+            self.field.save(out / "field")
+        if figures:
+            failed = []
+            for name, fn in (
+                ("trajectories.png", self.plot_trajectories),
+                ("phase_portrait.png", self.plot_phase_portrait),
+                ("pareto.png", self.plot_pareto),
+                ("loss.png", self.plot_loss),
+            ):
+                try:
+                    fn(path=out / name)
+                except Exception as err:  # noqa: BLE001 - figures never lose results
+                    failed.append(f"{name}: {type(err).__name__}: {err}")
+            if failed:
+                (out / "figures_failed.txt").write_text("\n".join(failed) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, outdir: str | os.PathLike) -> DiscoveryResult:
+        """Read a result written by :meth:`save` (fronts come back as plain dicts)."""
+        out = Path(outdir)
+        path = out / RESULT_FILE
+        if not path.is_file():
+            raise DataError("no result.json here", source=str(out), hint="run sysid discover")
+        info = json.loads(path.read_text())
+        model = SymbolicModel.load(out / "model.json")
+        data = Dataset.from_csv(out / "data.csv")
+        holdout = Dataset.from_csv(out / "holdout.csv") if (out / "holdout.csv").exists() else None
+        nf = NeuralField.load(out / "field") if (out / "field").exists() else None
+        problem = load_problem(info["problem"]) if info.get("problem") else None
+        res = cls(
+            model=model,
+            field=nf,
+            fronts={},
+            selection=None,
+            data=data,
+            timings=dict(info.get("timings", {})),
+            seed=int(info.get("seed", 0)),
+            score=info.get("score"),
+            problem=problem,
+            holdout=holdout,
+        )
+        res.extra["pareto"] = info.get("pareto", {})
+        return res
+
+
+def _same(a: str, b: str | None, states: Sequence[str]) -> bool:
+    if b is None:
+        return False
+    try:
+        return sp.simplify(sp.sympify(a) - sp.sympify(b)) == 0
+    except (sp.SympifyError, TypeError):  # pragma: no cover - defensive
+        return a == b
+
+
+def _json_safe(obj: Any) -> Any:
+    """Replace NaN/inf by None and numpy scalars by Python ones, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if np.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def _sample_points(field: NeuralField, data: Dataset) -> np.ndarray:
+    """States where the field is sampled: denoised states and the data states."""
+    smooth = field.smoothed(data)
+    pts = [np.asarray(s, dtype=float) for s in smooth] + [tr.x for tr in data]
+    x = np.concatenate(pts, axis=0)
+    return x[np.isfinite(x).all(axis=1)]
+
+
+def discover(
+    data: Any,
+    *,
+    seed: int = 0,
+    quiet: bool = False,
+    time_column: str = "t",
+    trajectory_column: str | None = "trajectory",
+    states: Sequence[str] | None = None,
+    library: Library | Mapping[str, Any] | None = None,
+    neural: Mapping[str, Any] | None = None,
+    distill_options: Mapping[str, Any] | None = None,
+    select_options: Mapping[str, Any] | None = None,
+) -> DiscoveryResult:
+    """Learn readable equations from trajectories.
+
+    Parameters
+    ----------
+    data : Dataset, CSV path, pandas DataFrame, or ``(t, x)`` arrays
+        One or several trajectories, each on its own time grid.
+    seed : int
+        Seeds every random choice; the same seed gives the same equations on
+        the same machine.
+    quiet : bool
+        Silence progress on stderr.
+    time_column, trajectory_column, states
+        How to read a CSV file or DataFrame (contract section 2).
+    library : Library or dict, optional
+        Candidate terms, or keyword arguments of :class:`~sysid.library.Library`
+        (``degree``, ``trig``, ``extra``).
+    neural : dict, optional
+        Keyword arguments of :class:`~sysid.neural.NeuralField`.
+    distill_options : dict, optional
+        Keyword arguments of :func:`~sysid.symbolic.distill`.
+    select_options : dict, optional
+        Keyword arguments of :func:`~sysid.refine.select_model`.
+
+    Returns
+    -------
+    DiscoveryResult
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(
+            f"seed must be a non-negative integer, found {seed!r}", source="argument 'seed'"
+        )
+    ds = load_data(
+        data, time_column=time_column, trajectory_column=trajectory_column, states=states
+    )
+    neural_kw = _check_options(neural, "neural")
+    distill_kw = _check_options(distill_options, "distill_options")
+    select_kw = _check_options(select_options, "select_options")
+    if isinstance(library, Library):
+        lib = library
+    else:
+        lib = Library(ds.states, **_check_options(library, "library"))
+    start = time.perf_counter()
+
+    _stage(f"[1/3] fitting the neural vector field to {ds!r}", quiet)
+    neural_kw.setdefault("seed", int(seed))
+    neural_kw.setdefault("quiet", quiet)
+    try:
+        nf = NeuralField(**neural_kw)
+    except TypeError as err:
+        raise ConfigError(f"unknown neural option ({err})", source="argument 'neural'") from None
+    nf.fit(ds)
+    t_neural = time.perf_counter() - start
+
+    _stage("[2/3] distilling equations from the field", quiet)
+    t1 = time.perf_counter()
+    x = _sample_points(nf, ds)
+    dxdt = nf.predict(x)
+    distill_kw.setdefault("seed", int(seed))
+    fronts = distill(x, dxdt, ds.states, lib, **distill_kw)
+    t_symbolic = time.perf_counter() - t1
+
+    _stage("[3/3] refitting constants through the ODE solver and selecting a model", quiet)
+    t2 = time.perf_counter()
+    select_kw.setdefault("seed", int(seed))
+    model, report = select_model(fronts, ds, **select_kw)
+    t_refine = time.perf_counter() - t2
+    timings = {
+        "neural_s": t_neural,
+        "symbolic_s": t_symbolic,
+        "refine_s": t_refine,
+        "total_s": time.perf_counter() - start,
+    }
+    return DiscoveryResult(
+        model=model,
+        field=nf,
+        fronts=fronts,
+        selection=report,
+        data=ds,
+        timings=timings,
+        seed=int(seed),
+    )
+
+
+def recover(
+    problem: Problem | str,
+    *,
+    noise: float = 0.05,
+    seed: int = 0,
+    n_samples: int | None = None,
+    irregular: bool = False,
+    quiet: bool = False,
+    **options: Any,
+) -> DiscoveryResult:
+    """The recover-the-law demo: simulate a problem, discover its law, score it.
+
+    Parameters
+    ----------
+    problem : Problem or str
+        A shipped problem's name or a path to a ``.toml`` file.
+    noise, seed, n_samples, irregular
+        As in :func:`sysid.simulate`.
+    quiet : bool
+        Silence progress on stderr.
+    **options
+        Passed to :func:`discover` (``neural``, ``library``...).
+
+    Returns
+    -------
+    DiscoveryResult
+        With ``score`` (structure recovered, coefficient error, held-out R^2).
+    """
+    prob = load_problem(problem)
+    data = simulate(prob, noise=noise, seed=seed, n_samples=n_samples, irregular=irregular)
+    holdout = None
+    if prob.holdout_initial_conditions.shape[0]:
+        holdout = simulate(
+            prob, noise=noise, seed=seed, n_samples=n_samples, irregular=irregular, holdout=True
+        )
+    result = discover(data, seed=seed, quiet=quiet, **options)
+    result.problem = prob
+    result.holdout = holdout
+    result.score = score_equations(
+        result.model.equations, prob, simulate_model=result.model.simulate
+    )
+    result.extra["recover"] = {
+        "noise": float(noise),
+        "irregular": bool(irregular),
+        "n_samples": int(n_samples or prob.n_samples),
+    }
+    return result
