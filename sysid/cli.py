@@ -275,11 +275,11 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     outdir = _outdir(args.output)
     states = [s.strip() for s in args.states.split(",") if s.strip()] if args.states else None
     traj_col = args.trajectory_column or "trajectory"
+    if args.trajectory_column is not None and Path(args.data).is_file():
+        _require_column(args.data, args.trajectory_column)
     data = Dataset.from_csv(
         args.data, time_column=args.time_column, trajectory_column=traj_col, states=states
     )
-    if args.trajectory_column is not None:
-        _require_column(args.data, args.trajectory_column)
     res = discover(data, seed=args.seed, quiet=args.quiet)
     print("\n".join(_equation_lines(res.equations)))
     for line in _coefficient_lines(res):
@@ -294,7 +294,11 @@ def _require_column(path: str, column: str) -> None:
 
     from .errors import DataError
 
-    header = [str(c).strip() for c in pd.read_csv(path, nrows=0).columns]
+    try:
+        header = [str(c).strip() for c in pd.read_csv(path, nrows=0).columns]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return  # Dataset.from_csv reports what is wrong with the file
+
     if column not in header:
         raise DataError(
             f"trajectory column '{column}' not found; columns are {header}",

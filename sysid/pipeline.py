@@ -22,6 +22,7 @@ dy/dt = 0.1*x*y - 0.4*y
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -49,19 +50,39 @@ __all__ = ["discover", "recover", "DiscoveryResult"]
 
 RESULT_FILE = "result.json"
 
+#: Default keyword arguments of each stage, used where the caller gives none.
+#: One set for every problem; tests may lower the budgets here.
+DEFAULTS: dict[str, dict[str, Any]] = {"neural": {}, "distill": {}, "select": {}}
+
 
 def _stage(msg: str, quiet: bool) -> None:
     if not quiet:
         print(f"sysid: {msg}", file=sys.stderr, flush=True)
 
 
-def _check_options(options: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
+def _check_options(
+    options: Mapping[str, Any] | None, name: str, target: Any, skip: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Check that ``options`` are keyword arguments ``target`` accepts."""
     if options is None:
         return {}
     if not isinstance(options, Mapping):
         raise ConfigError(
             f"{name} must be a dict of keyword arguments, found {type(options).__name__}",
             source=f"argument '{name}'",
+        )
+    params = inspect.signature(target).parameters
+    allowed = [
+        p
+        for p, v in params.items()
+        if v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD) and p not in {"self", *skip}
+    ]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {unknown}",
+            source=f"argument '{name}'",
+            hint=f"allowed options are {allowed}",
         )
     return dict(options)
 
@@ -354,22 +375,25 @@ def discover(
     ds = load_data(
         data, time_column=time_column, trajectory_column=trajectory_column, states=states
     )
-    neural_kw = _check_options(neural, "neural")
-    distill_kw = _check_options(distill_options, "distill_options")
-    select_kw = _check_options(select_options, "select_options")
+    neural_kw = {**DEFAULTS["neural"], **_check_options(neural, "neural", NeuralField)}
+    distill_kw = {
+        **DEFAULTS["distill"],
+        **_check_options(distill_options, "distill_options", distill, ("x", "dxdt", "states")),
+    }
+    select_kw = {
+        **DEFAULTS["select"],
+        **_check_options(select_options, "select_options", select_model, ("fronts", "data")),
+    }
     if isinstance(library, Library):
         lib = library
     else:
-        lib = Library(ds.states, **_check_options(library, "library"))
+        lib = Library(ds.states, **_check_options(library, "library", Library, ("states",)))
     start = time.perf_counter()
 
     _stage(f"[1/3] fitting the neural vector field to {ds!r}", quiet)
     neural_kw.setdefault("seed", int(seed))
     neural_kw.setdefault("quiet", quiet)
-    try:
-        nf = NeuralField(**neural_kw)
-    except TypeError as err:
-        raise ConfigError(f"unknown neural option ({err})", source="argument 'neural'") from None
+    nf = NeuralField(**neural_kw)
     nf.fit(ds)
     t_neural = time.perf_counter() - start
 

@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib.util
 import keyword
 import math
@@ -699,6 +700,7 @@ def load_problem(name_or_path: str | os.PathLike | Problem) -> Problem:
             return problem
     names = list_problems()
     close = [n for n in names if text.lower() in n or n in text.lower()]
+    close += difflib.get_close_matches(text.lower(), names, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise ProblemFileError(
         f"unknown problem {text!r}",
