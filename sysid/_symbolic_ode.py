@@ -79,12 +79,16 @@ class Guard:
         Most wall-clock seconds.
     lower, upper : ndarray (d,) or None
         A state outside ``[lower, upper]`` (or non-finite) counts as a blow-up.
+    scale : ndarray (d,) or None
+        Typical magnitude of each state, for the solver's absolute tolerance
+        (default: the initial states).
     """
 
     max_evals: int = 20_000
     time_limit: float = 10.0
     lower: np.ndarray | None = None
     upper: np.ndarray | None = None
+    scale: np.ndarray | None = None
 
     @classmethod
     def around(cls, x: np.ndarray, margin: float = 10.0, **kwargs: float) -> Guard:
@@ -93,7 +97,8 @@ class Guard:
         lo, hi = x.min(axis=0), x.max(axis=0)
         width = np.maximum(hi - lo, 1e-3 * np.maximum(np.abs(hi), np.abs(lo)))
         width = np.where(width > 0, width, 1.0)
-        return cls(lower=lo - margin * width, upper=hi + margin * width, **kwargs)
+        scale = np.maximum(np.maximum(np.abs(lo), np.abs(hi)), width)
+        return cls(lower=lo - margin * width, upper=hi + margin * width, scale=scale, **kwargs)
 
 
 class GuardTripped(Exception):
@@ -103,6 +108,40 @@ class GuardTripped(Exception):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind  # "blow-up", "steps", "time", "solver"
+
+
+class _Columns:
+    """Compiled ``x (n, d) -> [e_1(x), ..., e_k(x)] (n, k)`` for sympy expressions.
+
+    Constant expressions are filled in once; the others are evaluated by one
+    lambdified numpy function and written as a block (no per-column broadcasting).
+    """
+
+    def __init__(self, exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]):
+        self.k = len(exprs)
+        self.const = np.zeros(self.k)
+        var = []
+        for i, e in enumerate(exprs):
+            if e.free_symbols:
+                var.append(i)
+            else:
+                self.const[i] = float(e)
+        self.var = np.array(var, dtype=np.int64)
+        self._f = sp.lambdify(symbols, [exprs[i] for i in var], modules="numpy") if var else None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        out = np.empty((n, self.k))
+        out[:] = self.const
+        if self._f is not None:
+            with np.errstate(all="ignore"):
+                vals = self._f(*x.T)
+            try:
+                out[:, self.var] = np.array(vals, dtype=float).T
+            except ValueError:  # pragma: no cover - a scalar among arrays
+                for j, v in zip(self.var, vals, strict=True):
+                    out[:, j] = v
+        return out
 
 
 class CompiledSystem:
@@ -126,35 +165,25 @@ class CompiledSystem:
         self.eq_of = np.array([i for i, _ in self.params], dtype=np.int64)
         self.term_of = np.array([where[term] for _, term in self.params], dtype=np.int64)
         self.n_params = len(self.params)
-        self._f = sp.lambdify(self.symbols, self.union or [sp.Integer(0)], modules="numpy")
-        grads = [[sp.diff(term, s) for s in self.symbols] for term in self.union]
-        self._g = sp.lambdify(self.symbols, grads or [[sp.Integer(0)]], modules="numpy")
+        self.m = max(len(self.union), 1)
+        union = self.union or [sp.Integer(0)]
+        self._f = _Columns(union, self.symbols)
+        grads = [sp.diff(term, s) for term in union for s in self.symbols]
+        self._g = _Columns(grads, self.symbols)
 
     def coefficient_matrix(self, theta: np.ndarray) -> np.ndarray:
         """Coefficients as a matrix ``C`` (terms x states): ``f = Theta(x) @ C``."""
-        c = np.zeros((max(len(self.union), 1), self.d))
+        c = np.zeros((self.m, self.d))
         np.add.at(c, (self.term_of, self.eq_of), np.asarray(theta, dtype=float))
         return c
 
     def terms(self, x: np.ndarray) -> np.ndarray:
         """Term values at states ``x`` (n, d): shape (n, m)."""
-        n = x.shape[0]
-        with np.errstate(all="ignore"):
-            cols = self._f(*x.T)
-        return np.stack([np.broadcast_to(np.asarray(c, dtype=float), (n,)) for c in cols], axis=1)
+        return self._f(x)
 
     def term_gradients(self, x: np.ndarray) -> np.ndarray:
         """Derivatives of the terms: shape (n, m, d)."""
-        n = x.shape[0]
-        with np.errstate(all="ignore"):
-            rows = self._g(*x.T)
-        return np.stack(
-            [
-                np.stack([np.broadcast_to(np.asarray(c, dtype=float), (n,)) for c in row], axis=1)
-                for row in rows
-            ],
-            axis=1,
-        )
+        return self._g(x).reshape(x.shape[0], self.m, self.d)
 
     def rhs(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """``dx/dt`` at states ``x`` (n, d) for coefficient matrix ``c``."""
@@ -207,6 +236,7 @@ def simulate_batch(
     lower = guard.lower
     upper = guard.upper
     states = system.states
+    scale = np.abs(x0).max(axis=0) if guard.scale is None else np.asarray(guard.scale, float)
 
     def check(x: np.ndarray, t: float) -> None:
         counter[0] += 1
@@ -222,6 +252,8 @@ def simulate_batch(
                 "try increasing time_limit",
                 "time",
             )
+
+    def check_box(x: np.ndarray, t: float) -> None:
         if not np.isfinite(x).all():
             raise GuardTripped(f"non-finite state at t={t:.4g} (blow-up)", "blow-up")
         if lower is not None and upper is not None:
@@ -233,6 +265,18 @@ def simulate_batch(
                     f"outside the data's range (allowed: [{lower[j]:.4g}, {upper[j]:.4g}])",
                     "blow-up",
                 )
+
+    # The box is checked on accepted steps only (an event): the trial stages of a
+    # step that the solver then rejects may legitimately wander far.
+    def leave_box(t: float, y: np.ndarray) -> float:
+        x = y[:n_x].reshape(b, d)
+        if not np.isfinite(x).all():
+            return -1.0
+        return float(min((upper - x).min(), (x - lower).min()))
+
+    leave_box.terminal = True  # type: ignore[attr-defined]
+    leave_box.direction = -1  # type: ignore[attr-defined]
+    events = [leave_box] if lower is not None and upper is not None else None
 
     if sensitivities:
         eq_of, term_of = system.eq_of, system.term_of
@@ -252,9 +296,6 @@ def simulate_batch(
 
         eye = np.broadcast_to(np.eye(d), (b, d, d))
         y0 = np.concatenate([x0.ravel(), np.zeros(b * d * p), eye.ravel()])
-        scale = (
-            np.abs(x0).max(axis=0) if lower is None else np.maximum(np.abs(lower), np.abs(upper))
-        )
         atol = np.concatenate(
             [np.tile(rtol * 1e-2 * (scale + 1e-12), b), np.full(b * d * (p + d), _NO_ERROR_CONTROL)]
         )
@@ -266,9 +307,6 @@ def simulate_batch(
             return (system.terms(x) @ c).ravel()
 
         y0 = x0.ravel().astype(float)
-        scale = (
-            np.abs(x0).max(axis=0) if lower is None else np.maximum(np.abs(lower), np.abs(upper))
-        )
         atol = np.tile(rtol * 1e-2 * (scale + 1e-12), b)
 
     t_eval = np.asarray(t_eval, dtype=float)
@@ -278,15 +316,32 @@ def simulate_batch(
     else:
         with np.errstate(all="ignore"):
             sol = solve_ivp(
-                fun, (0.0, t_end), y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol
+                fun,
+                (0.0, t_end),
+                y0,
+                method=method,
+                t_eval=t_eval,
+                rtol=rtol,
+                atol=atol,
+                events=events,
+            )
+        if sol.status == 1:  # left the box
+            t_out = float(sol.t_events[0][0])
+            x_out = sol.y_events[0][0][:n_x].reshape(b, d)
+            room = np.minimum(upper - x_out, x_out - lower)
+            i, j = np.unravel_index(int(np.argmin(room)), room.shape)
+            raise GuardTripped(
+                f"blow-up: state '{states[j]}' reached {x_out[i, j]:.4g} at t={t_out:.4g}, far "
+                f"outside the data's range (allowed: [{lower[j]:.4g}, {upper[j]:.4g}])",
+                "blow-up",
             )
         if sol.status != 0 or sol.y.shape[1] != t_eval.size:
             raise GuardTripped(f"ODE solver failed: {sol.message}", "solver")
         y = sol.y
     n = t_eval.size
     x = y[:n_x].reshape(b, d, n).transpose(0, 2, 1)
-    if not np.isfinite(x).all():
-        raise GuardTripped("non-finite state (blow-up)", "blow-up")
+    for k in range(n):
+        check_box(x[:, k], float(t_eval[k]))
     if not sensitivities:
         return x, None, None
     s = y[n_x : n_x + b * d * p].reshape(b, d, p, n).transpose(0, 3, 1, 2)
