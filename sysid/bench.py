@@ -203,7 +203,7 @@ def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
         from .baselines import BASELINES
 
         equations = BASELINES[task.method](data, seed=task.seed)
-        model = SymbolicModel.from_equations(equations, data.states)
+        model = SymbolicModel.from_equations(data.states, equations)
     s = score(model.equations, problem, simulate_model=model.simulate)
     return {
         "structure_recovered": bool(s["structure_recovered"]),

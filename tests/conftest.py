@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sysid import pipeline
 from sysid.data import Dataset
 from sysid.problems import Problem, load_problems
 from sysid.simulate import simulate
@@ -107,3 +108,23 @@ def write_file(tmp_path) -> Callable[[str, str], Path]:
 def valid_toml() -> str:
     """The text of a valid problem file (the same problem as :data:`VALID_PROBLEM`)."""
     return VALID_TOML
+
+
+#: Small budgets that keep end-to-end tests quick (accuracy targets are slow tests).
+FAST = {
+    "neural": {"width": 24, "max_epochs": 15, "pretrain_epochs": 150, "timeout": 20.0},
+    "distill": {"max_terms": 3},
+    "select": {"time_budget": 20.0},
+}
+
+
+@pytest.fixture(scope="session")
+def fast_defaults():
+    """Small budgets for every stage of :func:`sysid.discover` (restored afterwards)."""
+    saved = {k: dict(v) for k, v in pipeline.DEFAULTS.items()}
+    for k, v in FAST.items():
+        pipeline.DEFAULTS[k].update(v)
+    yield
+    for k, v in saved.items():
+        pipeline.DEFAULTS[k].clear()
+        pipeline.DEFAULTS[k].update(v)

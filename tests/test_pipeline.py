@@ -14,26 +14,8 @@ import pytest
 import sympy as sp
 
 import sysid
-from sysid import pipeline
 from sysid.cli import main
 from sysid.errors import ConfigError, DataError
-
-FAST = {
-    "neural": {"width": 24, "max_epochs": 15, "pretrain_epochs": 150, "timeout": 20.0},
-    "distill": {"max_terms": 3},
-    "select": {"time_budget": 20.0},
-}
-
-
-@pytest.fixture(scope="module")
-def fast_defaults():
-    saved = {k: dict(v) for k, v in pipeline.DEFAULTS.items()}
-    for k, v in FAST.items():
-        pipeline.DEFAULTS[k].update(v)
-    yield
-    for k, v in saved.items():
-        pipeline.DEFAULTS[k].clear()
-        pipeline.DEFAULTS[k].update(v)
 
 
 @pytest.fixture(scope="module")
