@@ -1,0 +1,170 @@
+"""The MLP vector field and the batched window solve of :mod:`sysid.neural`.
+
+Examples
+--------
+>>> import torch
+>>> g = torch.Generator().manual_seed(0)
+>>> f = VectorField(2, width=8, depth=2, activation="tanh", generator=g)
+>>> f(torch.zeros(5, 2, dtype=torch.float64)).shape
+torch.Size([5, 2])
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torchdiffeq import odeint, odeint_adjoint
+
+__all__ = [
+    "ACTIVATIONS",
+    "FIXED_SOLVERS",
+    "ADAPTIVE_SOLVERS",
+    "VectorField",
+    "WindowDynamics",
+    "solve_windows",
+]
+
+#: Smooth activations by name (a field should be differentiable for distillation).
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+}
+#: torchdiffeq solvers on a fixed grid (``substeps`` steps per sample interval).
+FIXED_SOLVERS = ("rk4", "midpoint", "euler")
+#: torchdiffeq solvers with error control (``rtol``, ``atol``).
+ADAPTIVE_SOLVERS = ("dopri5", "bosh3", "adaptive_heun", "dopri8")
+
+
+class VectorField(nn.Module):
+    """An autonomous vector field ``g(z)``: a multilayer perceptron.
+
+    Parameters
+    ----------
+    n_states : int
+        Dimension of the state.
+    width, depth : int
+        Units per hidden layer and number of hidden layers.
+    activation : str
+        A key of :data:`ACTIVATIONS`.
+    generator : torch.Generator
+        Source of the initial weights (the global torch seed is not touched).
+    dtype : torch.dtype
+        Floating point type of the weights.
+
+    Notes
+    -----
+    Hidden layers start with Glorot-uniform weights and zero biases; the output
+    layer starts small so the initial field is gentle.
+    """
+
+    def __init__(
+        self,
+        n_states: int,
+        width: int,
+        depth: int,
+        activation: str,
+        generator: torch.Generator,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
+        super().__init__()
+        sizes = [n_states] + [width] * depth + [n_states]
+        layers: list[nn.Module] = []
+        for i in range(len(sizes) - 1):
+            lin = nn.Linear(sizes[i], sizes[i + 1], dtype=dtype)
+            bound = math.sqrt(6.0 / (sizes[i] + sizes[i + 1]))
+            if i == len(sizes) - 2:
+                bound *= 0.1
+            with torch.no_grad():
+                lin.weight.copy_(
+                    (torch.rand(lin.weight.shape, generator=generator, dtype=dtype) * 2 - 1) * bound
+                )
+                lin.bias.zero_()
+            layers.append(lin)
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """The rate ``dz/dtau`` at states ``z`` (..., d)."""
+        return self.net(z)
+
+
+class WindowDynamics(nn.Module):
+    """Right-hand side ``dz/ds = tau'(s) g(z)`` of a batch of windows.
+
+    ``coef`` (3, m, B) holds ``tau'`` on each unit interval of ``s`` as
+    ``a + b u + c u**2`` (see :mod:`sysid._neural_windows`); the field's
+    parameters are the only parameters of this module.
+    """
+
+    def __init__(self, field: VectorField, coef: torch.Tensor) -> None:
+        super().__init__()
+        self.field = field
+        self.register_buffer("coef", coef, persistent=False)
+        self.m = int(coef.shape[1])
+        self.n_evals = 0
+
+    def forward(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Rate of each window's state at sample-index time ``s``."""
+        self.n_evals += 1
+        i = torch.clamp(torch.floor(s.detach()), 0, self.m - 1)
+        u = s - i
+        a, b, c = self.coef[:, i.long()]
+        rate = a + u * (b + u * c)
+        return rate.unsqueeze(-1) * self.field(z)
+
+
+def _integer_grid(substeps: int):
+    """A torchdiffeq grid constructor with exactly ``substeps`` steps per unit time.
+
+    Grid points are ``t0 + j / substeps``; integers are hit exactly, so every
+    sample time is a grid point and needs no interpolation.
+    """
+
+    def grid(func, y0, t):  # noqa: ARG001 - torchdiffeq's signature
+        t0, t1 = float(t[0]), float(t[-1])
+        n = int(round(abs(t1 - t0) * substeps))
+        j = torch.arange(n + 1, dtype=t.dtype, device=t.device) / substeps
+        g = t0 + math.copysign(1.0, t1 - t0) * j
+        g[-1] = t[-1]
+        return g
+
+    return grid
+
+
+def solve_windows(
+    dynamics: WindowDynamics,
+    y0: torch.Tensor,
+    *,
+    gradient: str = "adjoint",
+    solver: str = "rk4",
+    substeps: int = 1,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+) -> torch.Tensor:
+    """Solve all windows from their start states ``y0`` (B, d).
+
+    Returns
+    -------
+    Tensor (B, m+1, d)
+        States at the sample-index times ``s = 0, 1, ..., m``.
+    """
+    m = dynamics.m
+    s = torch.arange(m + 1, dtype=y0.dtype, device=y0.device)
+    kw: dict = {"method": solver}
+    if solver in FIXED_SOLVERS:
+        kw["options"] = {"grid_constructor": _integer_grid(int(substeps))}
+    else:
+        kw["rtol"], kw["atol"] = rtol, atol
+    if gradient == "adjoint":
+        params = tuple(p for p in dynamics.field.parameters() if p.requires_grad)
+        if solver in ADAPTIVE_SOLVERS:
+            kw["adjoint_options"] = {"norm": "seminorm"}
+        z = odeint_adjoint(dynamics, y0, s, adjoint_params=params, **kw)
+    else:
+        z = odeint(dynamics, y0, s, **kw)
+    return z.transpose(0, 1)

@@ -1,0 +1,866 @@
+"""A neural vector field fitted to trajectories through an ODE solver.
+
+:class:`NeuralField` learns a smooth, autonomous vector field ``f(x)`` (a
+multilayer perceptron) whose ODE solutions pass through measured
+trajectories. Gradients come from torchdiffeq's adjoint method
+(``odeint_adjoint``, memory independent of the trajectory length) or, as an
+option, from backpropagation through the solver. The fitted field is a
+smoother and a derivative oracle for the symbolic step: evaluate it as a plain
+numpy function with :meth:`NeuralField.predict` inside :attr:`region_`.
+
+How it trains (details in :mod:`sysid._neural_train`):
+
+* states are centred and scaled per column, time is scaled so that the
+  normalised states move at unit root-mean-square speed; everything the user
+  sees is mapped back to user units;
+* the field is warm-started on derivatives of smoothing splines, then fitted by
+  multiple shooting: windows with learnable start states, a continuity penalty,
+  and a curriculum of longer windows;
+* irregular, per-trajectory time grids are solved exactly in one batch by
+  running each window in its own sample-index time (see
+  :mod:`sysid._neural_windows`);
+* the learning rate halves on plateaus; each stage stops early when the loss on
+  held-out samples stops improving; ``max_epochs`` and ``timeout`` bound the work;
+* numerical faults are retried with safer settings, Ctrl-C keeps the best weights.
+
+Examples
+--------
+>>> import numpy as np, sysid
+>>> from sysid.neural import NeuralField
+>>> ds = sysid.simulate("lotka-volterra", n_samples=40, seed=0)
+>>> nf = NeuralField(width=16, max_epochs=20, quiet=True).fit(ds)
+>>> nf.predict(ds[0].x[:3]).shape
+(3, 2)
+>>> nf.simulate(ds[0].x[0], ds[0].t).shape
+(40, 2)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import numbers
+import os
+import platform
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torchdiffeq import odeint
+
+from ._neural_net import ACTIVATIONS, ADAPTIVE_SOLVERS, FIXED_SOLVERS, VectorField
+from ._neural_train import FAULTS, Settings, _Stage, objective, pretrain, split_gap, train
+from ._neural_windows import Scaler, fit_scaler, holdout_masks, make_windows, smooth
+from .data import Dataset, load_data
+from .errors import ConfigError, DataError, SimulationError, SysidWarning, TrainingError
+
+__all__ = ["NeuralField", "loss_and_grads"]
+
+_FORMAT = "sysid.NeuralField"
+_FORMAT_VERSION = 1
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+_GRADIENTS = ("adjoint", "direct")
+
+
+def _dtype_name(dtype: Any) -> str:
+    for name, dt in _DTYPES.items():
+        if dtype is dt or dtype == name:
+            return name
+    raise ConfigError(
+        f"dtype must be torch.float64 or torch.float32, found {dtype!r}",
+        source="NeuralField(dtype=...)",
+        hint="float64 is the default on CPU",
+    )
+
+
+class NeuralField:
+    """A neural vector field ``dx/dt = f(x)`` fitted through an ODE solver.
+
+    Parameters
+    ----------
+    width : int
+        Units per hidden layer.
+    depth : int
+        Number of hidden layers.
+    activation : {"tanh", "softplus", "silu", "gelu"}
+        Smooth activation of the hidden layers.
+    gradient : {"adjoint", "direct"}
+        ``"adjoint"``: torchdiffeq's ``odeint_adjoint`` (memory independent of
+        the window length); ``"direct"``: backpropagation through the solver.
+    solver : str
+        torchdiffeq method: fixed-step ``"rk4"``, ``"midpoint"``, ``"euler"``
+        or adaptive ``"dopri5"``, ``"bosh3"``, ``"adaptive_heun"``, ``"dopri8"``.
+    rtol, atol : float
+        Tolerances of adaptive solvers (normalised units).
+    max_step : float
+        Largest step of fixed-step solvers in normalised time (one normalised
+        time unit is roughly the time the system takes to move one standard
+        deviation); sets the substeps per sample interval.
+    step_tol : float
+        At the start of each stage the substeps of a fixed-step solver are
+        doubled until halving the step changes no window state by more than
+        this (normalised units; step doubling).
+    horizons : sequence of float
+        Curriculum: window lengths in normalised time, one training stage each.
+    max_window : int
+        Most sample intervals per window (bounds the cost of a step).
+    max_epochs : int
+        Total epochs (full passes over all windows) over all stages; 0 keeps
+        the spline warm start only.
+    timeout : float
+        Wall-clock budget of :meth:`fit` in seconds.
+    lr : float
+        Initial Adam learning rate of each stage (halved on plateaus).
+    patience : int
+        Epochs without improvement of the held-out loss that end a stage.
+    continuity : float
+        Weight of the continuity penalty between consecutive windows.
+    pretrain_epochs : int
+        Epochs of the warm start on smoothing-spline derivatives (0: none).
+    val_fraction : float
+        Fraction of samples held out for early stopping (in [0, 0.5)).
+    seed : int
+        Seeds the initial weights and the held-out samples.
+    device : str
+        torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    dtype : torch.dtype
+        ``torch.float64`` (default) or ``torch.float32``.
+    n_threads : int or None
+        torch intra-op threads while fitting (restored afterwards; ``None``
+        leaves torch's setting). The networks and batches are small, so one
+        thread is fastest and does not fight other processes for cores; run
+        several fits in parallel processes instead.
+    quiet : bool
+        Silence the progress bar (shown on stderr).
+
+    Attributes
+    ----------
+    states_ : tuple of str
+        State names of the training data.
+    region_ : (ndarray, ndarray)
+        Smallest and largest value of each state in the data: the box where
+        the field is trusted.
+    history_ : dict of lists
+        Per epoch: ``epoch, stage, window, loss, continuity, val_loss, lr,
+        substeps, time``; ``events`` lists faults and interruptions.
+    status_ : str
+        ``"converged"``, ``"max_epochs"``, ``"timeout"``, ``"interrupted"`` or
+        ``"fault"``; ``message_`` says more.
+    interrupted_ : bool
+        True when Ctrl-C ended training (the best weights were kept).
+    scaler_ : Scaler
+        The normalisation of states and time.
+    field_ : torch.nn.Module
+        The network, in normalised units.
+    fit_time_ : float
+        Seconds spent in :meth:`fit`.
+
+    Examples
+    --------
+    >>> import sysid
+    >>> ds = sysid.simulate("pendulum", n_samples=30, seed=0)
+    >>> nf = NeuralField(width=8, max_epochs=5, quiet=True).fit(ds)
+    >>> nf.status_ in {"converged", "max_epochs", "timeout"}
+    True
+    >>> len(nf.history_["loss"]) <= 5
+    True
+    """
+
+    def __init__(
+        self,
+        width: int = 64,
+        depth: int = 2,
+        activation: str = "tanh",
+        gradient: str = "adjoint",
+        solver: str = "rk4",
+        rtol: float = 1e-6,
+        atol: float = 1e-8,
+        max_step: float = 0.2,
+        step_tol: float = 1e-3,
+        horizons: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
+        max_window: int = 32,
+        max_epochs: int = 1000,
+        timeout: float = 60.0,
+        lr: float = 2e-3,
+        patience: int = 40,
+        continuity: float = 1.0,
+        pretrain_epochs: int = 500,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float64,
+        n_threads: int | None = 1,
+        quiet: bool = False,
+    ) -> None:
+        self.width = width
+        self.depth = depth
+        self.activation = activation
+        self.gradient = gradient
+        self.solver = solver
+        self.rtol = rtol
+        self.atol = atol
+        self.max_step = max_step
+        self.step_tol = step_tol
+        self.horizons = horizons
+        self.max_window = max_window
+        self.max_epochs = max_epochs
+        self.timeout = timeout
+        self.lr = lr
+        self.patience = patience
+        self.continuity = continuity
+        self.pretrain_epochs = pretrain_epochs
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.device = device
+        self.dtype = dtype
+        self.n_threads = n_threads
+        self.quiet = quiet
+
+    # ----------------------------------------------------------- parameters
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters as passed to ``__init__`` (JSON-ready except dtype)."""
+        names = self.__init__.__code__.co_varnames[1 : self.__init__.__code__.co_argcount]
+        return {n: getattr(self, n) for n in names}
+
+    def __repr__(self) -> str:
+        default = NeuralField()
+        changed = {k: v for k, v in self.get_params().items() if _differs(v, getattr(default, k))}
+        inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"NeuralField({inner})"
+
+    def _validate(self) -> Settings:
+        """Check every hyperparameter; return the training settings."""
+        src = "NeuralField"
+        _check_int(self.width, "width", 1)
+        _check_int(self.depth, "depth", 1)
+        _check_int(self.max_window, "max_window", 2)
+        _check_int(self.max_epochs, "max_epochs", 0)
+        _check_int(self.patience, "patience", 1)
+        _check_int(self.pretrain_epochs, "pretrain_epochs", 0)
+        _check_int(self.seed, "seed", 0)
+        if self.n_threads is not None:
+            _check_int(self.n_threads, "n_threads", 1)
+        _check_choice(self.activation, "activation", tuple(ACTIVATIONS))
+        _check_choice(self.gradient, "gradient", _GRADIENTS)
+        _check_choice(self.solver, "solver", FIXED_SOLVERS + ADAPTIVE_SOLVERS)
+        _check_positive(self.rtol, "rtol")
+        _check_positive(self.atol, "atol")
+        _check_positive(self.max_step, "max_step")
+        _check_positive(self.step_tol, "step_tol")
+        _check_positive(self.timeout, "timeout")
+        _check_positive(self.lr, "lr")
+        _check_number(self.continuity, "continuity", lo=0.0)
+        _check_number(self.val_fraction, "val_fraction", lo=0.0, hi=0.5, hi_open=True)
+        if not isinstance(self.quiet, (bool, np.bool_)):
+            raise ConfigError(f"quiet must be True or False, found {self.quiet!r}", source=src)
+        hz = self.horizons
+        if isinstance(hz, (str, bytes)) or not isinstance(hz, Sequence) or len(hz) == 0:
+            raise ConfigError(
+                f"horizons must be a non-empty sequence of positive numbers, found {hz!r}",
+                source="NeuralField(horizons=...)",
+                hint="e.g. horizons=(0.5, 1.0, 2.0, 4.0)",
+            )
+        for h in hz:
+            _check_positive(h, "horizons")
+        _dtype_name(self.dtype)
+        self._torch_device()
+        return Settings(
+            gradient=self.gradient,
+            solver=self.solver,
+            rtol=float(self.rtol),
+            atol=float(self.atol),
+            max_step=float(self.max_step),
+            step_tol=float(self.step_tol),
+            horizons=tuple(float(h) for h in hz),
+            max_window=int(self.max_window),
+            max_epochs=int(self.max_epochs),
+            timeout=float(self.timeout),
+            lr=float(self.lr),
+            patience=int(self.patience),
+            continuity=float(self.continuity),
+            pretrain_epochs=int(self.pretrain_epochs),
+            quiet=bool(self.quiet),
+        )
+
+    def _torch_device(self) -> torch.device:
+        try:
+            dev = torch.device(self.device)
+        except (RuntimeError, TypeError) as err:
+            raise ConfigError(
+                f"device {self.device!r} is not a torch device ({err})",
+                source="NeuralField(device=...)",
+                hint="use 'cpu' or 'cuda'",
+            ) from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {self.device!r} requested but CUDA is not available",
+                source="NeuralField(device=...)",
+                hint="use device='cpu'",
+            )
+        return dev
+
+    def _torch_dtype(self) -> torch.dtype:
+        return _DTYPES[_dtype_name(self.dtype)]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: Any) -> NeuralField:
+        """Fit the field to trajectories.
+
+        Parameters
+        ----------
+        data : Dataset, CSV path, DataFrame or ``(t, x)`` arrays
+            Anything :func:`sysid.data.load_data` accepts.
+
+        Returns
+        -------
+        NeuralField
+            ``self``, fitted.
+
+        Raises
+        ------
+        ConfigError
+            A hyperparameter is invalid.
+        TrainingError
+            Training failed before any epoch succeeded; the error's ``field``
+            attribute holds the (warm-started) model and its message names
+            remedies.
+        """
+        t_start = time.perf_counter()
+        settings = self._validate()
+        ds = load_data(data)
+        with _torch_threads(self.n_threads):
+            return self._fit(ds, settings, t_start)
+
+    def _fit(self, ds: Dataset, settings: Settings, t_start: float) -> NeuralField:
+        device, dtype = self._torch_device(), self._torch_dtype()
+        ts = [tr.t for tr in ds]
+        xs = [tr.x for tr in ds]
+        scaler = fit_scaler(ts, xs)
+        taus = [(t - t[0]) / scaler.time_scale for t in ts]
+        zs = [scaler.to_z(x) for x in xs]
+        gen = torch.Generator().manual_seed(int(self.seed))
+        net = VectorField(
+            ds.n_states, int(self.width), int(self.depth), self.activation, gen, dtype
+        ).to(device)
+        self.states_ = tuple(ds.states)
+        self.n_states_ = ds.n_states
+        self.scaler_ = scaler
+        self.field_ = net
+        lo, hi = ds.bounds()
+        self.region_ = (np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))
+        self.train_times_ = [np.asarray(t, dtype=np.float64).copy() for t in ts]
+        masks = holdout_masks([len(t) for t in taus], float(self.val_fraction), int(self.seed))
+        states, pre_loss = pretrain(net, taus, zs, settings.pretrain_epochs, device, dtype, masks)
+        self.pretrain_loss_ = pre_loss
+        result = train(net, taus, zs, masks, settings, device, dtype, states, t_start=t_start)
+        self.history_ = result.history
+        self.status_ = result.status
+        self.message_ = result.message
+        self.interrupted_ = result.interrupted
+        self.window_ = int(result.windows.m) if result.windows is not None else None
+        self.smoothed_ = [scaler.to_x(z) for z in result.states]
+        self.n_epochs_ = len(result.history["epoch"])
+        self.fit_time_ = time.perf_counter() - t_start
+        if result.status == "fault":
+            remedies = (
+                f"Remedies: lower lr (now {self.lr:g}), use a smaller max_step "
+                f"(now {self.max_step:g}) or solver='dopri5', shorten horizons, "
+                "or check the data for outliers and wrong units"
+            )
+            if self.n_epochs_ == 0:
+                err = TrainingError(f"neural field training failed: {result.message}. {remedies}")
+                err.field = self  # type: ignore[attr-defined]
+                raise err from result.extra.get("cause")
+            warnings.warn(
+                f"neural field: {result.message}; keeping the best weights so far. {remedies}",
+                SysidWarning,
+                stacklevel=2,
+            )
+        elif result.interrupted:
+            warnings.warn(
+                f"neural field: {result.message}; keeping the best weights so far",
+                SysidWarning,
+                stacklevel=2,
+            )
+        return self
+
+    # -------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "field_"):
+            raise ConfigError(
+                "this NeuralField is not fitted yet",
+                hint="call fit(data) or NeuralField.load(path)",
+            )
+
+    def _as_states(self, x: Any, what: str) -> np.ndarray:
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{what} is not numeric", hint="pass an array of numbers") from None
+        if arr.ndim == 0 or arr.shape[-1] != self.n_states_ or arr.ndim > 2:
+            raise DataError(
+                f"{what} must have shape (n, {self.n_states_}) or ({self.n_states_},) for states "
+                f"{list(self.states_)}, found shape {arr.shape}",
+                hint="one column per state, in the order of the training data",
+            )
+        if not np.isfinite(arr).all():
+            raise DataError(f"{what} holds NaN or infinite values", hint="pass finite states")
+        return arr
+
+    def _g(self, z: np.ndarray) -> np.ndarray:
+        dev = next(self.field_.parameters()).device
+        dtype = next(self.field_.parameters()).dtype
+        with torch.no_grad():
+            out = self.field_(torch.as_tensor(z, dtype=dtype, device=dev))
+        return out.cpu().numpy().astype(np.float64)
+
+    def predict(self, x: Any) -> np.ndarray:
+        """The learned rate ``dx/dt`` at states ``x``, in user units.
+
+        Parameters
+        ----------
+        x : array (n, d) or (d,)
+            States in the units and column order of the training data.
+
+        Returns
+        -------
+        ndarray, same shape as ``x``
+
+        Examples
+        --------
+        >>> import sysid
+        >>> ds = sysid.simulate("sir", n_samples=30, seed=0)
+        >>> nf = NeuralField(width=8, max_epochs=0, quiet=True).fit(ds)
+        >>> nf.predict(ds[0].x[0]).shape
+        (3,)
+        """
+        self._check_fitted()
+        arr = self._as_states(x, "x")
+        z = self.scaler_.to_z(np.atleast_2d(arr))
+        out = self.scaler_.rate_to_user(self._g(z))
+        return out.reshape(arr.shape)
+
+    __call__ = predict
+
+    def as_function(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A plain numpy function ``f(x) -> dx/dt`` (same as :meth:`predict`)."""
+        self._check_fitted()
+
+        def f(x: np.ndarray) -> np.ndarray:
+            return self.predict(x)
+
+        return f
+
+    def simulate(self, x0: Any, t: Any) -> np.ndarray:
+        """Solve ``dx/dt = f(x)`` from ``x0`` and return states at times ``t``.
+
+        Uses torchdiffeq's ``dopri5`` (rtol 1e-8, atol 1e-10 in normalised units).
+
+        Parameters
+        ----------
+        x0 : array (d,)
+            Initial state, user units, at time ``t[0]``.
+        t : array (n,)
+            Increasing output times.
+
+        Returns
+        -------
+        ndarray (n, d)
+
+        Raises
+        ------
+        SimulationError
+            If the solver fails (step underflow, too many steps).
+        """
+        self._check_fitted()
+        x0a = self._as_states(x0, "x0")
+        if x0a.ndim != 1:
+            raise DataError(f"x0 must be one state of shape ({self.n_states_},), found {x0a.shape}")
+        ta = np.asarray(t, dtype=np.float64)
+        if ta.ndim != 1 or ta.shape[0] < 1 or not np.isfinite(ta).all():
+            raise DataError(f"t must be a 1-D array of finite times, found shape {ta.shape}")
+        if ta.shape[0] > 1 and not (np.diff(ta) > 0).all():
+            raise DataError("t must be strictly increasing", hint="sort the output times")
+        if ta.shape[0] == 1:
+            return x0a[None, :].copy()
+        p = next(self.field_.parameters())
+        z0 = torch.as_tensor(self.scaler_.to_z(x0a), dtype=p.dtype, device=p.device)
+        tau = torch.as_tensor(
+            (ta - ta[0]) / self.scaler_.time_scale, dtype=p.dtype, device=p.device
+        )
+        net = self.field_
+
+        def rhs(_s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+            return net(z)
+
+        try:
+            with torch.no_grad(), _torch_threads(self.n_threads):
+                z = odeint(
+                    rhs,
+                    z0,
+                    tau,
+                    method="dopri5",
+                    rtol=1e-8,
+                    atol=1e-10,
+                    options={"max_num_steps": 200_000},
+                )
+        except FAULTS as err:
+            raise SimulationError(
+                f"simulating the neural field from x0={x0a.tolist()} failed ({err}). "
+                "Remedies: shorten the time span or start inside region_"
+            ) from None
+        out = self.scaler_.to_x(z.cpu().numpy())
+        if not np.isfinite(out).all():
+            raise SimulationError(
+                f"simulating the neural field from x0={x0a.tolist()} blew up. "
+                "Remedies: shorten the time span or start inside region_"
+            )
+        return out
+
+    def smoothed(self, data: Any = None) -> list[np.ndarray]:
+        """Denoised states: the field's fitted trajectories at the sample times.
+
+        Parameters
+        ----------
+        data : optional
+            ``None`` returns the fitted states of the training trajectories.
+            Other data (anything :func:`sysid.data.load_data` accepts) are
+            fitted with the field frozen: only each window's start state is
+            optimised.
+
+        Returns
+        -------
+        list of ndarray (n_k, d)
+            One array per trajectory, user units.
+        """
+        self._check_fitted()
+        if data is None:
+            return [s.copy() for s in self.smoothed_]
+        ds = load_data(data)
+        if tuple(ds.states) != tuple(self.states_):
+            raise DataError(
+                f"data have states {list(ds.states)} but the field was fitted on "
+                f"{list(self.states_)}",
+                hint="pass the same state columns in the same order",
+            )
+        st = self._validate()
+        st.train_field = False
+        st.gradient = "direct"
+        st.quiet = True
+        st.max_epochs = 300
+        st.lr = 1e-2
+        st.patience = 20
+        st.timeout = max(st.timeout, 10.0)
+        taus = [(tr.t - tr.t[0]) / self.scaler_.time_scale for tr in ds]
+        zs = [self.scaler_.to_z(tr.x) for tr in ds]
+        st.horizons = (
+            float(np.median(np.concatenate([np.diff(t) for t in taus]))) * (self.window_ or 2),
+        )
+        st.max_window = max(2, self.window_ or 2)
+        starts = [smooth(t, z)[0] for t, z in zip(taus, zs, strict=True)]
+        masks = [np.zeros(len(t), bool) for t in taus]
+        p = next(self.field_.parameters())
+        flags = [q.requires_grad for q in self.field_.parameters()]
+        for q in self.field_.parameters():
+            q.requires_grad_(False)
+        try:
+            with _torch_threads(self.n_threads):
+                res = train(self.field_, taus, zs, masks, st, p.device, p.dtype, starts)
+        finally:
+            for q, f in zip(self.field_.parameters(), flags, strict=True):
+                q.requires_grad_(f)
+        return [self.scaler_.to_x(z) for z in res.states]
+
+    # ------------------------------------------------------------ save/load
+    def save(self, path: str | os.PathLike) -> None:
+        """Save to a folder: ``weights.pt`` (tensors) and ``config.json``.
+
+        The folder holds the state_dict (read back with
+        ``torch.load(weights_only=True)``), the hyperparameters, the
+        normalisation, the region, the history and the package versions.
+
+        Examples
+        --------
+        >>> import tempfile, numpy as np, sysid
+        >>> ds = sysid.simulate("sir", n_samples=30, seed=0)
+        >>> nf = NeuralField(width=8, max_epochs=0, quiet=True).fit(ds)
+        >>> folder = tempfile.mkdtemp()
+        >>> nf.save(folder)
+        >>> back = NeuralField.load(folder)
+        >>> bool(np.array_equal(back.predict(ds[0].x), nf.predict(ds[0].x)))
+        True
+        """
+        self._check_fitted()
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        params = self.get_params()
+        params["dtype"] = _dtype_name(self.dtype)
+        params["horizons"] = [float(h) for h in self.horizons]
+        config = {
+            "format": _FORMAT,
+            "format_version": _FORMAT_VERSION,
+            "params": params,
+            "states": list(self.states_),
+            "scaler": self.scaler_.to_dict(),
+            "region": [[float(v) for v in self.region_[0]], [float(v) for v in self.region_[1]]],
+            "status": self.status_,
+            "message": self.message_,
+            "interrupted": bool(self.interrupted_),
+            "window": self.window_,
+            "pretrain_loss": _json_float(self.pretrain_loss_),
+            "fit_time": float(self.fit_time_),
+            "train_times": [[float(v) for v in t] for t in self.train_times_],
+            "history": _json_ready(self.history_),
+            "versions": _versions(),
+        }
+        tensors = {
+            "field": {k: v.detach().cpu() for k, v in self.field_.state_dict().items()},
+            "smoothed": [torch.as_tensor(s) for s in self.smoothed_],
+        }
+        torch.save(tensors, folder / "weights.pt")
+        (folder / "config.json").write_text(json.dumps(config, indent=1))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "cpu") -> NeuralField:
+        """Load a field saved by :meth:`save` (predictions are reproduced exactly)."""
+        folder = Path(path)
+        cfg_path, w_path = folder / "config.json", folder / "weights.pt"
+        if not cfg_path.is_file() or not w_path.is_file():
+            raise ConfigError(
+                "not a saved NeuralField (config.json and weights.pt are needed)",
+                source=str(folder),
+                hint="pass the folder given to NeuralField.save",
+            )
+        try:
+            cfg = json.loads(cfg_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(
+                f"config.json is not valid JSON ({err})", source=str(folder)
+            ) from None
+        if cfg.get("format") != _FORMAT or cfg.get("format_version", 0) > _FORMAT_VERSION:
+            raise ConfigError(
+                f"unsupported format {cfg.get('format')!r} version {cfg.get('format_version')!r}",
+                source=str(cfg_path),
+                hint="save it again with this version of sysid",
+            )
+        params = dict(cfg["params"])
+        params["dtype"] = _DTYPES[params["dtype"]]
+        params["horizons"] = tuple(params["horizons"])
+        params["device"] = device
+        obj = cls(**params)
+        obj._validate()
+        tensors = torch.load(w_path, weights_only=True, map_location=obj._torch_device())
+        n = len(cfg["states"])
+        gen = torch.Generator().manual_seed(int(obj.seed))
+        net = VectorField(
+            n, int(obj.width), int(obj.depth), obj.activation, gen, obj._torch_dtype()
+        )
+        net.load_state_dict(tensors["field"])
+        obj.field_ = net.to(obj._torch_device())
+        obj.states_ = tuple(cfg["states"])
+        obj.n_states_ = n
+        obj.scaler_ = Scaler.from_dict(cfg["scaler"])
+        obj.region_ = (np.asarray(cfg["region"][0]), np.asarray(cfg["region"][1]))
+        obj.status_ = cfg["status"]
+        obj.message_ = cfg["message"]
+        obj.interrupted_ = bool(cfg["interrupted"])
+        obj.window_ = cfg["window"]
+        obj.pretrain_loss_ = _from_json_float(cfg["pretrain_loss"])
+        obj.fit_time_ = float(cfg["fit_time"])
+        obj.train_times_ = [np.asarray(t, dtype=np.float64) for t in cfg["train_times"]]
+        obj.history_ = cfg["history"]
+        obj.n_epochs_ = len(obj.history_.get("epoch", []))
+        obj.smoothed_ = [s.cpu().numpy().astype(np.float64) for s in tensors["smoothed"]]
+        obj.versions_ = cfg.get("versions", {})
+        return obj
+
+
+def loss_and_grads(
+    field: NeuralField,
+    data: Any,
+    *,
+    gradient: str = "adjoint",
+    window: int | None = None,
+    solver: str | None = None,
+    substeps: int | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> tuple[float, dict[str, np.ndarray]]:
+    """The multiple-shooting objective on ``data`` and its gradients.
+
+    Start states come from smoothing splines of ``data``; no sample is held
+    out. Used to check that adjoint and direct gradients agree.
+
+    Parameters
+    ----------
+    field : NeuralField
+        A fitted field (``max_epochs=0`` is enough).
+    data : Dataset or anything :func:`sysid.data.load_data` accepts
+        Trajectories with the field's state columns.
+    gradient : {"adjoint", "direct"}
+    window : int, optional
+        Sample intervals per window; default the field's last training window.
+    solver, substeps, rtol, atol : optional
+        Override the field's solver; ``substeps`` fixes the steps per sample
+        interval of a fixed-step solver.
+
+    Returns
+    -------
+    loss : float
+    grads : dict
+        Gradient of every weight (by state_dict name) and of the window start
+        states (``"start_states"``), as float64 arrays.
+
+    Examples
+    --------
+    >>> import sysid
+    >>> ds = sysid.simulate("lotka-volterra", n_samples=20, seed=0)
+    >>> nf = NeuralField(width=8, max_epochs=0, quiet=True).fit(ds)
+    >>> la, ga = loss_and_grads(nf, ds, gradient="adjoint", window=5)
+    >>> ld, gd = loss_and_grads(nf, ds, gradient="direct", window=5)
+    >>> bool(abs(la - ld) < 1e-12)
+    True
+    """
+    field._check_fitted()
+    _check_choice(gradient, "gradient", _GRADIENTS)
+    st = field._validate()
+    if solver is not None:
+        _check_choice(solver, "solver", FIXED_SOLVERS + ADAPTIVE_SOLVERS)
+        st.solver = solver
+    st.rtol = st.rtol if rtol is None else float(rtol)
+    st.atol = st.atol if atol is None else float(atol)
+    ds = load_data(data)
+    sc = field.scaler_
+    taus = [(tr.t - tr.t[0]) / sc.time_scale for tr in ds]
+    zs = [sc.to_z(tr.x) for tr in ds]
+    m = int(window if window is not None else (field.window_ or 4))
+    if m < 1:
+        raise ConfigError(f"window must be an integer >= 1, found {window!r}")
+    w = make_windows(taus, zs, m, max_gap=split_gap(taus))
+    starts = [smooth(t, z)[0] for t, z in zip(taus, zs, strict=True)]
+    p = next(field.field_.parameters())
+    stage = _Stage(w, field.field_, taus, starts, st, p.device, p.dtype, st.lr)
+    if substeps is not None:
+        _check_int(substeps, "substeps", 1)
+        stage.substeps = int(substeps)
+    stage.opt.zero_grad(set_to_none=True)
+    with _torch_threads(field.n_threads):
+        total, _, _ = objective(stage, gradient, st.rtol, st.atol, st.continuity)
+        total.backward()
+    grads = {
+        name: q.grad.detach().cpu().numpy().astype(np.float64).copy()
+        for name, q in field.field_.named_parameters()
+    }
+    grads["start_states"] = stage.S.grad.detach().cpu().numpy().astype(np.float64).copy()
+    for q in field.field_.parameters():
+        q.grad = None
+    return float(total.item()), grads
+
+
+# ------------------------------------------------------------------ helpers
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Use ``n`` torch intra-op threads inside the block (``None``: unchanged)."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _differs(a: Any, b: Any) -> bool:
+    try:
+        return bool(a != b)
+    except (TypeError, ValueError):
+        return True
+
+
+def _check_int(value: Any, name: str, lo: int) -> None:
+    ok = isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
+    if not ok or value < lo:
+        raise ConfigError(
+            f"{name} must be an integer >= {lo}, found {value!r}",
+            source=f"NeuralField({name}=...)",
+        )
+
+
+def _check_number(
+    value: Any, name: str, lo: float, hi: float | None = None, hi_open: bool = False
+) -> None:
+    ok = isinstance(value, (numbers.Real, np.floating)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = math.isfinite(v) and v >= lo and (hi is None or (v < hi if hi_open else v <= hi))
+    if not ok:
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}{')' if hi_open else ']'}"
+        raise ConfigError(
+            f"{name} must be a finite number {rng}, found {value!r}",
+            source=f"NeuralField({name}=...)",
+        )
+
+
+def _check_positive(value: Any, name: str) -> None:
+    ok = isinstance(value, (numbers.Real, np.floating)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or float(value) <= 0:
+        raise ConfigError(
+            f"{name} must be a finite number > 0, found {value!r}",
+            source=f"NeuralField({name}=...)",
+        )
+
+
+def _check_choice(value: Any, name: str, choices: Sequence[str]) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(
+            f"{name} must be one of {list(choices)}, found {value!r}",
+            source=f"NeuralField({name}=...)",
+        )
+
+
+def _json_float(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _from_json_float(v: float | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _json_ready(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (numbers.Integral, np.integer)):
+        return int(obj)
+    if isinstance(obj, (numbers.Real, np.floating)):
+        return _json_float(obj)
+    if obj is None or isinstance(obj, str):
+        return obj
+    return str(obj)
+
+
+def _versions() -> dict[str, str]:
+    import scipy
+    import torchdiffeq
+
+    from . import __version__
+
+    return {
+        "sysid": __version__,
+        "torch": torch.__version__,
+        "torchdiffeq": getattr(torchdiffeq, "__version__", "unknown"),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+    }
