@@ -40,7 +40,7 @@ from scipy.optimize import least_squares
 from ._symbolic_ode import CompiledSystem, Guard, GuardTripped, simulate_batch, single_threaded
 from .data import MIN_SAMPLES, Dataset, Trajectory, load_data
 from .errors import ConfigError, EquationError
-from .library import state_symbols
+from .library import state_symbols, term_complexity
 from .model import SymbolicModel, TermEstimate, expression_terms
 from .problems import parse_equation
 from .symbolic import Candidate, front_to_dicts, knee, plausible
@@ -725,55 +725,44 @@ def _split_windows(data: Dataset, fraction: float) -> tuple[Dataset, list[int]]:
     return Dataset(trajs, data.states, source=data.source), n_train
 
 
-def _simulate_trajs(
-    system: CompiledSystem,
-    theta: np.ndarray,
-    x0: np.ndarray,
-    times: Sequence[np.ndarray],
-    guard: Guard,
-    rtol: float = 1e-8,
-) -> list[np.ndarray]:
-    """Simulate from ``x0[i]`` at ``times[i][0]`` to every time of ``times[i]``."""
-    grid = _Grid([t - t[0] for t in times])
-    xs, _, _ = simulate_batch(system, theta, x0, grid.t_eval, guard=guard, rtol=rtol)
-    return [xs[i, idx] for i, idx in enumerate(grid.index)]
-
-
-def _window_errors(
-    fit: RefitResult,
-    compiled: CompiledSystem,
-    data: Dataset,
-    n_train: Sequence[int],
-    guard: Guard,
-    rtol: float,
-) -> np.ndarray:
-    """Forecast errors on the held-out windows (n, d).
-
-    Each trajectory is simulated from the fitted start state of its last
-    training segment through its held-out window, so the score measures the
-    local dynamics rather than phase drift accumulated from ``t0``.
-    """
-    starts, times, where = [], [], []
-    for k, tr in enumerate(data.trajectories):
-        if n_train[k] >= tr.n_samples:
-            continue
-        j = int(np.flatnonzero(fit.segment_trajectory == k)[-1])
-        i0 = int(np.searchsorted(tr.t, fit.segment_t0[j]))
-        starts.append(fit.segment_states[j])
-        times.append(tr.t[i0:])
-        where.append((k, i0))
-    if not starts:
-        return np.zeros((0, len(data.states)))
-    sims = _simulate_trajs(compiled, fit.coefficients, np.array(starts), times, guard, rtol)
-    errs = []
-    for sim, (k, i0) in zip(sims, where, strict=True):
-        tr = data.trajectories[k]
-        errs.append(sim[n_train[k] - i0 :] - tr.x[n_train[k] :])
-    return np.concatenate(errs)
-
-
 def _describe(system: Mapping[str, Candidate]) -> dict[str, str]:
     return {s: str(c.expr) for s, c in system.items()}
+
+
+def _pruned_systems(
+    system: Mapping[str, Candidate], fit: RefitResult | None, below: float
+) -> list[dict[str, Candidate]]:
+    """Copies of ``system`` without one weak term each (weakest first), refitted values."""
+    if fit is None or below <= 0:
+        return []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_stat = np.abs(fit.coefficients) / fit.stderr
+    t_stat = np.where(np.isfinite(t_stat), t_stat, np.inf)
+    out = []
+    for k in np.argsort(t_stat, kind="stable"):
+        if t_stat[k] >= below:
+            break
+        state, term = fit.terms[k]
+        cand = system[state]
+        mine = [i for i, (s, _) in enumerate(fit.terms) if s == state]
+        pos = [str(t) for t in cand.terms].index(str(term))
+        keep = [j for j in range(cand.n_terms) if j != pos]
+        terms = tuple(cand.terms[j] for j in keep)
+        coefs = np.array([fit.coefficients[mine[j]] for j in keep], dtype=float)
+        expr = sp.Add(*[sp.Float(float(c)) * t for c, t in zip(coefs, terms, strict=True)])
+        support = tuple(cand.support[j] for j in keep) if len(cand.support) == cand.n_terms else ()
+        reduced = Candidate(
+            state,
+            expr,
+            terms,
+            coefs,
+            int(sum(term_complexity(t) + 1 for t in terms)),
+            float("nan"),
+            support,
+            cand.n_library,
+        )
+        out.append({**system, state: reduced})
+    return out
 
 
 def _choose(scores: list[CandidateScore], tolerance: float) -> int | None:
@@ -798,7 +787,7 @@ def select_model(
     holdout: Dataset | str | None = None,
     *,
     holdout_fraction: float = 0.25,
-    tolerance: float = 0.1,
+    tolerance: float = 0.5,
     criterion: str = "ebic",
     seed: int = 0,
     time_budget: float = 60.0,
@@ -808,6 +797,7 @@ def select_model(
     rtol: float = 1e-6,
     ratio: float = 10.0,
     improvement: float = 0.2,
+    prune_below: float = 5.0,
 ) -> tuple[SymbolicModel, SelectionReport]:
     """Choose a system from per-state Pareto fronts by simulating data it was not fitted on.
 
@@ -826,9 +816,11 @@ def select_model(
 
     The search starts from each front's knee (:func:`~sysid.symbolic.knee`)
     and tries swapping one state's equation at a time for another plausible
-    candidate (:func:`~sysid.symbolic.plausible`), around the current winner,
-    until the winner stays or ``time_budget`` runs out. The winner is finally
-    refitted on all data, with standard errors.
+    candidate (:func:`~sysid.symbolic.plausible`) around the current winner,
+    and dropping the winner's weak terms (coefficients within
+    ``prune_below`` standard errors of zero), until the winner stays or
+    ``time_budget`` runs out. The winner is finally refitted on all data,
+    with standard errors.
 
     Parameters
     ----------
@@ -838,9 +830,11 @@ def select_model(
         Raw trajectories.
     holdout : None, "windows", "trajectory" or Dataset
         Held-out data: the last ``holdout_fraction`` of each trajectory
-        (default; forecast from the last training window), one trajectory
-        chosen with ``seed``, or separate trajectories (for these two, the
-        windows' start states are fitted, the coefficients are not).
+        (default), one trajectory chosen with ``seed``, or separate
+        trajectories. The held-out records are cut into windows of
+        ``segment_points`` samples, each simulated from a fitted start state
+        with the coefficients fixed, so the error measures the dynamics rather
+        than phase drift accumulated over a long horizon.
     tolerance : float
         Relative slack on the best held-out error.
     criterion : {"ebic", "bic", "aic"}
@@ -855,6 +849,9 @@ def select_model(
         real data); the winner's final refit uses :func:`refine`'s default.
     ratio, improvement
         Passed to :func:`~sysid.symbolic.plausible`.
+    prune_below : float
+        Terms of the current winner whose refitted coefficient is within this
+        many standard errors of zero are tried without (one at a time).
 
     Returns
     -------
@@ -897,14 +894,13 @@ def select_model(
             hint="0.25 holds out the last quarter of each trajectory",
         )
     sigma, x_all = _scales(data)
-    n_train: list[int] | None = None
     if isinstance(holdout, Dataset):
         if holdout.states != states:
             raise ConfigError(
                 f"holdout states {list(holdout.states)} differ from {list(states)}",
                 source="select_model",
             )
-        train, test = data, holdout
+        train, test = data, list(holdout.trajectories)
         what = f"{holdout.n_trajectories} separate trajectories"
     elif holdout == "trajectory":
         if data.n_trajectories < 2:
@@ -915,11 +911,15 @@ def select_model(
             )
         k = int(np.random.default_rng(seed).integers(data.n_trajectories))
         rest = [i for i in range(data.n_trajectories) if i != k]
-        train, test = data.subset(rest), data.subset([k])
+        train, test = data.subset(rest), [data[k]]
         what = f"trajectory '{data[k].name}'"
     elif holdout is None or holdout == "windows":
         train, n_train = _split_windows(data, float(holdout_fraction))
-        test = data
+        test = [
+            Trajectory(tr.t[k:], tr.x[k:], tr.name)
+            for tr, k in zip(data.trajectories, n_train, strict=True)
+            if tr.n_samples - k >= 2
+        ]
         what = f"last {holdout_fraction:.0%} of each trajectory"
     else:
         raise ConfigError(
@@ -931,7 +931,7 @@ def select_model(
     guard = Guard.around(x_all, margin=margin, time_limit=max(time_budget, 5.0))
     refit_kw = dict(segment_points=segment_points, max_nfev=max_nfev, margin=margin)
 
-    def evaluate(sys_: dict[str, Candidate]) -> CandidateScore:
+    def evaluate(sys_: dict[str, Candidate]) -> tuple[CandidateScore, RefitResult | None]:
         p = sum(c.n_terms for c in sys_.values())
         cx = sum(c.complexity for c in sys_.values())
         eqs = _describe(sys_)
@@ -939,7 +939,7 @@ def select_model(
             sys_, train, polish=False, rtol=rtol, time_limit=max(time_budget / 2, 5.0), **refit_kw
         )
         if not fit.success:
-            return CandidateScore(eqs, p, cx, "failed", f"refit: {fit.message}")
+            return CandidateScore(eqs, p, cx, "failed", f"refit: {fit.message}"), None
         mse = np.maximum(fit.rss / sigma**2 / max(fit.n_samples, 1), _RMSE_FLOOR**2)
         score = float(fit.n_samples * np.log(mse).sum() + penalty * p)
         if criterion == "ebic":
@@ -951,10 +951,9 @@ def select_model(
         train_rmse = float(np.sqrt(mse.mean()))
         compiled = CompiledSystem(states, [(states.index(s), t) for s, t in fit.terms])
         try:
-            if n_train is not None:
-                err = _window_errors(fit, compiled, data, n_train, guard, rtol)
-            else:
-                segs = _segments(list(test.trajectories), segment_points)
+            err = np.zeros((0, d))
+            if test:
+                segs = _segments(test, segment_points)
                 hfit = _shoot(
                     compiled,
                     segs,
@@ -971,7 +970,7 @@ def select_model(
                     raise GuardTripped(hfit.message, "blow-up")
                 err = hfit.residuals.reshape(-1, d) * sigma
         except GuardTripped as exc:
-            return CandidateScore(
+            failed = CandidateScore(
                 eqs,
                 p,
                 cx,
@@ -980,42 +979,57 @@ def select_model(
                 train_rmse=train_rmse,
                 score=score,
             )
+            return failed, None
         if err.shape[0] == 0:  # nothing held out: the training error stands in
             holdout_rmse = train_rmse
         else:
             h_mse = np.maximum((err**2).mean(axis=0) / sigma**2, _RMSE_FLOOR**2)
             holdout_rmse = float(np.sqrt(h_mse.mean()))
-        return CandidateScore(
+        ok = CandidateScore(
             eqs, p, cx, "ok", "", train_rmse=train_rmse, holdout_rmse=holdout_rmse, score=score
         )
+        return ok, fit
 
     plaus = {s: plausible(list(fronts[s]), ratio=ratio, improvement=improvement) for s in states}
     scores: list[CandidateScore] = []
     systems: list[dict[str, Candidate]] = []
+    fits: list[RefitResult | None] = []
     seen: dict[tuple, int] = {}
 
     def visit(sys_: dict[str, Candidate]) -> None:
         key = tuple((s, tuple(str(t) for t in sys_[s].terms)) for s in states)
         if key not in seen:
             seen[key] = len(scores)
-            scores.append(evaluate(sys_))
+            score, fit = evaluate(sys_)
+            scores.append(score)
+            fits.append(fit)
             systems.append(dict(sys_))
 
+    def out_of_time() -> bool:
+        return time.perf_counter() - start >= time_budget
+
     visit({s: knee(list(fronts[s]), improvement=improvement) for s in states})
-    center: int | None = None
-    out_of_time = False
-    while not out_of_time:
+    swapped: set[int] = set()
+    pruned: set[int] = set()
+    while not out_of_time():
         best = _choose(scores, tolerance)
         pivot = best if best is not None else len(scores) - 1
-        if pivot == center:
+        if pivot not in swapped:
+            # Swap one state's equation for another plausible one from its front.
+            swapped.add(pivot)
+            for s in states:
+                for alt in plaus[s]:
+                    if not out_of_time():
+                        visit({**systems[pivot], s: alt})
+        elif best is not None and best not in pruned:
+            # Drop terms whose refitted coefficient is weak (|t| below prune_below):
+            # a biased derivative field can make a spurious term look useful.
+            pruned.add(best)
+            for sys_ in _pruned_systems(systems[best], fits[best], prune_below):
+                if not out_of_time():
+                    visit(sys_)
+        else:
             break
-        center = pivot
-        for s in states:
-            for alt in plaus[s]:
-                if time.perf_counter() - start >= time_budget:
-                    out_of_time = True
-                    break
-                visit({**systems[center], s: alt})
     winner = _choose(scores, tolerance)
 
     report = SelectionReport(
