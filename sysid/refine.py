@@ -1,19 +1,21 @@
 """Refit constants through the ODE solver, and choose the model by held-out simulation.
 
-:func:`refine` refits the coefficients of a candidate system (and each
-trajectory's initial state) by minimising the error of simulated against
+:func:`refine` refits the coefficients of a candidate system (and the start
+state of each stretch of data) by minimising the error of simulated against
 measured trajectories with ``scipy.optimize.least_squares``; the Jacobian comes
-from forward sensitivities integrated with the states. Long or oscillatory
-records are first fitted by multiple shooting (each window of samples starts
-from its own fitted state), then polished by single shooting over whole
-trajectories. This removes the bias a smoother leaves in derivative-based
-coefficients, and gives each coefficient a standard error.
+from forward sensitivities integrated with the states. The fit starts on short
+windows (multiple shooting: a window cannot drift far from the data) and
+continues on ever longer ones up to whole trajectories (single shooting), which
+walks around the local minima of long oscillatory records. This removes the
+bias a smoother leaves in derivative-based coefficients, and gives each
+coefficient a standard error from the Jacobian.
 
 :func:`select_model` turns the per-state Pareto fronts of
 :func:`sysid.symbolic.distill` into candidate systems, refits each on training
-data, scores each by how well it simulates held-out data (a BIC/AIC-type
-score: held-out log error plus a complexity penalty), drops candidates whose
-simulation fails (with the reason), and explains the choice.
+data, simulates it on held-out data, drops candidates whose simulation fails
+(with the reason), and among those that generalise about as well as the best
+picks the lowest extended BIC of the trajectory residuals; a
+:class:`SelectionReport` explains the choice.
 
 Examples
 --------
@@ -35,9 +37,17 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
-from scipy.optimize import least_squares
 
-from ._symbolic_ode import CompiledSystem, Guard, GuardTripped, simulate_batch, single_threaded
+from ._symbolic_ode import CompiledSystem, Guard, GuardTripped, single_threaded
+from ._symbolic_shooting import (
+    MIN_SEGMENT,
+    continued_starts,
+    mean_square,
+    segment_lengths,
+    segments,
+    shoot,
+    standard_errors,
+)
 from .data import MIN_SAMPLES, Dataset, Trajectory, load_data
 from .errors import ConfigError, EquationError
 from .library import state_symbols, term_complexity
@@ -53,10 +63,13 @@ __all__ = [
     "select_model",
 ]
 
-#: Residual (in units of a state's standard deviation) returned for a failed trial simulation.
-_PENALTY = 1e3
-#: Fewest samples per multiple-shooting window when windows are shortened.
-_MIN_SEGMENT = 10
+#: Errors (in units of a state's spread) below this count as exact: solver precision.
+_RMSE_FLOOR = 1e-6
+#: Held-out errors within this absolute slack of the best are as good as the best.
+_HOLDOUT_SLACK = 1e-4
+#: Scores within this of the best are indistinguishable (Kass and Raftery: "not worth
+#: more than a bare mention"); among them the shortest expression wins.
+_SCORE_SLACK = 2.0
 _SystemLike = Mapping[str, Any] | Sequence[Candidate] | SymbolicModel
 
 
@@ -122,236 +135,6 @@ def _system_params(
 
 def _rename(expr: sp.Expr, names: Mapping[str, sp.Symbol]) -> sp.Expr:
     return expr.xreplace({f: names[f.name] for f in expr.free_symbols if f.name in names})
-
-
-# --------------------------------------------------------------- shooting
-@dataclass
-class _Segment:
-    traj: int
-    t0: float  # absolute time of the first sample
-    tau: np.ndarray  # local times, tau[0] == 0
-    x: np.ndarray  # (n, d) measured states
-    start: np.ndarray  # (d,) first guess of the state at tau = 0
-
-
-def _smoothed_state(tr: Trajectory, i: int, half: int = 4) -> np.ndarray:
-    """A quadratic in time fitted to the samples around ``i``, evaluated at ``t[i]``.
-
-    A better first guess of a segment's start state than the noisy sample itself
-    (a noisy start can put a model where it diverges, e.g. a negative infected
-    fraction in SIR).
-    """
-    lo, hi = max(0, i - half), min(tr.n_samples, i + half + 1)
-    if hi - lo < 4:
-        return tr.x[i].copy()
-    tau = tr.t[lo:hi] - tr.t[i]
-    scale = np.abs(tau).max()
-    tau = tau / scale if scale > 0 else tau
-    vander = np.stack([np.ones_like(tau), tau, tau**2], axis=1)
-    coef = np.linalg.lstsq(vander, tr.x[lo:hi], rcond=None)[0]
-    return coef[0]
-
-
-def _segments(trajs: Sequence[Trajectory], segment_points: int | None) -> list[_Segment]:
-    segs = []
-    for k, tr in enumerate(trajs):
-        n = tr.n_samples
-        n_seg = 1 if not segment_points else max(1, round(n / segment_points))
-        edges = np.linspace(0, n, n_seg + 1).round().astype(int)
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            if b - a < 2:
-                continue
-            segs.append(
-                _Segment(k, float(tr.t[a]), tr.t[a:b] - tr.t[a], tr.x[a:b], _smoothed_state(tr, a))
-            )
-    return segs
-
-
-class _Grid:
-    """Union of the segments' local sample times, and where each sample sits in it."""
-
-    def __init__(self, taus: Sequence[np.ndarray]):
-        span = max(float(tau[-1]) for tau in taus)
-        span = span if span > 0 else 1.0
-        keys = [np.rint(tau / span * 2.0**40).astype(np.int64) for tau in taus]
-        uniq = np.unique(np.concatenate(keys))
-        self.t_eval = uniq * (span / 2.0**40)
-        self.index = [np.searchsorted(uniq, k) for k in keys]
-
-
-class _Timeout(Exception):
-    pass
-
-
-class _Shooting:
-    """Residuals and Jacobian of simulated-minus-measured states, for least_squares."""
-
-    def __init__(
-        self,
-        system: CompiledSystem,
-        segs: list[_Segment],
-        sigma: np.ndarray,
-        guard: Guard,
-        rtol: float,
-        theta_fixed: np.ndarray | None,
-        time_limit: float,
-    ):
-        self.system = system
-        self.segs = segs
-        self.sigma = sigma
-        self.guard = guard
-        self.rtol = rtol
-        self.theta_fixed = theta_fixed
-        self.p = system.n_params if theta_fixed is None else 0
-        self.d = system.d
-        self.grid = _Grid([s.tau for s in segs])
-        self.data = np.concatenate([s.x.ravel() for s in segs])
-        self.n_res = self.data.size
-        self._cache: tuple[bytes, Any] | None = None
-        self.best: tuple[float, np.ndarray] | None = None
-        self.failure: str | None = None
-        self.n_sims = 0
-        self.deadline = time.perf_counter() + time_limit
-
-    def split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        theta = z[: self.p] if self.theta_fixed is None else self.theta_fixed
-        return theta, z[self.p :].reshape(len(self.segs), self.d)
-
-    def evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        key = z.tobytes()
-        if self._cache is not None and self._cache[0] == key:
-            out = self._cache[1]
-            if isinstance(out, GuardTripped):
-                raise out
-            return out
-        theta, x0 = self.split(z)
-        self.n_sims += 1
-        try:
-            xs, s_th, s_x0 = simulate_batch(
-                self.system,
-                theta,
-                x0,
-                self.grid.t_eval,
-                guard=self.guard,
-                sensitivities=True,
-                rtol=self.rtol,
-            )
-        except GuardTripped as err:
-            self._cache = (key, err)
-            raise
-        d, p = self.d, self.p
-        res, rows = [], []
-        n_cols = p + len(self.segs) * d
-        for i, seg in enumerate(self.segs):
-            idx = self.grid.index[i]
-            res.append(((xs[i, idx] - seg.x) / self.sigma).ravel())
-            block = np.zeros((idx.size * d, n_cols))
-            if p:
-                block[:, :p] = (s_th[i, idx] / self.sigma[None, :, None]).reshape(-1, p)
-            block[:, p + i * d : p + (i + 1) * d] = (
-                s_x0[i, idx] / self.sigma[None, :, None]
-            ).reshape(-1, d)
-            rows.append(block)
-        out = (np.concatenate(res), np.vstack(rows))
-        self._cache = (key, out)
-        return out
-
-    def fun(self, z: np.ndarray) -> np.ndarray:
-        if time.perf_counter() > self.deadline:
-            raise _Timeout
-        try:
-            r, _ = self.evaluate(z)
-        except GuardTripped as err:
-            self.failure = err.reason
-            return np.full(self.n_res, _PENALTY)
-        cost = float(r @ r)
-        if self.best is None or cost < self.best[0]:
-            self.best = (cost, z.copy())
-        return r
-
-    def jac(self, z: np.ndarray) -> np.ndarray:
-        try:
-            return self.evaluate(z)[1]
-        except GuardTripped:
-            return np.zeros((self.n_res, z.size))
-
-
-@dataclass
-class _Fit:
-    theta: np.ndarray
-    x0: np.ndarray  # (n_segments, d)
-    residuals: np.ndarray  # scaled by sigma
-    jacobian: np.ndarray
-    success: bool
-    message: str
-    nfev: int
-
-
-def _shoot(
-    system: CompiledSystem,
-    segs: list[_Segment],
-    sigma: np.ndarray,
-    guard: Guard,
-    theta0: np.ndarray,
-    *,
-    fit_theta: bool,
-    x0: np.ndarray | None,
-    rtol: float,
-    max_nfev: int,
-    time_limit: float,
-) -> _Fit:
-    prob = _Shooting(system, segs, sigma, guard, rtol, None if fit_theta else theta0, time_limit)
-    start = np.array([s.start for s in segs]) if x0 is None else np.asarray(x0, dtype=float)
-    z0 = np.concatenate([theta0 if fit_theta else np.zeros(0), start.ravel()])
-    try:
-        prob.evaluate(z0)
-    except GuardTripped as err:
-        return _Fit(theta0, start, np.array([]), np.zeros((0, 0)), False, err.reason, 1)
-    message = ""
-    try:
-        sol = least_squares(
-            prob.fun,
-            z0,
-            jac=prob.jac,
-            method="trf",
-            x_scale="jac",
-            max_nfev=max_nfev,
-            ftol=1e-10,
-            xtol=1e-10,
-            gtol=1e-10,
-        )
-        z, success = sol.x, sol.status > 0
-        message = sol.message
-        if prob.best is not None and prob.best[0] < 2.0 * sol.cost * (1 - 1e-12):
-            z = prob.best[1]
-    except _Timeout:
-        z, success = prob.best[1], False
-        message = f"time limit of {time_limit:g} s reached; the best fit so far is kept"
-    try:
-        r, jac = prob.evaluate(z)
-    except GuardTripped as err:  # pragma: no cover - z was simulated before
-        return _Fit(theta0, start, np.array([]), np.zeros((0, 0)), False, err.reason, prob.n_sims)
-    theta, x0s = prob.split(z)
-    return _Fit(theta.copy(), x0s.copy(), r, jac, success, message, prob.n_sims)
-
-
-def _stderr(fit: _Fit, d: int, p: int) -> np.ndarray:
-    """Standard errors of the first ``p`` parameters, with a noise level per state."""
-    r, jac = fit.residuals, fit.jacobian
-    n, q = jac.shape
-    if p == 0:
-        return np.zeros(0)
-    if n <= q:
-        return np.full(p, np.nan)
-    state = np.arange(n) % d
-    var = np.array([r[state == j] @ r[state == j] for j in range(d)]) / (n - q) * d
-    var = np.maximum(var, np.finfo(float).tiny)
-    jw = jac / np.sqrt(var[state])[:, None]
-    try:
-        cov = np.linalg.pinv(jw.T @ jw, rcond=1e-13, hermitian=True)
-    except np.linalg.LinAlgError:  # pragma: no cover
-        return np.full(p, np.nan)
-    return np.sqrt(np.clip(np.diag(cov)[:p], 0.0, None))
 
 
 # ------------------------------------------------------------ public refit
@@ -452,49 +235,6 @@ def _scales(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
     return np.where(sigma > 0, sigma, fallback), x
 
 
-def _continued_starts(
-    system: CompiledSystem,
-    fit: _Fit,
-    old: list[_Segment],
-    new: list[_Segment],
-    guard: Guard,
-) -> np.ndarray:
-    """Start states of longer segments, continued from a fit on shorter ones.
-
-    Each new segment starts inside (or at the start of) an old one; the old
-    segment's fitted start is simulated forward to the new start time.
-    """
-    starts = np.empty((len(new), system.d))
-    for i, seg in enumerate(new):
-        j = max(k for k, o in enumerate(old) if o.traj == seg.traj and o.t0 <= seg.t0 + 1e-12)
-        dt = seg.t0 - old[j].t0
-        if dt <= 0:
-            starts[i] = fit.x0[j]
-            continue
-        try:
-            xs, _, _ = simulate_batch(
-                system, fit.theta, fit.x0[j][None, :], np.array([0.0, dt]), guard=guard
-            )
-            starts[i] = xs[0, -1]
-        except GuardTripped:
-            starts[i] = seg.start
-    return starts
-
-
-def _segment_lengths(first: int | None, longest: int) -> list[int | None]:
-    """Window lengths of the continuation: doubling from ``first`` to whole trajectories."""
-    if not first or first >= longest:
-        return [None]
-    out: list[int | None] = [first]
-    while 2 * out[-1] < 0.75 * longest:
-        out.append(2 * out[-1])
-    return [*out, None]
-
-
-def _msr(fit: _Fit) -> float:
-    return float(fit.residuals @ fit.residuals) / max(fit.residuals.size, 1)
-
-
 @single_threaded
 def refine(
     system: _SystemLike,
@@ -569,24 +309,24 @@ def refine(
     while True:
         # A model may diverge from a window's start before reaching its end:
         # shorter windows are then tried before giving up.
-        segs = _segments(trajs, seg_len)
-        fit = _shoot(compiled, segs, sigma, guard, theta0, fit_theta=True, x0=None, **kw)
-        if fit.residuals.size or not seg_len or seg_len <= _MIN_SEGMENT:
+        segs = segments(trajs, seg_len)
+        fit = shoot(compiled, segs, sigma, guard, theta0, fit_theta=True, x0=None, **kw)
+        if fit.residuals.size or not seg_len or seg_len <= MIN_SEGMENT:
             break
-        seg_len = max(_MIN_SEGMENT, seg_len // 2)
+        seg_len = max(MIN_SEGMENT, seg_len // 2)
     nfev = fit.nfev
     if fit.residuals.size == 0:
         return _failed(states, params, theta0, len(trajs), fit.message, nfev, start, "")
     longest = max(tr.n_samples for tr in trajs)
-    lengths = _segment_lengths(seg_len, longest) if polish else [seg_len]
+    lengths = segment_lengths(seg_len, longest) if polish else [seg_len]
     for length in lengths[1:]:
-        longer = _segments(trajs, length)
+        longer = segments(trajs, length)
         if len(longer) == len(segs) and length is not None:
             continue
-        x0 = _continued_starts(compiled, fit, segs, longer, guard)
-        nxt = _shoot(compiled, longer, sigma, guard, fit.theta, fit_theta=True, x0=x0, **kw)
+        x0 = continued_starts(compiled, fit, segs, longer, guard)
+        nxt = shoot(compiled, longer, sigma, guard, fit.theta, fit_theta=True, x0=x0, **kw)
         nfev += nxt.nfev
-        if not nxt.residuals.size or _msr(nxt) > 1.5 * _msr(fit) + (100 * rtol) ** 2:
+        if not nxt.residuals.size or mean_square(nxt) > 1.5 * mean_square(fit) + (100 * rtol) ** 2:
             break
         fit, segs = nxt, longer
     multi = len(segs) > len(trajs)
@@ -598,7 +338,7 @@ def refine(
         states=states,
         terms=[(states[i], t) for i, t in params],
         coefficients=fit.theta.copy(),
-        stderr=_stderr(fit, d, compiled.n_params),
+        stderr=standard_errors(fit, d, compiled.n_params),
         initial_coefficients=theta0.copy(),
         initial_states=fit.x0[first].copy(),
         segment_trajectory=np.array([sg.traj for sg in segs], dtype=int),
@@ -701,15 +441,6 @@ class SelectionReport:
             "elapsed_s": self.elapsed,
             "candidates": [c.to_dict() for c in self.candidates],
         }
-
-
-#: Errors (in units of a state's spread) below this count as exact: solver precision.
-_RMSE_FLOOR = 1e-6
-#: Held-out errors within this absolute slack of the best are as good as the best.
-_HOLDOUT_SLACK = 1e-4
-#: Scores within this of the best are indistinguishable (Kass and Raftery: "not worth
-#: more than a bare mention"); among them the shortest expression wins.
-_SCORE_SLACK = 2.0
 
 
 def _split_windows(data: Dataset, fraction: float) -> tuple[Dataset, list[int]]:
@@ -953,8 +684,8 @@ def select_model(
         try:
             err = np.zeros((0, d))
             if test:
-                segs = _segments(test, segment_points)
-                hfit = _shoot(
+                segs = segments(test, segment_points)
+                hfit = shoot(
                     compiled,
                     segs,
                     sigma,

@@ -204,3 +204,13 @@ def test_selection_is_deterministic():
     b, rb = select_model(fronts, data)
     assert a.to_dict()["equations"] == b.to_dict()["equations"]
     assert [c.score for c in ra.candidates] == [c.score for c in rb.candidates]
+
+
+def test_constant_state_gets_a_zero_equation(recwarn):
+    t = np.linspace(0.0, 5.0, 100)
+    x = np.c_[3.0 * np.exp(-0.7 * t), np.full(100, 2.0)]
+    data = sysid.Dataset.from_arrays(t, x, states=["a", "b"])  # warns: 'b' is constant
+    fronts = distill(x, np.c_[-0.7 * x[:, 0], np.zeros(100)], ["a", "b"])
+    model, _ = select_model(fronts, data)
+    assert str(model) == "da/dt = -0.7*a\ndb/dt = 0"
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -222,3 +222,12 @@ def test_random_sparse_polynomial_systems_recovered_exactly(system):
         assert set(found) == set(eq), (s, best.expr, eq)
         for m, c in eq.items():
             assert abs(found[m] - c) <= 1e-6 * abs(c)
+
+
+def test_user_terms_from_the_library_are_found():
+    x = np.random.default_rng(1).uniform(-1.0, 2.0, size=(300, 2))
+    dxdt = np.c_[-1.5 * np.exp(-x[:, 0]) + 0.5 * x[:, 1], x[:, 0] / (1.0 + x[:, 1] ** 2)]
+    lib = Library(["u", "w"], degree=2, extra=["exp(-u)", "u/(1 + w**2)"])
+    fronts = distill(x, dxdt, ["u", "w"], lib)
+    assert str(knee(fronts["u"])) == "0.5*w - 1.5*exp(-u)"
+    assert str(knee(fronts["w"])) == "1.0*u/(w**2 + 1)"
