@@ -25,6 +25,7 @@ from .data import Trajectory
 __all__ = [
     "Segment",
     "segments",
+    "window_length",
     "Grid",
     "Fit",
     "shoot",
@@ -39,6 +40,8 @@ __all__ = [
 _PENALTY = 1e3
 #: Fewest samples per multiple-shooting window when windows are shortened.
 MIN_SEGMENT = 10
+#: Most windows over all trajectories (dense records get longer windows).
+MAX_SEGMENTS = 60
 #: Noise variance floor (in units of a state's variance) for standard errors: residuals at
 #: solver precision (exact data, a constant state) are not noise.
 _VAR_FLOOR = 1e-18
@@ -71,7 +74,19 @@ def smoothed_state(tr: Trajectory, i: int, half: int = 4) -> np.ndarray:
     return coef[0]
 
 
+def window_length(
+    trajs: Sequence[Trajectory], segment_points: int | None, max_segments: int = MAX_SEGMENTS
+) -> int | None:
+    """Samples per window: ``segment_points``, raised so that at most ``max_segments``
+    windows cover all trajectories (each window adds a start state to fit)."""
+    if not segment_points:
+        return None
+    total = sum(tr.n_samples for tr in trajs)
+    return max(int(segment_points), int(np.ceil(total / max_segments)))
+
+
 def segments(trajs: Sequence[Trajectory], segment_points: int | None) -> list[Segment]:
+    """Cut trajectories into windows of about ``segment_points`` samples (None: whole)."""
     segs = []
     for k, tr in enumerate(trajs):
         n = tr.n_samples

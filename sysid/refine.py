@@ -47,6 +47,7 @@ from ._symbolic_shooting import (
     segments,
     shoot,
     standard_errors,
+    window_length,
 )
 from .data import MIN_SAMPLES, Dataset, Trajectory, load_data
 from .errors import ConfigError, EquationError
@@ -267,8 +268,9 @@ def refine(
     data : Dataset (or anything :func:`sysid.load_data` reads)
         Raw (noisy) trajectories.
     segment_points : int or None
-        Samples per window of the first stage (None: single shooting only).
-        Halved (down to 10) when the model diverges within a window.
+        Samples per window of the first stage (None: single shooting only);
+        raised when more than 60 windows would be needed, halved (down to 10)
+        when the model diverges within a window.
     polish : bool
         Continue to longer windows after the first stage.
     max_nfev : int
@@ -305,7 +307,7 @@ def refine(
     guard = Guard.around(x_all, margin=margin, max_evals=max_evals, time_limit=time_limit)
     trajs = list(data.trajectories)
     kw = dict(rtol=rtol, max_nfev=max_nfev, time_limit=time_limit)
-    seg_len = segment_points
+    seg_len = window_length(trajs, segment_points)
     while True:
         # A model may diverge from a window's start before reaching its end:
         # shorter windows are then tried before giving up.
@@ -684,7 +686,7 @@ def select_model(
         try:
             err = np.zeros((0, d))
             if test:
-                segs = segments(test, segment_points)
+                segs = segments(test, window_length(test, segment_points))
                 hfit = shoot(
                     compiled,
                     segs,
