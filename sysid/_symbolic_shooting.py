@@ -234,13 +234,20 @@ def shoot(
     max_nfev: int,
     time_limit: float,
 ) -> Fit:
+    """Fit start states (and coefficients when ``fit_theta``) of the windows ``segs``.
+
+    A start that cannot be simulated returns a :class:`Fit` with empty
+    residuals and the reason in ``message``; running out of ``time_limit``
+    keeps the best point seen so far.
+    """
     prob = _Shooting(system, segs, sigma, guard, rtol, None if fit_theta else theta0, time_limit)
     start = np.array([s.start for s in segs]) if x0 is None else np.asarray(x0, dtype=float)
     z0 = np.concatenate([theta0 if fit_theta else np.zeros(0), start.ravel()])
     try:
-        prob.evaluate(z0)
+        r0, _ = prob.evaluate(z0)
     except GuardTripped as err:
         return Fit(theta0, start, np.array([]), np.zeros((0, 0)), False, err.reason, 1)
+    prob.best = (float(r0 @ r0), z0.copy())
     message = ""
     try:
         sol = least_squares(

@@ -129,6 +129,14 @@ def _system_params(
                 )
             pairs = expression_terms(expr, symbols)
         for term, coef in pairs:
+            extra = sorted(str(f) for f in term.free_symbols - set(symbols))
+            if extra or not np.isfinite(coef):
+                raise EquationError(
+                    f"term {coef}*{term} of {s!r} uses {extra} (not states {list(states)}) "
+                    "or a non-finite coefficient",
+                    source="refine",
+                    hint="terms may depend on the data's states only",
+                )
             params.append((i, term))
             theta.append(coef)
     return params, np.array(theta, dtype=float)
@@ -247,6 +255,7 @@ def refine(
     rtol: float = 1e-8,
     margin: float = 5.0,
     max_evals: int = 20_000,
+    sim_time_limit: float = 10.0,
     time_limit: float = 60.0,
 ) -> RefitResult:
     """Refit a candidate system's coefficients against measured trajectories.
@@ -281,6 +290,8 @@ def refine(
         Blow-up box: the data's range widened by ``margin`` ranges on each side.
     max_evals : int
         Most right-hand-side evaluations per simulation.
+    sim_time_limit : float
+        Most seconds per simulation (a slower one fails the candidate).
     time_limit : float
         Seconds per stage; the best fit so far is kept when it runs out.
 
@@ -304,7 +315,7 @@ def refine(
     params, theta0 = _system_params(system, states)
     compiled = CompiledSystem(states, params)
     sigma, x_all = _scales(data)
-    guard = Guard.around(x_all, margin=margin, max_evals=max_evals, time_limit=time_limit)
+    guard = Guard.around(x_all, margin=margin, max_evals=max_evals, time_limit=sim_time_limit)
     trajs = list(data.trajectories)
     kw = dict(rtol=rtol, max_nfev=max_nfev, time_limit=time_limit)
     seg_len = window_length(trajs, segment_points)

@@ -104,6 +104,10 @@ def test_system_inputs_candidates_model_and_validation():
         refine({"S": "-S*I", "I": "S*I", "R": "gamma*I"}, data)
     with pytest.raises(ConfigError, match="expected a dict state -> equation"):
         refine([1, 2, 3], data)
+    q = sp.Symbol("q", real=True)
+    alien = Candidate("S", -0.5 * q, (q,), np.array([-0.5]), 2, 0.1)
+    with pytest.raises(EquationError, match=r"of 'S' uses \['q'\] \(not states"):
+        refine({"S": alien, "I": "0.5*S*I", "R": "0.1*I"}, data)
 
 
 def _noisy_fronts(name: str, seed: int, deriv_noise: float = 0.05):
@@ -214,3 +218,15 @@ def test_constant_state_gets_a_zero_equation(recwarn):
     model, _ = select_model(fronts, data)
     assert str(model) == "da/dt = -0.7*a\ndb/dt = 0"
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_time_limits_keep_partial_results():
+    p = sysid.load_problem("lotka-volterra")
+    data = sysid.simulate(p, noise=0.02, n_samples=80)
+    fit = refine(_biased(p), data, time_limit=1e-9)
+    assert fit.success and not fit.converged
+    assert fit.message.startswith("time limit of 1e-09 s reached; the best fit so far is kept")
+    _, _, fronts = _noisy_fronts("lotka-volterra", seed=0)
+    model, report = select_model(fronts, data, time_budget=0.0)
+    assert len(report.candidates) == 1 and report.winner == 0
+    assert model.n_params == 4
