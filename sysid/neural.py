@@ -59,7 +59,7 @@ from ._neural_windows import Scaler, fit_scaler, holdout_masks, make_windows, sm
 from .data import Dataset, load_data
 from .errors import ConfigError, DataError, SimulationError, SysidWarning, TrainingError
 
-__all__ = ["NeuralField", "loss_and_grads"]
+__all__ = ["NeuralField", "loss_and_grads", "training_step"]
 
 _FORMAT = "sysid.NeuralField"
 _FORMAT_VERSION = 1
@@ -726,6 +726,37 @@ def loss_and_grads(
     >>> bool(abs(la - ld) < 1e-12)
     True
     """
+    step = training_step(
+        field,
+        data,
+        gradient=gradient,
+        window=window,
+        solver=solver,
+        substeps=substeps,
+        rtol=rtol,
+        atol=atol,
+    )
+    return step()
+
+
+def training_step(
+    field: NeuralField,
+    data: Any,
+    *,
+    gradient: str = "adjoint",
+    window: int | None = None,
+    solver: str | None = None,
+    substeps: int | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Callable[[], tuple[float, dict[str, np.ndarray]]]:
+    """Prepare one training step on ``data``; calling it solves and backpropagates.
+
+    All data handling (windows, start states, tensors) happens here, so the
+    returned function does only the work whose cost depends on the gradient
+    method (used by ``examples/adjoint_memory.py``). Parameters as in
+    :func:`loss_and_grads`, which is ``training_step(...)()``.
+    """
     field._check_fitted()
     _check_choice(gradient, "gradient", _GRADIENTS)
     st = field._validate()
@@ -738,28 +769,31 @@ def loss_and_grads(
     sc = field.scaler_
     taus = [(tr.t - tr.t[0]) / sc.time_scale for tr in ds]
     zs = [sc.to_z(tr.x) for tr in ds]
-    m = int(window if window is not None else (field.window_ or 4))
-    if m < 1:
-        raise ConfigError(f"window must be an integer >= 1, found {window!r}")
-    w = make_windows(taus, zs, m, max_gap=split_gap(taus))
+    m = window if window is not None else (field.window_ or 4)
+    _check_int(m, "window", 1)
+    w = make_windows(taus, zs, int(m), max_gap=split_gap(taus))
     starts = [smooth(t, z)[0] for t, z in zip(taus, zs, strict=True)]
     p = next(field.field_.parameters())
     stage = _Stage(w, field.field_, taus, starts, st, p.device, p.dtype, st.lr)
     if substeps is not None:
         _check_int(substeps, "substeps", 1)
         stage.substeps = int(substeps)
-    stage.opt.zero_grad(set_to_none=True)
-    with _torch_threads(field.n_threads):
-        total, _, _ = objective(stage, gradient, st.rtol, st.atol, st.continuity)
-        total.backward()
-    grads = {
-        name: q.grad.detach().cpu().numpy().astype(np.float64).copy()
-        for name, q in field.field_.named_parameters()
-    }
-    grads["start_states"] = stage.S.grad.detach().cpu().numpy().astype(np.float64).copy()
-    for q in field.field_.parameters():
-        q.grad = None
-    return float(total.item()), grads
+
+    def step() -> tuple[float, dict[str, np.ndarray]]:
+        stage.opt.zero_grad(set_to_none=True)
+        with _torch_threads(field.n_threads):
+            total, _, _ = objective(stage, gradient, st.rtol, st.atol, st.continuity)
+            total.backward()
+        grads = {
+            name: q.grad.detach().cpu().numpy().astype(np.float64).copy()
+            for name, q in field.field_.named_parameters()
+        }
+        grads["start_states"] = stage.S.grad.detach().cpu().numpy().astype(np.float64).copy()
+        for q in field.field_.parameters():
+            q.grad = None
+        return float(total.item()), grads
+
+    return step
 
 
 # ------------------------------------------------------------------ helpers
