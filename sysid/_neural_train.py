@@ -157,17 +157,20 @@ def pretrain(
     device: torch.device,
     dtype: torch.dtype,
     val_masks: Sequence[np.ndarray] | None = None,
-) -> tuple[list[np.ndarray], float]:
+) -> tuple[list[np.ndarray], float, bool]:
     """Fit the field to smoothing-spline derivatives; return smoothed states.
 
     Held-out samples (``val_masks``) are left out of the splines and the fit.
+    Ctrl-C stops the fit and keeps its best weights.
 
     Returns
     -------
     states : list of arrays
         Spline-smoothed normalised states per trajectory.
     loss : float
-        Final mean squared derivative misfit (nan when ``epochs`` is 0).
+        Best mean squared derivative misfit (nan when ``epochs`` is 0).
+    interrupted : bool
+        True when Ctrl-C stopped the fit.
     """
     if val_masks is None:
         val_masks = [np.zeros(t.shape[0], bool) for t in taus]
@@ -175,7 +178,7 @@ def pretrain(
     sm = [smooth(t, z, u) for t, z, u in zip(taus, zs, use, strict=True)]
     states = [s for s, _ in sm]
     if epochs <= 0:
-        return states, math.nan
+        return states, math.nan, False
     zc = np.concatenate([s[u] for s, u in zip(states, use, strict=True)])
     dc = np.concatenate([d[u] for (_, d), u in zip(sm, use, strict=True)])
     zc = torch.as_tensor(zc, dtype=dtype, device=device)
@@ -184,18 +187,22 @@ def pretrain(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=1e-4)
     loss = torch.tensor(math.nan)
     best = (math.inf, copy.deepcopy(field_.state_dict()))
-    for _ in range(epochs):
-        opt.zero_grad()
-        loss = ((field_(zc) - dc) ** 2).mean()
-        if not torch.isfinite(loss):
-            break
-        if loss.item() < best[0]:
-            best = (loss.item(), copy.deepcopy(field_.state_dict()))
-        loss.backward()
-        opt.step()
-        sched.step()
+    interrupted = False
+    try:
+        for _ in range(epochs):
+            opt.zero_grad()
+            loss = ((field_(zc) - dc) ** 2).mean()
+            if not torch.isfinite(loss):
+                break
+            if loss.item() < best[0]:
+                best = (loss.item(), copy.deepcopy(field_.state_dict()))
+            loss.backward()
+            opt.step()
+            sched.step()
+    except KeyboardInterrupt:
+        interrupted = True
     field_.load_state_dict(best[1])
-    return states, best[0]
+    return states, best[0], interrupted
 
 
 class _Stage:

@@ -355,9 +355,19 @@ class NeuralField:
         self.region_ = (np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))
         self.train_times_ = [np.asarray(t, dtype=np.float64).copy() for t in ts]
         masks = holdout_masks([len(t) for t in taus], float(self.val_fraction), int(self.seed))
-        states, pre_loss = pretrain(net, taus, zs, settings.pretrain_epochs, device, dtype, masks)
+        states, pre_loss, stopped = pretrain(
+            net, taus, zs, settings.pretrain_epochs, device, dtype, masks
+        )
         self.pretrain_loss_ = pre_loss
+        if stopped:  # Ctrl-C during the warm start: keep it, skip the ODE fit
+            settings.max_epochs = 0
         result = train(net, taus, zs, masks, settings, device, dtype, states, t_start=t_start)
+        if stopped:
+            result.interrupted, result.status = True, "interrupted"
+            result.message = "interrupted by the user during the warm start"
+            result.history["events"].append(
+                {"epoch": 0, "kind": "interrupt", "message": result.message}
+            )
         self.history_ = result.history
         self.status_ = result.status
         self.message_ = result.message
@@ -756,6 +766,16 @@ def training_step(
     returned function does only the work whose cost depends on the gradient
     method (used by ``examples/adjoint_memory.py``). Parameters as in
     :func:`loss_and_grads`, which is ``training_step(...)()``.
+
+    Examples
+    --------
+    >>> import sysid
+    >>> ds = sysid.simulate("sir", n_samples=20, seed=0)
+    >>> nf = NeuralField(width=8, max_epochs=0, quiet=True).fit(ds)
+    >>> step = training_step(nf, ds, gradient="adjoint", window=19)
+    >>> loss, grads = step()
+    >>> sorted(grads)[:2]
+    ['net.0.bias', 'net.0.weight']
     """
     field._check_fitted()
     _check_choice(gradient, "gradient", _GRADIENTS)

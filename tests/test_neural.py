@@ -308,6 +308,23 @@ def test_ctrl_c_keeps_the_best_model(lv, monkeypatch):
     assert np.isfinite(nf.predict(lv[0].x)).all()
 
 
+def test_ctrl_c_during_warm_start_keeps_it(lv, monkeypatch):
+    calls = {"n": 0}
+    real = VectorField.forward
+
+    def forward(self, z):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise KeyboardInterrupt
+        return real(self, z)
+
+    monkeypatch.setattr(VectorField, "forward", forward)
+    with pytest.warns(SysidWarning, match="during the warm start"):
+        nf = NeuralField(**TINY).fit(lv)
+    assert nf.interrupted_ and nf.n_epochs_ == 0
+    assert np.isfinite(nf.predict(lv[0].x)).all()
+
+
 def test_timeout_stops_training(lv):
     nf = NeuralField(**{**TINY, "max_epochs": 10_000, "timeout": 1.0}).fit(lv)
     assert nf.status_ == "timeout"
