@@ -123,7 +123,10 @@ class NeuralField:
     pretrain_epochs : int
         Epochs of the warm start on smoothing-spline derivatives (0: none).
     val_fraction : float
-        Fraction of samples held out for early stopping (in [0, 0.5)).
+        Fraction of samples held out for early stopping (in [0, 0.5)): scattered
+        at random (seeded) over each trajectory, never its first sample; they
+        are left out of the warm start and of the training loss, and the
+        windows' predictions at them give the validation loss.
     seed : int
         Seeds the initial weights and the held-out samples.
     device : str
@@ -146,8 +149,10 @@ class NeuralField:
         Smallest and largest value of each state in the data: the box where
         the field is trusted.
     history_ : dict of lists
-        Per epoch: ``epoch, stage, window, loss, continuity, val_loss, lr,
-        substeps, time``; ``events`` lists faults and interruptions.
+        Per epoch: ``epoch, stage, window, loss, continuity, val_loss`` (mean
+        squared error on the held-out samples, normalised units), ``val_se``
+        (its standard error), ``lr, substeps, time``; ``events`` lists faults
+        and interruptions (dicts with ``epoch, kind, message``).
     status_ : str
         ``"converged"``, ``"max_epochs"``, ``"timeout"``, ``"interrupted"`` or
         ``"fault"``; ``message_`` says more.
