@@ -54,7 +54,7 @@ DEFAULT_NOISE = (0.0, 0.01, 0.05, 0.1)
 SAMPLINGS = ("regular", "irregular", "sparse")
 #: The ``--quick`` tier: a few cells that finish in minutes on 2 cores.
 QUICK = {
-    "problems": ("lotka-volterra", "pendulum"),
+    "problems": ("falling-mass", "pendulum", "lotka-volterra", "sir"),
     "noise": (0.01, 0.05),
     "samplings": ("regular",),
     "seeds": 1,
