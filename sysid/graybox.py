@@ -913,9 +913,13 @@ def fit_model(
     )
     obs_idx = [states.index(s) for s in obs]
     masks = [np.isfinite(y) for y in y_data]
+    # Step scale of estimated initial values: the state's spread in the data; an
+    # unobserved state's own guess, else the largest observed spread (units unknown).
     x0_scale = np.array(
         [
             max(abs(v), spread[obs.index(s)] if s in obs else 0.0, 1e-8)
+            if s in obs or v != 0
+            else float(spread.max())
             for v, (_, s) in zip(x0_start, x0_free, strict=True)
         ]
     )
