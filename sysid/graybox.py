@@ -881,9 +881,10 @@ def fit_model(
             elif s in obs and np.isfinite(y_data[k][0, obs.index(s)]):
                 g = float(y_data[k][0, obs.index(s)])
             else:
+                why = "its first observation is missing" if s in obs else "it is unobserved"
                 raise ConfigError(
-                    f"the initial value of unobserved state '{s}' (trajectory {k}) is neither "
-                    "known nor guessed",
+                    f"the initial value of state '{s}' (trajectory {k}) is neither known nor "
+                    f"guessed, and {why}",
                     source="argument 'initial_state'",
                     hint=f"give it in initial_state={{'{s}': ...}} (known) or "
                     f"initial_guess={{'{s}': ...}} (estimated)",
@@ -956,6 +957,7 @@ def fit_model(
 
     failures: list[str] = []
     counts = {"nfev": 0, "failed": 0}
+    last_failure = [""]
     n_res = int(sum(m.sum() for m in masks))
     penalty = 1e3  # residual value of a failed simulation (the solver steps back)
 
@@ -971,6 +973,7 @@ def fit_model(
                 out.append(r[masks[k]])
         except _SimulationFailed as err:
             counts["failed"] += 1
+            last_failure[0] = str(err)
             if len(failures) < _MAX_FAILURES_KEPT:
                 failures.append(f"{dict(zip(params, theta.round(6).tolist(), strict=True))}: {err}")
             return np.full(n_res, penalty)
@@ -997,8 +1000,8 @@ def fit_model(
     first_failed = None
     for z_init in starts:
         r0 = residuals(z_init)
-        if counts["failed"] and failures and np.all(r0 == penalty):
-            first_failed = failures[-1]
+        if np.all(r0 == penalty):
+            first_failed = first_failed or last_failure[0]
             continue
         sol = least_squares(
             residuals,
@@ -1102,11 +1105,20 @@ def fit_model(
     success = bool(best.success) and not final_failed
     message = str(best.message)
     if final_failed:
-        message = "the final parameters could not be simulated: " + (
-            failures[-1] if failures else "unknown reason"
-        )
+        message = "the final parameters could not be simulated: " + last_failure[0]
     elif not best.success:
         message += "; try a larger max_nfev or better initial guesses"
+    at_bound = [
+        p
+        for i, p in enumerate(params)
+        if np.isclose(z[i], z_lo[i], rtol=0, atol=1e-6)
+        or np.isclose(z[i], z_hi[i], rtol=0, atol=1e-6)
+    ]
+    if at_bound:
+        message += (
+            f"; parameter(s) {at_bound} ended at a bound: their standard errors and "
+            "intervals are unreliable (widen the bounds if the model allows)"
+        )
     return GrayBoxResult(
         states=states,
         observed=obs,

@@ -101,7 +101,10 @@ def test_estimated_initial_states_and_initial_guess(clean):
 
 
 def test_unobserved_state_without_initial_value_is_refused(clean):
-    with pytest.raises(ConfigError, match=r"unobserved state 'S'.*neither known nor guessed"):
+    with pytest.raises(
+        ConfigError,
+        match=r"state 'S' \(trajectory 0\) is neither known nor guessed, and it is unobserved",
+    ):
         fit_model(SIR, clean, parameters=GUESS, fixed={"N": N}, initial_state={"R": 0})
 
 
@@ -294,3 +297,15 @@ def test_missing_csv_and_wrong_time_column(tmp_path):
         fit_model(SIR, path, **BASE)
     res = fit_model(SIR, path, time_column="day", **BASE)
     assert res.success
+
+
+def test_parameter_at_bound_is_flagged_and_restarts_are_seeded():
+    t = np.linspace(0.0, 4.0, 30)
+    data = (t, np.exp(0.5 * t))
+    kw = dict(parameters={"a": 0.1}, columns={"x": "x0"}, initial_state={"x": 1.0})
+    res = fit_model({"x": "a*x"}, data, bounds={"a": (0.01, 0.3)}, **kw)
+    assert res.parameters["a"] == pytest.approx(0.3)
+    assert "['a'] ended at a bound" in res.message
+    runs = [fit_model({"x": "a*x"}, data, n_starts=3, seed=7, **kw) for _ in range(2)]
+    assert runs[0].parameters == runs[1].parameters
+    assert runs[0].parameters["a"] == pytest.approx(0.5, rel=1e-6)
