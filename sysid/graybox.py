@@ -50,6 +50,11 @@ __all__ = ["fit_model", "GrayBoxResult", "DerivedQuantity"]
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UNKNOWN_NAME_RE = re.compile(r"unknown name '([A-Za-z_][A-Za-z0-9_]*)'")
 _METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+#: Relative finite-difference step of the Jacobian (in the fitted coordinates).
+_DIFF_STEP = 1e-4
+#: Smallest singular value of the (scaled) Jacobian, relative to the largest, for
+#: the unknowns to count as identifiable (the finite-difference noise is ~1e-6).
+_RANK_TOL = 1e-5
 #: Most failures kept word for word in a result (the count is always kept).
 _MAX_FAILURES_KEPT = 10
 
@@ -143,6 +148,9 @@ class GrayBoxResult:
         The first few failure reasons.
     dof : int
         Residual degrees of freedom (observations minus fitted unknowns).
+    identifiable : bool
+        False when the Jacobian at the optimum is (nearly) rank deficient: some
+        combination of unknowns does not change the fit; standard errors are inf.
     """
 
     states: tuple[str, ...]
@@ -167,6 +175,7 @@ class GrayBoxResult:
     n_failed_simulations: int
     failures: list[str]
     dof: int
+    identifiable: bool = True
     columns: dict[str, str] = field(default_factory=dict)
     time_unit: str | None = None
     time_column: str = "t"
@@ -288,6 +297,7 @@ class GrayBoxResult:
                 "n_failed_simulations": self.n_failed_simulations,
                 "failures": self.failures,
                 "dof": self.dof,
+                "identifiable": self.identifiable,
                 "fitted": [
                     {"name": tr["name"], "t": tr["t"].tolist(), "x": tr["x"].tolist()}
                     for tr in self.trajectories
@@ -1010,6 +1020,10 @@ def fit_model(
             x_scale=1.0,
             max_nfev=int(max_nfev),
             method="trf",
+            # Central differences with a step far above the solver's error: a
+            # Jacobian (and covariance) that solver noise does not dominate.
+            jac="3-point",
+            diff_step=_DIFF_STEP,
         )
         if best is None or sol.cost < best.cost:
             best = sol
@@ -1045,13 +1059,22 @@ def fit_model(
     s2 = float(r @ r) / dof if dof > 0 else math.nan
     try:
         cov_z = s2 * np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)
+        sv = np.linalg.svd(jac, compute_uv=False)
     except np.linalg.LinAlgError:  # pragma: no cover - defensive
         cov_z = np.full((n_unknown, n_unknown), math.nan)
+        sv = np.zeros(1)
+    # A (nearly) rank-deficient Jacobian: some combination of the unknowns does
+    # not change the simulated observations; its standard errors are meaningless.
+    identifiable = bool(sv.size and sv[-1] > _RANK_TOL * max(sv[0], 1e-300))
+    if not identifiable:
+        cov_z[:] = math.inf
     # d(natural)/d(z): p for log parameters, the scale otherwise
     dnat = np.concatenate([np.where(is_log, theta, p_scale), x0_scale])
-    cov = cov_z * np.outer(dnat, dnat)
-    se_z = np.sqrt(np.clip(np.diag(cov_z), 0.0, None))
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(invalid="ignore"):
+        cov = cov_z * np.outer(dnat, dnat)
+        cov = np.where(np.isinf(cov_z), math.inf, cov)
+        se_z = np.sqrt(np.clip(np.diag(cov_z), 0.0, None))
+        se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     if final_failed:
         se[:] = math.nan
     q = _quantile(dof)
@@ -1108,6 +1131,12 @@ def fit_model(
         message = "the final parameters could not be simulated: " + last_failure[0]
     elif not best.success:
         message += "; try a larger max_nfev or better initial guesses"
+    if not identifiable:
+        message += (
+            "; the unknowns are not identifiable from these data (the Jacobian is rank "
+            "deficient): fix some parameters, give known initial values, or observe more "
+            "states; standard errors are reported as inf"
+        )
     at_bound = [
         p
         for i, p in enumerate(params)
@@ -1142,6 +1171,7 @@ def fit_model(
         n_failed_simulations=counts["failed"],
         failures=failures,
         dof=dof,
+        identifiable=identifiable,
         columns={s: cols.get(s, s) for s in obs},
         time_unit=ds.time_unit,
         time_column=str(time_column),

@@ -309,3 +309,12 @@ def test_parameter_at_bound_is_flagged_and_restarts_are_seeded():
     runs = [fit_model({"x": "a*x"}, data, n_starts=3, seed=7, **kw) for _ in range(2)]
     assert runs[0].parameters == runs[1].parameters
     assert runs[0].parameters["a"] == pytest.approx(0.5, rel=1e-6)
+
+
+def test_unidentifiable_parameters_are_reported(clean):
+    # N enters only through beta/N: beta and N cannot both be estimated
+    res = fit_model(SIR, clean, parameters={**GUESS, "N": 500.0}, initial_state=X0, max_nfev=50)
+    assert not res.identifiable
+    assert "not identifiable" in res.message
+    assert np.isinf(res.stderr["beta"]) and np.isinf(res.stderr["N"])
+    assert res.to_dict()["stderr"]["beta"] is None
