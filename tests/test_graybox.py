@@ -318,3 +318,28 @@ def test_unidentifiable_parameters_are_reported(clean):
     assert "not identifiable" in res.message
     assert np.isinf(res.stderr["beta"]) and np.isinf(res.stderr["N"])
     assert res.to_dict()["stderr"]["beta"] is None
+
+
+def test_standard_errors_cover_the_truth_over_noise_seeds():
+    t = np.linspace(0.0, 14.0, 29)
+    i_true = _sir(t)[:, 1]
+    covered, ratios = 0, []
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        noisy = i_true + 0.05 * i_true.std() * rng.standard_normal(t.size)
+        res = fit_model(
+            SIR,
+            (t, noisy),
+            parameters=GUESS,
+            fixed={"N": N},
+            initial_state=X0,
+            columns={"I": "x0"},
+        )
+        z = (res.parameters["beta"] - TRUE["beta"]) / res.stderr["beta"]
+        ratios.append(z)
+        lo, hi = res.intervals["beta"]
+        covered += lo <= TRUE["beta"] <= hi
+    # nominal 95% intervals: at least 16 of 20 cover (P(<16) ~ 1.6% if exact)
+    assert covered >= 16, (covered, ratios)
+    # the spread of the errors matches the stderr within a factor 2
+    assert 0.5 < float(np.std(ratios)) < 2.0, ratios
