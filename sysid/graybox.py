@@ -32,6 +32,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -968,6 +969,7 @@ def fit_model(
     failures: list[str] = []
     counts = {"nfev": 0, "failed": 0}
     last_failure = [""]
+    track: dict[str, Any] = {"cost": math.inf, "z": None}  # best point evaluated
     n_res = int(sum(m.sum() for m in masks))
     penalty = 1e3  # residual value of a failed simulation (the solver steps back)
 
@@ -987,7 +989,11 @@ def fit_model(
             if len(failures) < _MAX_FAILURES_KEPT:
                 failures.append(f"{dict(zip(params, theta.round(6).tolist(), strict=True))}: {err}")
             return np.full(n_res, penalty)
-        return np.concatenate(out)
+        res = np.concatenate(out)
+        cost = 0.5 * float(res @ res)
+        if cost < track["cost"]:
+            track["cost"], track["z"] = cost, np.array(z, dtype=float)
+        return res
 
     z_lo = np.full(n_unknown, -np.inf)
     z_hi = np.full(n_unknown, np.inf)
@@ -1006,14 +1012,8 @@ def fit_model(
         theta_k = theta_guess * np.exp(0.5 * rng.standard_normal(len(params)))
         starts.append(np.clip(to_z(theta_k, np.array(x0_start)), z_lo + 1e-12, z_hi - 1e-12))
 
-    best = None
-    first_failed = None
-    for z_init in starts:
-        r0 = residuals(z_init)
-        if np.all(r0 == penalty):
-            first_failed = first_failed or last_failure[0]
-            continue
-        sol = least_squares(
+    def _least_squares(z_init: np.ndarray) -> Any:
+        return least_squares(
             residuals,
             z_init,
             bounds=(z_lo, z_hi),
@@ -1025,8 +1025,36 @@ def fit_model(
             jac="3-point",
             diff_step=_DIFF_STEP,
         )
-        if best is None or sol.cost < best.cost:
-            best = sol
+
+    best = None
+    first_failed = None
+    interrupted = False
+    try:
+        for z_init in starts:
+            r0 = residuals(z_init)
+            if np.all(r0 == penalty):
+                first_failed = first_failed or last_failure[0]
+                continue
+            sol = _least_squares(z_init)
+            if best is None or sol.cost < best.cost:
+                best = sol
+    except KeyboardInterrupt:
+        # Ctrl-C: keep the best point evaluated so far (no standard errors).
+        if track["z"] is None:
+            raise
+        interrupted = True
+        if best is None or track["cost"] < best.cost:
+            best = SimpleNamespace(
+                x=track["z"],
+                jac=None,
+                cost=track["cost"],
+                success=False,
+                message="interrupted (Ctrl-C): the best point evaluated so far is reported, "
+                "without standard errors",
+            )
+        else:
+            best.message = f"interrupted (Ctrl-C) after a completed start ({best.message})"
+            best.success = False
     if best is None:
         return _failed_result(
             states,
@@ -1054,9 +1082,10 @@ def fit_model(
     theta, x0v = from_z(z)
     r = residuals(z)
     final_failed = bool(np.all(r == penalty))
-    jac = np.asarray(best.jac, dtype=float)
     dof = max(n_res - n_unknown, 0)
     s2 = float(r @ r) / dof if dof > 0 else math.nan
+    # an interrupted fit has no Jacobian: NaN errors, identifiability unknown
+    jac = np.full((1, n_unknown), math.nan) if best.jac is None else np.asarray(best.jac, float)
     try:
         cov_z = s2 * np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)
         sv = np.linalg.svd(jac, compute_uv=False)
@@ -1065,7 +1094,7 @@ def fit_model(
         sv = np.zeros(1)
     # A (nearly) rank-deficient Jacobian: some combination of the unknowns does
     # not change the simulated observations; its standard errors are meaningless.
-    identifiable = bool(sv.size and sv[-1] > _RANK_TOL * max(sv[0], 1e-300))
+    identifiable = best.jac is None or bool(sv.size and sv[-1] > _RANK_TOL * max(sv[0], 1e-300))
     if not identifiable:
         cov_z[:] = math.inf
     # d(natural)/d(z): p for log parameters, the scale otherwise
@@ -1129,7 +1158,7 @@ def fit_model(
     message = str(best.message)
     if final_failed:
         message = "the final parameters could not be simulated: " + last_failure[0]
-    elif not best.success:
+    elif not best.success and not interrupted:
         message += "; try a larger max_nfev or better initial guesses"
     if not identifiable:
         message += (

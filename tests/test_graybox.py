@@ -343,3 +343,20 @@ def test_standard_errors_cover_the_truth_over_noise_seeds():
     assert covered >= 16, (covered, ratios)
     # the spread of the errors matches the stderr within a factor 2
     assert 0.5 < float(np.std(ratios)) < 2.0, ratios
+
+
+def test_ctrl_c_keeps_the_best_point_so_far(clean, monkeypatch):
+    import sysid.graybox as gb
+
+    def interrupted(fun, z0, **kwargs):
+        for step in np.linspace(0.0, 1.0, 5):  # walk towards the truth, then Ctrl-C
+            fun(z0 + step * (np.log([1.6, 0.45]) - z0))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gb, "least_squares", interrupted)
+    res = fit_model(SIR, clean, parameters=GUESS, fixed={"N": N}, initial_state=X0)
+    assert not res.success
+    assert res.message.startswith("interrupted (Ctrl-C)")
+    assert res.parameters["beta"] == pytest.approx(1.6, rel=1e-9)
+    assert np.isnan(res.stderr["beta"])
+    json.dumps(res.to_dict())
