@@ -650,7 +650,8 @@ def fit_model(
     method, rtol
         ``solve_ivp`` method and relative tolerance.
     max_nfev : int
-        Most least-squares iterations (function evaluations) per start.
+        Most least-squares function evaluations per start (Jacobian evaluations
+        not counted).
     max_evals, time_limit, blowup
         The guard of every simulation: most right-hand-side evaluations, most
         wall seconds, and the magnitude (times the largest initial value) counted
@@ -668,6 +669,13 @@ def fit_model(
     units weigh alike; missing values (NaN) are skipped. The covariance is
     ``s^2 (J^T J)^+`` at the optimum in the fitted coordinates, mapped to the
     parameters by the delta method (``se(p) = p * se(log p)`` in log space).
+    The Jacobian is a central difference with a relative step of 1e-4 in the
+    fitted coordinates, well above the solver's error at the default ``rtol``.
+    A (nearly) rank-deficient Jacobian marks the result ``identifiable=False``
+    with infinite standard errors. Ctrl-C during the fit returns the best point
+    evaluated so far (``success=False``, no standard errors). The errors assume
+    independent residuals of equal variance (after normalisation); correlated
+    errors (e.g. cumulative counts) make them too small.
 
     Examples
     --------
