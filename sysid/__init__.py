@@ -32,6 +32,7 @@ from .errors import (
     SysidWarning,
     TrainingError,
 )
+from .graybox import GrayBoxResult, fit_model
 from .library import Library
 from .model import SymbolicModel
 from .neural import NeuralField
@@ -66,6 +67,8 @@ __all__ = [
     "refine",
     "select_model",
     "SymbolicModel",
+    "fit_model",
+    "GrayBoxResult",
     "SysidError",
     "SysidInputError",
     "SysidRuntimeError",
