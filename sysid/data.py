@@ -115,6 +115,7 @@ class Dataset:
     time_unit: str | None = None
     units: dict[str, str] = field(default_factory=dict)
     source: str | None = None
+    time_origin: str | None = None
 
     def __post_init__(self) -> None:
         self.states = tuple(str(s) for s in self.states)
@@ -315,7 +316,11 @@ class Dataset:
         df : pandas.DataFrame
             One row per sample.
         time_column : str
-            Column of sample times.
+            Column of sample times: numbers, or dates (ISO 8601 text or a
+            datetime column), which become days since the earliest date
+            (``time_unit="days"``, ``time_origin`` the earliest date). A column
+            named like a unit (``year``, ``days``, ``hours``...) sets
+            ``time_unit``; calendar years become years since the first one.
         trajectory_column : str or None
             Column of trajectory ids; if absent from ``df`` all rows are one
             trajectory.
@@ -400,7 +405,22 @@ class Dataset:
         # Row labels as the user sees them: file line numbers or frame index.
         row_labels = np.asarray(df.index)
         numeric = {}
-        for col in [time_column, *state_cols]:
+        times, unit, origin = _time_values(
+            df[time_column], time_column, where, row_kind, row_labels
+        )
+        numeric[time_column] = times
+        if unit is not None:
+            kwargs.setdefault("time_unit", unit)
+            kwargs.setdefault("time_origin", origin)
+        elif "time_unit" not in kwargs:
+            kwargs["time_unit"] = _unit_from_name(time_column)
+            finite = times[np.isfinite(times)]
+            if kwargs["time_unit"] == "years" and finite.size and finite.min() >= 1000:
+                # Calendar years become years since the first one (origin kept).
+                first = float(finite.min())
+                numeric[time_column] = times - first
+                kwargs.setdefault("time_origin", f"{first:g}")
+        for col in state_cols:
             numeric[col] = _numeric_column(df[col], col, where, row_kind, row_labels)
         if has_id:
             ids = df[trajectory_column]
@@ -670,6 +690,63 @@ def _as_float_array(a: Any, name: str) -> np.ndarray:
             hint="pass arrays of numbers",
         ) from None
     return out
+
+
+_TIME_UNITS = {
+    "year": "years",
+    "years": "years",
+    "day": "days",
+    "days": "days",
+    "hour": "hours",
+    "hours": "hours",
+    "h": "hours",
+    "minute": "minutes",
+    "minutes": "minutes",
+    "min": "minutes",
+    "second": "s",
+    "seconds": "s",
+    "s": "s",
+    "week": "weeks",
+    "weeks": "weeks",
+}
+
+
+def _unit_from_name(name: str) -> str | None:
+    """A time unit implied by the time column's name (``year`` -> years), else None."""
+    return _TIME_UNITS.get(name.strip().lower())
+
+
+def _time_values(
+    col: pd.Series, name: str, where: str, row_kind: str, rows: np.ndarray
+) -> tuple[np.ndarray, str | None, str | None]:
+    """Numeric times; dates become days since the earliest date (unit and origin returned)."""
+    is_dates = pd.api.types.is_datetime64_any_dtype(col)
+    if not is_dates and (col.dtype == object or pd.api.types.is_string_dtype(col)):
+        as_number = pd.to_numeric(col, errors="coerce")
+        if as_number.isna().all() and col.notna().any():
+            first = str(col.dropna().iloc[0])
+            try:
+                pd.to_datetime(pd.Series([first]), format="ISO8601")
+                is_dates = True
+            except (ValueError, TypeError):
+                is_dates = False
+    if not is_dates:
+        return _numeric_column(col, name, where, row_kind, rows), None, None
+    stamps = pd.to_datetime(col, errors="coerce", format="ISO8601")
+    bad = stamps.isna() & col.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"cannot read {col.iloc[i]!r} in time column '{name}' at {row_kind} {rows[i]} "
+            "as a date",
+            source=where,
+            hint="write dates as YYYY-MM-DD (optionally with a time, HH:MM:SS)",
+        )
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    origin = stamps.min()
+    days = (stamps - origin) / pd.Timedelta(days=1)
+    return days.to_numpy(dtype=np.float64, na_value=np.nan), "days", origin.isoformat()
 
 
 def _numeric_column(

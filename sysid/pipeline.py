@@ -164,6 +164,7 @@ class DiscoveryResult:
                 "sha256": self.data.sha256(),
                 "source": self.data.source,
                 "time_unit": self.data.time_unit,
+                "time_origin": self.data.time_origin,
                 "units": dict(self.data.units),
             },
         }

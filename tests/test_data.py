@@ -426,3 +426,44 @@ def test_csv_round_trip_is_exact(tmp_path_factory, data, n_traj, n_states):
 def test_trajectory_ids_that_look_missing_are_names(csv):
     path = csv("trajectory,t,x\nNA,0,1\nNA,1,2\nNA,2,3\nNone,0,1\nNone,1,2\nNone,2,4\n")
     assert [tr.name for tr in Dataset.from_csv(path)] == ["NA", "None"]
+
+
+# ------------------------------------------------------------ time columns
+def test_dates_become_days_since_first(tmp_path):
+    path = tmp_path / "dates.csv"
+    path.write_text("date,cases\n2020-03-01,1\n2020-03-02,3\n2020-03-04T12:00:00,9\n")
+    ds = Dataset.from_csv(path, time_column="date")
+    np.testing.assert_array_equal(ds[0].t, [0.0, 1.0, 3.5])
+    assert ds.time_unit == "days" and ds.time_origin == "2020-03-01T00:00:00"
+
+
+def test_datetime_dtype_frame():
+    df = pd.DataFrame(
+        {"when": pd.to_datetime(["2021-01-01", "2021-01-03", "2021-01-04"]), "x": [1.0, 2, 4]}
+    )
+    ds = Dataset.from_dataframe(df, time_column="when")
+    np.testing.assert_array_equal(ds[0].t, [0.0, 2.0, 3.0])
+    assert ds.time_unit == "days"
+
+
+def test_bad_date_is_named(tmp_path):
+    path = tmp_path / "dates.csv"
+    path.write_text("date,cases\n2020-03-01,1\n2020-03-02,3\nsoon,9\n")
+    with pytest.raises(DataError, match=r"cannot read 'soon' in time column 'date' at line 4"):
+        Dataset.from_csv(path, time_column="date")
+
+
+def test_calendar_years_become_offsets(tmp_path):
+    path = tmp_path / "years.csv"
+    path.write_text("year,hare\n1900,30\n1901,47.2\n1903,77.4\n")
+    ds = Dataset.from_csv(path, time_column="year")
+    np.testing.assert_array_equal(ds[0].t, [0.0, 1.0, 3.0])
+    assert ds.time_unit == "years" and ds.time_origin == "1900"
+
+
+def test_time_unit_from_column_name(tmp_path):
+    path = tmp_path / "hours.csv"
+    path.write_text("hours,x\n0,1\n1,2\n2,4\n")
+    ds = Dataset.from_csv(path, time_column="hours")
+    assert ds.time_unit == "hours" and ds.time_origin is None
+    np.testing.assert_array_equal(ds[0].t, [0.0, 1.0, 2.0])
