@@ -23,7 +23,7 @@ from sysid.symbolic import Candidate, distill, knee
 NEW_PROBLEMS = ["michaelis-menten", "hill-switch", "gompertz", "sigmoid-neuron", "holling-ii"]
 
 
-def _exact(name: str, n_samples: int = 80) -> tuple[sysid.Problem, np.ndarray, np.ndarray]:
+def _exact(name: str, n_samples: int | None = 80) -> tuple[sysid.Problem, np.ndarray, np.ndarray]:
     p = sysid.load_problem(name)
     data = sysid.simulate(p, n_samples=n_samples)
     x = np.concatenate([tr.x for tr in data])
@@ -47,7 +47,7 @@ def test_recovers_new_problems_from_exact_derivatives(name):
 
 def test_new_problems_are_outside_the_default_library():
     for name in NEW_PROBLEMS:
-        p, x, dxdt = _exact(name, n_samples=40)
+        p, x, dxdt = _exact(name, n_samples=None)  # the problem's default sampling
         assert library_fit_is_poor(distill(x, dxdt, p.states), x, dxdt), name
 
 
@@ -179,14 +179,24 @@ def test_merged_front_goes_through_select_model():
 
 def test_library_fit_is_poor_threshold():
     s, _ = _mm()
-    assert not library_fit_is_poor(distill(s, -2.0 * s**2 + s, ["S"]))
-    assert library_fit_is_poor(distill(s, -1.5 * s / (0.5 + s), ["S"]))
-    front = distill(s, -1.5 * s / (0.5 + s), ["S"])
-    assert not library_fit_is_poor(front, loss_threshold=1.0, max_terms=10)
+    poly, mm = -2.0 * s**2 + s, -1.5 * s / (0.5 + s)
+    assert not library_fit_is_poor(distill(s, poly, ["S"]), s, poly)
+    assert library_fit_is_poor(distill(s, mm, ["S"]), s, mm)
+    assert library_fit_is_poor(distill(s, mm, ["S"]))  # without samples: loss_threshold alone
+    front = distill(s, mm, ["S"])
+    assert not library_fit_is_poor(front, s, mm, loss_threshold=1.0, max_terms=10)
+    # White noise of 2% on the derivatives of a library law: the floor absorbs it.
+    p, x, dxdt = _exact("lotka-volterra", n_samples=100)
+    noisy = dxdt + 0.02 * dxdt.std(0) * np.random.default_rng(0).standard_normal(dxdt.shape)
+    assert not library_fit_is_poor(distill(x, noisy, p.states), x, noisy)
     with pytest.raises(ConfigError, match="loss_threshold must be a number >= 0.0"):
         library_fit_is_poor(front, loss_threshold=-1)
+    with pytest.raises(ConfigError, match="ratio must be a number >= 0.0"):
+        library_fit_is_poor(front, ratio=-1)
     with pytest.raises(DataError, match="x has 60 rows but dxdt has 3"):
         library_fit_is_poor(front, s, np.zeros(3))
+    with pytest.raises(DataError, match=r"'x' must have shape \(n, 1\)"):
+        library_fit_is_poor(front, np.c_[s, s], mm)
 
 
 def test_compare_with_constants():
