@@ -70,6 +70,7 @@ __all__ = [
     "search",
     "merge_fronts",
     "library_fit_is_poor",
+    "extend_fronts",
     "compare_with_constants",
 ]
 
@@ -631,6 +632,54 @@ def library_fit_is_poor(
         if best.loss > ratio * floor[q] + loss_threshold or best.n_terms > max_terms:
             return True
     return False
+
+
+def extend_fronts(
+    fronts: Mapping[str, Sequence[Candidate]],
+    x: np.ndarray,
+    dxdt: np.ndarray,
+    states: Sequence[str],
+    *,
+    time_budget: float = 45.0,
+    seed: int = 0,
+    force: bool = False,
+    **options: object,
+) -> dict[str, list[Candidate]]:
+    """``distill``'s fronts, joined by :func:`search`'s when the library fits poorly.
+
+    The one-line hook for :func:`sysid.discover`: when
+    :func:`library_fit_is_poor` (or ``force``), run :func:`search` on the same
+    samples within ``time_budget`` seconds and return :func:`merge_fronts` of
+    both; otherwise return the fronts unchanged (as lists).
+
+    Parameters
+    ----------
+    fronts : dict state -> list of Candidate
+        From :func:`sysid.symbolic.distill` on ``x``, ``dxdt``.
+    x, dxdt : ndarray (n, d)
+        The samples given to ``distill``.
+    states : sequence of str
+    time_budget : float
+        Seconds for the search (the floor estimate adds well under a second).
+    seed : int
+    force : bool
+        Search even when the library fits well.
+    **options
+        Further keyword arguments of :func:`search` (``operators``, ``max_terms``...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sysid.symbolic import distill
+    >>> s = np.linspace(0.1, 10.0, 100)[:, None]
+    >>> y = -1.5 * s / (2.0 + s)
+    >>> print(knee(extend_fronts(distill(s, y, ["S"]), s, y, ["S"])["S"]).expr.evalf(6))
+    -1.5*S/(S + 2.0)
+    """
+    if not force and not library_fit_is_poor(fronts, x, dxdt):
+        return {s: list(fronts[s]) for s in fronts}
+    found = search(x, dxdt, states, time_budget=time_budget, seed=seed, **options)  # type: ignore[arg-type]
+    return merge_fronts(fronts, found)
 
 
 # ------------------------------------------------------- comparison helper

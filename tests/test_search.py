@@ -14,6 +14,7 @@ from sysid.refine import select_model
 from sysid.search import (
     DEFAULT_OPERATORS,
     compare_with_constants,
+    extend_fronts,
     library_fit_is_poor,
     merge_fronts,
     search,
@@ -249,3 +250,16 @@ def test_permuting_states_permutes_the_result(a, k, b, swap):
 
 def test_default_operators_listed():
     assert set(DEFAULT_OPERATORS) >= {"+", "-", "*", "/", "sin", "cos", "exp", "log", "pow"}
+
+
+def test_extend_fronts_searches_only_when_the_library_is_poor():
+    s, y = _mm()
+    poly = -2.0 * s**2 + s
+    lib = distill(s, poly, ["S"])
+    same = extend_fronts(lib, s, poly, ["S"])
+    assert [str(c.expr) for c in same["S"]] == [str(c.expr) for c in lib["S"]]
+    forced = extend_fronts(lib, s, poly, ["S"], force=True, time_budget=20.0)
+    assert str(knee(forced["S"]).expr) == str(knee(lib["S"]).expr)
+    ext = extend_fronts(distill(s, y, ["S"]), s, y, ["S"], time_budget=20.0)
+    res = compare_with_constants({"S": knee(ext["S"]).expr}, {"S": "-1.5*S/(2 + S)"})
+    assert res["structure_recovered"] and res["max_coefficient_relative_error"] < 1e-6
