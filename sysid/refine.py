@@ -66,8 +66,6 @@ __all__ = [
 
 #: Errors (in units of a state's spread) below this count as exact: solver precision.
 _RMSE_FLOOR = 1e-6
-#: Held-out errors within this absolute slack of the best are as good as the best.
-_HOLDOUT_SLACK = 1e-4
 #: Scores within this of the best are indistinguishable (Kass and Raftery: "not worth
 #: more than a bare mention"); among them the shortest expression wins.
 _SCORE_SLACK = 2.0
@@ -374,9 +372,10 @@ class CandidateScore:
     """One candidate system in a :class:`SelectionReport`.
 
     ``train_rmse`` and ``holdout_rmse`` are root-mean-square errors of the
-    simulated states in units of each state's standard deviation; ``score`` is
-    the BIC (or AIC) of the training trajectory residuals; ``eligible`` says
-    whether the held-out error is within tolerance of the best one.
+    simulated states in units of each state's standard deviation. ``score`` is
+    the information criterion of the held-out residuals (the selection score,
+    lower is better); ``train_score`` the same criterion on the training
+    residuals, for reference.
     """
 
     equations: dict[str, str]
@@ -386,8 +385,8 @@ class CandidateScore:
     reason: str = ""
     train_rmse: float | None = None
     holdout_rmse: float | None = None
+    train_score: float | None = None
     score: float | None = None
-    eligible: bool = False
     chosen: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -405,8 +404,6 @@ class SelectionReport:
         ``"ebic"``, ``"bic"`` or ``"aic"``.
     holdout : str
         What the held-out data were.
-    tolerance : float
-        Relative slack on the best held-out error for a candidate to be eligible.
     candidates : list of CandidateScore
         Every system tried, in the order tried; failed ones keep their reason.
     winner : int or None
@@ -419,7 +416,6 @@ class SelectionReport:
 
     criterion: str
     holdout: str
-    tolerance: float
     candidates: list[CandidateScore] = field(default_factory=list)
     winner: int | None = None
     explanation: str = ""
@@ -427,10 +423,10 @@ class SelectionReport:
 
     def __str__(self) -> str:
         crit = self.criterion.upper()
-        lines = [f"model selection ({crit} of training residuals; held out: {self.holdout})"]
+        lines = [f"model selection ({crit} of held-out residuals; held out: {self.holdout})"]
         lines.append(f"  {'#':>2} {crit:>10} {'held-out':>9} {'train':>9} {'p':>3}  equations")
         for i, c in enumerate(self.candidates):
-            mark = "*" if c.chosen else ("-" if c.status != "ok" or not c.eligible else " ")
+            mark = "*" if c.chosen else ("-" if c.status != "ok" else " ")
             eqs = "; ".join(f"{s}' = {e}" for s, e in c.equations.items())
             if c.status == "ok":
                 lines.append(
@@ -448,7 +444,6 @@ class SelectionReport:
         return {
             "criterion": self.criterion,
             "holdout": self.holdout,
-            "tolerance": self.tolerance,
             "winner": self.winner,
             "explanation": self.explanation,
             "elapsed_s": self.elapsed,
@@ -509,19 +504,29 @@ def _pruned_systems(
     return out
 
 
-def _choose(scores: list[CandidateScore], tolerance: float) -> int | None:
-    """Mark eligible candidates and return the winner (lowest score among them)."""
+def _choose(scores: list[CandidateScore]) -> int | None:
+    """The winner: the shortest expression among the scores within the slack of the lowest."""
     ok = [i for i, c in enumerate(scores) if c.status == "ok"]
     if not ok:
         return None
-    best_h = min(scores[i].holdout_rmse for i in ok)
-    limit = max((1.0 + tolerance) * best_h, best_h + _HOLDOUT_SLACK)
-    for i in ok:
-        scores[i].eligible = scores[i].holdout_rmse <= limit
-    eligible = [i for i in ok if scores[i].eligible]
-    best = min(scores[i].score for i in eligible)
-    close = [i for i in eligible if scores[i].score <= best + _SCORE_SLACK]
+    best = min(scores[i].score for i in ok)
+    close = [i for i in ok if scores[i].score <= best + _SCORE_SLACK]
     return min(close, key=lambda i: (scores[i].complexity, scores[i].score, i))
+
+
+def _criterion(m2ll: float, n_obs: int, system: Mapping[str, Candidate], criterion: str) -> float:
+    """``-2 log L`` plus the complexity penalty of ``system``'s coefficients."""
+    p = sum(c.n_terms for c in system.values())
+    if criterion == "aic":
+        return m2ll + 2.0 * p
+    score = m2ll + math.log(max(n_obs, 2)) * p
+    if criterion == "ebic":
+        score += 2.0 * sum(
+            math.log(math.comb(c.n_library, c.n_terms))
+            for c in system.values()
+            if c.n_library >= c.n_terms
+        )
+    return score
 
 
 @single_threaded
@@ -531,7 +536,6 @@ def select_model(
     holdout: Dataset | str | None = None,
     *,
     holdout_fraction: float = 0.25,
-    tolerance: float = 0.5,
     criterion: str = "ebic",
     seed: int = 0,
     time_budget: float = 60.0,
@@ -547,16 +551,17 @@ def select_model(
 
     Each candidate system is refitted on the training data (:func:`refine`),
     then simulated on the held-out data. Candidates whose simulation fails
-    (blow-up, stiffness, time limit) are dropped with the reason. Among those
-    whose held-out error is within ``tolerance`` of the best held-out error
-    (they generalise as well as the best), the winner has the lowest
-    information criterion of its training trajectory residuals,
-    ``sum_j n log(RSS_j / n) + penalty * p`` with ``p`` coefficients and
-    penalty ``log(n d)`` (BIC) or 2 (AIC). The default extended BIC (Chen and
-    Chen 2008) adds ``2 log C(m, k)`` per equation of ``k`` terms chosen from
-    ``m`` library terms: the more terms were searched, the more evidence an
-    extra term needs. Scores within 2 of the lowest are taken as ties, won by
-    the shortest expression (fewest nodes).
+    (blow-up, stiffness, time limit) are dropped with the reason. The others
+    are scored by an information criterion of their held-out residuals,
+    ``sum_j n log(RSS_j / n) + penalty * p`` over states ``j``, with ``n``
+    held-out samples, ``p`` coefficients and penalty ``log(n d)`` (BIC) or 2
+    (AIC). The default extended BIC (Chen and Chen 2008) adds
+    ``2 log C(m, k)`` per equation of ``k`` terms chosen from ``m`` library
+    terms: the more terms were searched, the more evidence an extra term
+    needs. Scores within 2 of the lowest count as ties, won by the shortest
+    expression (fewest nodes). Scoring held-out rather than training
+    residuals matters because the candidates were distilled from a field
+    fitted to the same data: a spurious term can fit the training noise.
 
     The search starts from each front's knee (:func:`~sysid.symbolic.knee`)
     and tries swapping one state's equation at a time for another plausible
@@ -579,8 +584,6 @@ def select_model(
         ``segment_points`` samples, each simulated from a fitted start state
         with the coefficients fixed, so the error measures the dynamics rather
         than phase drift accumulated over a long horizon.
-    tolerance : float
-        Relative slack on the best held-out error.
     criterion : {"ebic", "bic", "aic"}
     seed : int
         Picks the held-out trajectory for ``holdout="trajectory"``.
@@ -671,7 +674,6 @@ def select_model(
             source="select_model",
         )
     d = len(states)
-    penalty = 2.0 if criterion == "aic" else math.log(max(train.n_samples * d, 2))
     guard = Guard.around(x_all, margin=margin, time_limit=max(time_budget, 5.0))
     refit_kw = dict(segment_points=segment_points, max_nfev=max_nfev, margin=margin)
 
@@ -685,17 +687,12 @@ def select_model(
         if not fit.success:
             return CandidateScore(eqs, p, cx, "failed", f"refit: {fit.message}"), None
         mse = np.maximum(fit.rss / sigma**2 / max(fit.n_samples, 1), _RMSE_FLOOR**2)
-        score = float(fit.n_samples * np.log(mse).sum() + penalty * p)
-        if criterion == "ebic":
-            score += 2.0 * sum(
-                math.log(math.comb(c.n_library, c.n_terms))
-                for c in sys_.values()
-                if c.n_library >= c.n_terms
-            )
+        n_tr = fit.n_samples
+        train_score = _criterion(float(n_tr * np.log(mse).sum()), n_tr * d, sys_, criterion)
         train_rmse = float(np.sqrt(mse.mean()))
         compiled = CompiledSystem(states, [(states.index(s), t) for s, t in fit.terms])
+        err = np.zeros((0, d))
         try:
-            err = np.zeros((0, d))
             if test:
                 segs = segments(test, window_length(test, segment_points))
                 hfit = shoot(
@@ -721,16 +718,26 @@ def select_model(
                 "failed",
                 f"held-out simulation: {exc.reason}",
                 train_rmse=train_rmse,
-                score=score,
+                train_score=train_score,
             )
             return failed, None
-        if err.shape[0] == 0:  # nothing held out: the training error stands in
-            holdout_rmse = train_rmse
+        if err.shape[0] == 0:  # nothing held out: the training fit stands in
+            holdout_rmse, score = train_rmse, train_score
         else:
+            n_h = err.shape[0]
             h_mse = np.maximum((err**2).mean(axis=0) / sigma**2, _RMSE_FLOOR**2)
             holdout_rmse = float(np.sqrt(h_mse.mean()))
+            score = _criterion(float(n_h * np.log(h_mse).sum()), n_h * d, sys_, criterion)
         ok = CandidateScore(
-            eqs, p, cx, "ok", "", train_rmse=train_rmse, holdout_rmse=holdout_rmse, score=score
+            eqs,
+            p,
+            cx,
+            "ok",
+            "",
+            train_rmse=train_rmse,
+            holdout_rmse=holdout_rmse,
+            train_score=train_score,
+            score=score,
         )
         return ok, fit
 
@@ -756,7 +763,7 @@ def select_model(
     swapped: set[int] = set()
     pruned: set[int] = set()
     while not out_of_time():
-        best = _choose(scores, tolerance)
+        best = _choose(scores)
         pivot = best if best is not None else len(scores) - 1
         if pivot not in swapped:
             # Swap one state's equation for another plausible one from its front.
@@ -774,11 +781,9 @@ def select_model(
                     visit(sys_)
         else:
             break
-    winner = _choose(scores, tolerance)
+    winner = _choose(scores)
 
-    report = SelectionReport(
-        criterion=criterion, holdout=what, tolerance=tolerance, candidates=scores
-    )
+    report = SelectionReport(criterion=criterion, holdout=what, candidates=scores)
     pareto = front_to_dicts({s: list(fronts[s]) for s in states})
     bounds = (x_all.min(axis=0), x_all.max(axis=0))
     if winner is None:
@@ -803,7 +808,7 @@ def select_model(
     scores[winner].chosen = True
     report.winner = winner
     final = refine(systems[winner], data, time_limit=max(time_budget, 10.0), **refit_kw)
-    report.explanation = _explain(scores, winner, criterion, tolerance, final.success)
+    report.explanation = _explain(scores, winner, criterion, final.success)
     report.elapsed = time.perf_counter() - start
     if final.success:
         terms = final.term_estimates()
@@ -818,36 +823,27 @@ def select_model(
     return model, report
 
 
-def _explain(
-    scores: list[CandidateScore], winner: int, criterion: str, tolerance: float, refit_ok: bool
-) -> str:
+def _explain(scores: list[CandidateScore], winner: int, criterion: str, refit_ok: bool) -> str:
     crit = criterion.upper()
     w = scores[winner]
-    ok = [i for i, c in enumerate(scores) if c.status == "ok"]
-    eligible = [i for i in ok if scores[i].eligible]
-    best_h = min(scores[i].holdout_rmse for i in ok)
-    best_score = min(scores[i].score for i in eligible)
+    ok = sorted(
+        (i for i, c in enumerate(scores) if c.status == "ok"), key=lambda i: scores[i].score
+    )
+    best = scores[ok[0]].score
     words = [
         f"Chose #{winner} ({w.n_params} coefficients, complexity {w.complexity}): of the "
-        f"{len(ok)} candidate(s) that simulated, {len(eligible)} had a held-out error within "
-        f"{tolerance:.0%} of the best ({best_h:.3g} of each state's spread); among those, "
-        f"#{winner} is the shortest expression whose {crit} ({w.score:.1f}) is within "
-        f"{_SCORE_SLACK:g} of the lowest ({best_score:.1f}); its held-out error is "
-        f"{w.holdout_rmse:.3g}."
+        f"{len(ok)} candidate(s) that simulated, it is the shortest expression whose {crit} of "
+        f"held-out residuals ({w.score:.1f}) is within {_SCORE_SLACK:g} of the lowest "
+        f"({best:.1f}); held-out error {w.holdout_rmse:.3g} of each state's spread "
+        f"(training {w.train_rmse:.3g})."
     ]
-    others = sorted((i for i in eligible if i != winner), key=lambda i: scores[i].score)
+    others = [i for i in ok if i != winner]
     if others:
         r = others[0]
         words.append(
-            f"Runner-up #{r}: {crit} {scores[r].score:.1f} (+{scores[r].score - w.score:.1f}) "
-            f"with {scores[r].n_params} coefficients."
-        )
-    worse = [i for i in ok if not scores[i].eligible]
-    if worse:
-        words.append(
-            "Excluded for held-out error: "
-            + ", ".join(f"#{i} ({scores[i].holdout_rmse:.3g})" for i in worse)
-            + "."
+            f"Runner-up #{r}: {crit} {scores[r].score:.1f} ({scores[r].score - w.score:+.1f}) "
+            f"with {scores[r].n_params} coefficients, held-out error "
+            f"{scores[r].holdout_rmse:.3g}."
         )
     failed = [i for i, c in enumerate(scores) if c.status != "ok"]
     if failed:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ import numpy as np
 import sympy as sp
 
 from ._symbolic_ode import single_threaded
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, DataWarning
 from .library import Library, term_complexity
 
 __all__ = ["Candidate", "distill", "knee", "plausible", "front_to_dicts"]
@@ -321,8 +322,18 @@ def distill(
     theta = library.evaluate(x)
     sw = np.sqrt(w)
     a_full = theta * sw[:, None]
+    finite = np.isfinite(a_full).all(axis=0)
+    if not finite.all():
+        bad = [library.names[i] for i in np.flatnonzero(~finite)]
+        warnings.warn(
+            f"distill: library term(s) {bad} are not finite at some samples and are left out; "
+            "restrict user terms to where they are defined",
+            DataWarning,
+            stacklevel=3,
+        )
+        a_full = np.where(np.isfinite(a_full), a_full, 0.0)
     norms = np.linalg.norm(a_full, axis=0)
-    usable = np.isfinite(a_full).all(axis=0) & (norms > 0)
+    usable = finite & (norms > 0)
     cols = np.flatnonzero(usable)
     a = a_full[:, cols] / norms[cols]
     m = a.shape[1]
@@ -334,10 +345,9 @@ def distill(
     max_k = min(max_terms, m)
 
     # Pool of supports per state and size, best first (scored through the Gram matrix).
-    stlsq = [
-        _stlsq_supports(a, y_unit[:, q], np.geomspace(1e-3, 0.5, 12)) if ynorm[q] > 0 else []
-        for q in range(d)
-    ]
+    # Sizes with few subsets are enumerated; beyond, a beam grows from the best smaller
+    # supports, joined by the supports of an STLSQ path (computed only when needed).
+    stlsq: dict[int, list[tuple[int, ...]]] = {}
     pool: list[dict[int, list[tuple[int, ...]]]] = [{} for _ in range(d)]
     beams: list[list[list[tuple[int, ...]]]] = [[] for _ in range(d)]
     for k in range(1, max_k + 1):
@@ -348,16 +358,12 @@ def distill(
         for q in range(d):
             if ynorm[q] == 0:
                 continue
-            extra = {s for s in stlsq[q] if len(s) == k}
             if exhaustive:
                 sup_q, sc_q = supports, scores[:, q]
-                if extra:
-                    ex = np.array(sorted(extra), dtype=np.int64)
-                    sup_q = np.concatenate([sup_q, ex])
-                    sc_q = np.concatenate(
-                        [sc_q, _score_supports(gram, b[:, [q]], ex, collinearity_tol)[:, 0]]
-                    )
             else:
+                if q not in stlsq:
+                    stlsq[q] = _stlsq_supports(a, y_unit[:, q], np.geomspace(1e-3, 0.5, 12))
+                extra = {s for s in stlsq[q] if len(s) == k}
                 sup_q = _level_supports(m, k, beams[q][-1:], extra, exhaustive_limit)
                 if sup_q.size == 0:
                     continue

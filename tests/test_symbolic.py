@@ -231,3 +231,11 @@ def test_user_terms_from_the_library_are_found():
     fronts = distill(x, dxdt, ["u", "w"], lib)
     assert str(knee(fronts["u"])) == "0.5*w - 1.5*exp(-u)"
     assert str(knee(fronts["w"])) == "1.0*u/(w**2 + 1)"
+
+
+def test_terms_undefined_at_some_samples_are_left_out_with_a_warning():
+    x = np.random.default_rng(2).uniform(-1.0, 2.0, size=(100, 1))
+    lib = Library(["u"], degree=2, extra=["log(u)"])
+    with pytest.warns(sysid.DataWarning, match=r"library term\(s\) \['log\(u\)'\] are not finite"):
+        fronts = distill(x, -2.0 * x, ["u"], lib)
+    assert str(knee(fronts["u"])) == "-2.0*u"
