@@ -71,6 +71,7 @@ __all__ = [
     "merge_fronts",
     "library_fit_is_poor",
     "extend_fronts",
+    "refit_inner_constants",
     "compare_with_constants",
 ]
 
@@ -79,6 +80,8 @@ DEFAULT_OPERATORS: tuple[str, ...] = KNOWN_OPERATORS
 
 #: Relative losses below this are exact (rounding): ties broken by fewer terms.
 _EXACT_LOSS = 1e-9
+#: At equal complexity, more terms must lower the loss by this fraction to win.
+_TIE_GAIN = 0.1
 
 #: A library front is "poor" when some state's knee loss (relative RMS) exceeds
 #: ``POOR_FIT_RATIO * noise floor + POOR_FIT_LOSS`` (see :func:`library_fit_is_poor`).
@@ -357,23 +360,28 @@ def _key(c: Candidate) -> tuple[str, ...]:
 
 
 def _pareto(cands: Iterable[Candidate]) -> list[Candidate]:
-    """Non-dominated candidates (complexity, loss), by increasing complexity; no duplicates."""
-    # Losses below _EXACT_LOSS tie (exact up to rounding): fewer terms win the tie.
-    ordered = sorted(
-        cands,
-        key=lambda c: (c.complexity, max(c.loss, _EXACT_LOSS), c.n_terms, c.loss, str(c.expr)),
-    )
-    front: list[Candidate] = []
+    """Non-dominated candidates (complexity, loss), by increasing complexity; no duplicates.
+
+    Among candidates of equal complexity the one with the fewest terms stays
+    unless another is more than ``_TIE_GAIN`` better (losses below
+    ``_EXACT_LOSS`` are equal): ``-a*S/(S + K)`` and ``-a + b/(S + K)`` have
+    the same size, but the second's extra coefficient only fits noise.
+    """
+    groups: dict[int, list[Candidate]] = {}
     seen: set[tuple[str, ...]] = set()
-    for c in ordered:
+    for c in sorted(cands, key=lambda c: (c.complexity, c.n_terms, c.loss, str(c.expr))):
         if _key(c) in seen or not math.isfinite(c.loss):
             continue
-        if front and c.loss >= front[-1].loss and c.complexity > front[-1].complexity:
-            continue
-        if front and c.complexity == front[-1].complexity:
-            continue  # same size: the first (lowest loss, then fewest terms) stays
         seen.add(_key(c))
-        front.append(c)
+        groups.setdefault(c.complexity, []).append(c)
+    front: list[Candidate] = []
+    for cx in sorted(groups):
+        best = groups[cx][0]
+        for c in groups[cx][1:]:
+            if max(c.loss, _EXACT_LOSS) < (1.0 - _TIE_GAIN) * max(best.loss, _EXACT_LOSS):
+                best = c
+        if not front or best.loss < front[-1].loss:
+            front.append(best)
     return front
 
 
@@ -680,6 +688,67 @@ def extend_fronts(
         return {s: list(fronts[s]) for s in fronts}
     found = search(x, dxdt, states, time_budget=time_budget, seed=seed, **options)  # type: ignore[arg-type]
     return merge_fronts(fronts, found)
+
+
+def refit_inner_constants(
+    equations: Mapping[str, sp.Expr | str],
+    data: object,
+    *,
+    time_limit: float = 30.0,
+    max_nfev: int = 100,
+) -> tuple[dict[str, sp.Expr], bool]:
+    """Refit *every* number of a system (inner constants too) through the ODE solver.
+
+    :func:`sysid.refine.select_model` refits only the linear coefficients of
+    the terms; a constant inside a term (``Km`` in ``S/(Km + S)``) keeps the
+    value :func:`search` found on derivative samples. This turns each Float of
+    ``equations`` into a parameter, fits all of them (and the start states)
+    to the trajectories with :func:`sysid.graybox.fit_model`, starting from the
+    current values, and returns the refitted equations and whether the fit
+    succeeded (on failure, the input equations).
+
+    Examples
+    --------
+    >>> import sysid
+    >>> data = sysid.simulate("michaelis-menten", n_samples=40)
+    >>> eqs, ok = refit_inner_constants({"S": "-1.4*S/(S + 2.3)"}, data)
+    >>> ok, eqs["S"].evalf(4)
+    (True, -1.5*S/(S + 2.0))
+    """
+    from .data import load_data
+    from .graybox import fit_model
+
+    ds = load_data(data)
+    states = list(ds.states)
+    exprs = {s: _as_sympy(equations[s], states, f"equation of {s!r}") for s in states}
+    params: dict[str, float] = {}
+
+    def name(f: sp.Float) -> sp.Symbol:
+        key = f"p_{len(params)}"
+        params[key] = float(f)
+        return sp.Symbol(key)
+
+    par = {
+        s: e.replace(lambda z: z.is_Float and float(z) != 0.0, lambda z: name(z))
+        for s, e in exprs.items()
+    }
+    if not params:
+        return exprs, True
+    try:
+        res = fit_model(
+            {s: str(e) for s, e in par.items()},
+            ds,
+            parameters=params,
+            log_parameters=False,
+            max_nfev=max_nfev,
+            time_limit=time_limit,
+        )
+    except (ValueError, RuntimeError):
+        return exprs, False
+    if not res.success:
+        return exprs, False
+    sub = {sp.Symbol(k): sp.Float(v) for k, v in res.parameters.items()}
+    return {s: e.xreplace(sub) for s, e in par.items()}, True
 
 
 # ------------------------------------------------------- comparison helper
