@@ -696,6 +696,7 @@ def refit_inner_constants(
     *,
     time_limit: float = 30.0,
     max_nfev: int = 100,
+    _prune: bool = True,
 ) -> tuple[dict[str, sp.Expr], bool]:
     """Refit *every* number of a system (inner constants too) through the ODE solver.
 
@@ -705,7 +706,9 @@ def refit_inner_constants(
     ``equations`` into a parameter, fits all of them (and the start states)
     to the trajectories with :func:`sysid.graybox.fit_model`, starting from the
     current values, and returns the refitted equations and whether the fit
-    succeeded (on failure, the input equations).
+    succeeded (on failure, the input equations). Terms that never exceed
+    1e-6 of the largest rate on the data are then dropped and the rest
+    refitted once more.
 
     Examples
     --------
@@ -748,7 +751,39 @@ def refit_inner_constants(
     if not res.success:
         return exprs, False
     sub = {sp.Symbol(k): sp.Float(v) for k, v in res.parameters.items()}
-    return {s: e.xreplace(sub) for s, e in par.items()}, True
+    out = {s: e.xreplace(sub) for s, e in par.items()}
+    if _prune:
+        pruned = _drop_negligible(out, ds, states)
+        if pruned != out:
+            again, ok = refit_inner_constants(
+                pruned, ds, time_limit=time_limit, max_nfev=max_nfev, _prune=False
+            )
+            if ok:
+                return again, True
+    return out, True
+
+
+def _drop_negligible(
+    eqs: Mapping[str, sp.Expr], ds: object, states: list[str], rel: float = 1e-6
+) -> dict[str, sp.Expr]:
+    """Drop additive terms that never exceed ``rel`` times the largest rate on the data."""
+    x = np.concatenate([tr.x for tr in ds.trajectories])  # type: ignore[attr-defined]
+    syms = [sp.Symbol(s, real=True) for s in states]
+    out = {}
+    for s, e in eqs.items():
+        terms = sp.Add.make_args(e)
+        if len(terms) < 2:
+            out[s] = e
+            continue
+        with np.errstate(all="ignore"):
+            size = [
+                float(np.max(np.abs(np.broadcast_to(sp.lambdify(syms, t, "numpy")(*x.T), len(x)))))
+                for t in terms
+            ]
+        top = max(size)
+        keep = [t for t, v in zip(terms, size, strict=True) if not v <= rel * top]
+        out[s] = sp.Add(*keep)
+    return out
 
 
 # ------------------------------------------------------- comparison helper

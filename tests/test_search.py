@@ -17,6 +17,7 @@ from sysid.search import (
     extend_fronts,
     library_fit_is_poor,
     merge_fronts,
+    refit_inner_constants,
     search,
 )
 from sysid.symbolic import Candidate, distill, knee
@@ -263,3 +264,16 @@ def test_extend_fronts_searches_only_when_the_library_is_poor():
     ext = extend_fronts(distill(s, y, ["S"]), s, y, ["S"], time_budget=20.0)
     res = compare_with_constants({"S": knee(ext["S"]).expr}, {"S": "-1.5*S/(2 + S)"})
     assert res["structure_recovered"] and res["max_coefficient_relative_error"] < 1e-6
+
+
+def test_refit_inner_constants_fits_numbers_inside_terms_and_drops_negligible_terms():
+    p = sysid.load_problem("michaelis-menten")
+    data = sysid.simulate(p, n_samples=60)
+    start = {"S": "-1.4*S/(S + 2.3) + 1e-9*exp(0.5*S)"}
+    eqs, ok = refit_inner_constants(start, data)
+    assert ok
+    res = compare_with_constants(eqs, p.true_equations())
+    assert res["structure_recovered"], eqs
+    assert res["max_coefficient_relative_error"] < 1e-4
+    same, ok = refit_inner_constants({"S": "0"}, data)
+    assert ok and same["S"] == 0
