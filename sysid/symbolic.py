@@ -433,14 +433,16 @@ def knee(front: Sequence[Candidate], *, improvement: float = 0.2, floor: float =
     """The simplest candidate that no more complex one improves on by much.
 
     Candidate ``i`` is chosen when its loss is below ``floor`` or when every
-    more complex candidate's loss exceeds ``(1 - improvement) * loss_i``.
+    more complex candidate ``j`` has a loss above
+    ``(1 - improvement) ** max(k_j - k_i, 1) * loss_i`` (``k``: number of
+    terms): each extra term must cut the error by ``improvement`` on average.
 
     Parameters
     ----------
     front : list of Candidate
         A Pareto front, by increasing complexity.
     improvement : float
-        Fraction by which the loss must drop to justify more complexity.
+        Fraction by which the loss must drop per extra term.
     floor : float
         Loss below which a candidate is taken as exact.
 
@@ -458,7 +460,10 @@ def knee(front: Sequence[Candidate], *, improvement: float = 0.2, floor: float =
     for i, c in enumerate(front):
         if c.loss <= floor:
             return c
-        if all(o.loss >= (1.0 - improvement) * c.loss for o in front[i + 1 :]):
+        if all(
+            o.loss >= (1.0 - improvement) ** max(o.n_terms - c.n_terms, 1) * c.loss
+            for o in front[i + 1 :]
+        ):
             return c
     return front[-1]  # pragma: no cover - the last candidate always qualifies
 
