@@ -199,11 +199,23 @@ class DiscoveryResult:
         """Data vs identified model (vs truth), training and held-out trajectories."""
         from .plots import plot_trajectories
 
+        starts = holdout_starts = None
+        p = self.problem
+        if p is not None and p.initial_conditions.shape[0] == self.data.n_trajectories:
+            starts = list(p.initial_conditions)  # recover: the true, noise-free starts
+            holdout_starts = list(p.holdout_initial_conditions)
+        elif self.field is not None:
+            try:  # discover: the field's denoised first states
+                starts = [s[0] for s in self.field.smoothed(self.data)]
+            except Exception:  # noqa: BLE001 - fall back to the first samples
+                starts = None
         return plot_trajectories(
             self.data,
             self.model.simulate,
             self._truth_simulator(),
             holdout=self.holdout,
+            starts=starts,
+            holdout_starts=holdout_starts,
             title=None,
             path=path,
         )
@@ -276,8 +288,16 @@ class DiscoveryResult:
             raise DataError("no result.json here", source=str(out), hint="run sysid discover")
         info = json.loads(path.read_text())
         model = SymbolicModel.load(out / "model.json")
-        data = Dataset.from_csv(out / "data.csv")
-        holdout = Dataset.from_csv(out / "holdout.csv") if (out / "holdout.csv").exists() else None
+        meta = info.get("data", {})
+        carried = {
+            "time_unit": meta.get("time_unit"),
+            "units": dict(meta.get("units") or {}),
+            "time_origin": meta.get("time_origin"),
+        }
+        data = Dataset.from_csv(out / "data.csv", **carried)
+        holdout = None
+        if (out / "holdout.csv").exists():
+            holdout = Dataset.from_csv(out / "holdout.csv", **carried)
         nf = NeuralField.load(out / "field") if (out / "field").exists() else None
         problem = load_problem(info["problem"]) if info.get("problem") else None
         res = cls(

@@ -55,14 +55,17 @@ def plot_trajectories(
     truth: Simulator | None = None,
     *,
     holdout: Dataset | None = None,
+    starts: Sequence[np.ndarray] | None = None,
+    holdout_starts: Sequence[np.ndarray] | None = None,
     title: str | None = None,
     path: str | os.PathLike | None = None,
 ) -> Figure:
     """Data against the identified model (and the truth) over time.
 
     One row per state; training trajectories on the left, held-out ones on
-    the right (when given). Model and truth are simulated from each
-    trajectory's first sample.
+    the right (when given). Model and truth are simulated from ``starts``
+    (e.g. the true or the denoised initial states), else from each
+    trajectory's first sample, which carries the measurement noise.
 
     Parameters
     ----------
@@ -73,20 +76,23 @@ def plot_trajectories(
     holdout : Dataset, optional
         Held-out trajectories, drawn in a second column.
     """
-    sets = [("training", data)] + ([("held out", holdout)] if holdout is not None else [])
+    sets = [("training", data, starts)]
+    if holdout is not None:
+        sets.append(("held out", holdout, holdout_starts))
     d = data.n_states
     fig = Figure(figsize=(5.5 * len(sets), 2.2 * d + 0.6))
     axes = fig.subplots(d, len(sets), squeeze=False, sharex="col")
-    for col, (label, ds) in enumerate(sets):
+    for col, (label, ds, x0s) in enumerate(sets):
         for k, tr in enumerate(ds):
             color = _COLORS[k % len(_COLORS)]
             td = _dense_time(tr.t)
+            x0 = tr.x[0] if x0s is None or k >= len(x0s) else np.asarray(x0s[k], dtype=float)
             sims = {}
             for name, fn in (("model", model), ("truth", truth)):
                 if fn is None:
                     continue
                 try:
-                    sims[name] = np.asarray(fn(tr.x[0], td))
+                    sims[name] = np.asarray(fn(x0, td))
                 except Exception:  # a failed simulation is shown as missing
                     sims[name] = None
             for j in range(d):
