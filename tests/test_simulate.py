@@ -17,13 +17,18 @@ PROBLEMS = [
     "duffing",
     "falling-mass",
     "fitzhugh-nagumo",
+    "gompertz",
     "harmonic-oscillator",
+    "hill-switch",
+    "holling-ii",
     "logistic",
     "lorenz",
     "lotka-volterra",
+    "michaelis-menten",
     "pendulum",
     "rossler",
     "selkov",
+    "sigmoid-neuron",
     "sir",
     "van-der-pol",
 ]
@@ -192,6 +197,56 @@ def test_selkov_oscillates_with_positive_concentrations(simulated):
         assert (tr.x > 0).all()
         late = tr.x[len(tr.t) // 2 :, 0]
         assert late.min() < x_star < late.max() and np.ptp(late) > 0.8
+
+
+def test_michaelis_menten_matches_lambert_w_solution(simulated):
+    from scipy.special import lambertw
+
+    c = _params("michaelis-menten")
+    for tr in _both(simulated, "michaelis-menten"):
+        s0, km, vmax = tr.x[0, 0], c["Km"], c["vmax"]
+        exact = km * lambertw((s0 / km) * np.exp((s0 - vmax * tr.t) / km)).real
+        np.testing.assert_allclose(tr.x[:, 0], exact, rtol=1e-7)
+        assert (np.diff(tr.x[:, 0]) < 0).all() and (tr.x > 0).all()
+
+
+def test_gompertz_matches_closed_form(simulated):
+    c = _params("gompertz")
+    for tr in _both(simulated, "gompertz"):
+        n0 = tr.x[0, 0]
+        exact = c["K"] * np.exp(np.log(n0 / c["K"]) * np.exp(-c["r"] * tr.t))
+        np.testing.assert_allclose(tr.x[:, 0], exact, rtol=1e-7)
+
+
+def test_hill_switch_is_bistable(simulated):
+    c = _params("hill-switch")
+    a, b, k = c["a"], c["b"], c["k"]
+    root = np.sqrt(a**2 - 4 * b**2 * k**2)
+    low, high = (a - root) / (2 * b), (a + root) / (2 * b)  # unstable and stable states
+    for tr in _both(simulated, "hill-switch"):
+        x = tr.x[:, 0]
+        assert np.all(np.diff(x) * np.sign(np.diff(x)[0]) >= 0)  # 1-D flows are monotone
+        if x[0] > low:
+            assert abs(x[-1] - high) < abs(x[0] - high)  # switched on, towards the high state
+        else:
+            assert x[-1] < x[0]  # switched off, decaying towards 0
+
+
+def test_sigmoid_neuron_is_monotone_towards_its_rest_state(simulated):
+    c = _params("sigmoid-neuron")
+    for tr in _both(simulated, "sigmoid-neuron"):
+        x = tr.x[:, 0]
+        dx = np.diff(x)
+        assert np.all(dx * np.sign(dx[0]) >= 0)
+        rate = c["a"] / (1 + np.exp(c["theta"] - x[-1])) - c["b"] * x[-1]
+        assert abs(rate) < abs(c["a"] / (1 + np.exp(c["theta"] - x[0])) - c["b"] * x[0])
+
+
+def test_holling_ii_stays_positive_and_bounded(simulated):
+    c = _params("holling-ii")
+    for tr in _both(simulated, "holling-ii"):
+        assert (tr.x > 0).all()
+        assert tr.x[:, 0].max() <= max(c["K"], tr.x[0, 0]) * (1 + 1e-9)
 
 
 # ------------------------------------------------------------------ options
