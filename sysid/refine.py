@@ -68,6 +68,8 @@ __all__ = [
 _RMSE_FLOOR = 1e-6
 #: Scores within this of the best are indistinguishable (Kass and Raftery: "not worth
 #: more than a bare mention"); among them the shortest expression wins.
+#: Largest relative excess of a candidate's training error over the best one's.
+_TRAIN_SLACK = 0.1
 _SCORE_SLACK = 2.0
 _SystemLike = Mapping[str, Any] | Sequence[Candidate] | SymbolicModel
 
@@ -505,10 +507,20 @@ def _pruned_systems(
 
 
 def _choose(scores: list[CandidateScore]) -> int | None:
-    """The winner: the shortest expression among the scores within the slack of the lowest."""
+    """The winner: the shortest expression among the scores within the slack of the lowest.
+
+    Candidates whose training error exceeds the best training error by more than
+    ``_TRAIN_SLACK`` are not eligible: they miss structure that short held-out
+    windows (simulated from fitted starts) cannot reveal, e.g. SIR without
+    ``-gamma*I`` at 10 % noise.
+    """
     ok = [i for i, c in enumerate(scores) if c.status == "ok"]
     if not ok:
         return None
+    train = [float(r) for i in ok if (r := scores[i].train_rmse) is not None and np.isfinite(r)]
+    if train:
+        limit = (1.0 + _TRAIN_SLACK) * min(train)
+        ok = [i for i in ok if scores[i].train_rmse is None or scores[i].train_rmse <= limit]
     best = min(scores[i].score for i in ok)
     close = [i for i in ok if scores[i].score <= best + _SCORE_SLACK]
     return min(close, key=lambda i: (scores[i].complexity, scores[i].score, i))
@@ -562,6 +574,9 @@ def select_model(
     expression (fewest nodes). Scoring held-out rather than training
     residuals matters because the candidates were distilled from a field
     fitted to the same data: a spurious term can fit the training noise.
+    Candidates whose training error exceeds the best one's by more than 10 %
+    are not eligible: short held-out windows, simulated from fitted starts,
+    cannot reveal a missing term that the whole training fit does.
 
     The search starts from each front's knee (:func:`~sysid.symbolic.knee`)
     and tries swapping one state's equation at a time for another plausible
