@@ -133,20 +133,17 @@ def _cmd_problems(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- simulate
-def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_problem_sampling_arguments(parser: argparse.ArgumentParser, default_noise: float) -> None:
+    """PROBLEM, --noise, --n-samples and --irregular: how a problem's data are simulated."""
     parser.add_argument("problem", metavar="PROBLEM", help="a problem name or a .toml file")
-    parser.add_argument(
-        "-o", "--output", metavar="FILE.csv", help="write the CSV here (default: stdout)"
-    )
     parser.add_argument(
         "--noise",
         type=float,
-        default=0.0,
+        default=default_noise,
         metavar="F",
         help="Gaussian noise, standard deviation F times each state's standard deviation "
-        "(default: 0)",
+        f"(default: {default_noise:g})",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     parser.add_argument(
         "--n-samples",
         type=int,
@@ -157,6 +154,14 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--irregular", action="store_true", help="sorted random sample times per trajectory"
     )
+
+
+def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_problem_sampling_arguments(parser, default_noise=0.0)
+    parser.add_argument(
+        "-o", "--output", metavar="FILE.csv", help="write the CSV here (default: stdout)"
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     parser.add_argument(
         "--holdout",
         action="store_true",
@@ -323,24 +328,7 @@ def _coefficient_lines(res) -> list[str]:
 
 
 def _add_recover_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("problem", metavar="PROBLEM", help="a problem name or a .toml file")
-    parser.add_argument(
-        "--noise",
-        type=float,
-        default=0.05,
-        metavar="F",
-        help="noise, F times each state's standard deviation (default: 0.05)",
-    )
-    parser.add_argument(
-        "--n-samples",
-        type=int,
-        default=None,
-        metavar="N",
-        help="samples per trajectory (default: the problem's n_samples)",
-    )
-    parser.add_argument(
-        "--irregular", action="store_true", help="sorted random sample times per trajectory"
-    )
+    _add_problem_sampling_arguments(parser, default_noise=0.05)
     _add_seed_outdir(parser, "sysid-recover")
 
 
