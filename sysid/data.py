@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -129,10 +130,14 @@ class Dataset:
             raise DataError(
                 f"state names are not unique: {dup}", source=where, hint="rename the columns"
             )
-        checked = []
+        checked, dropped = [], []
         for tr in self.trajectories:
-            checked.append(_validated(tr, self.states, where, rows=None))
+            tr_ok, gone = _validated(tr, self.states, where, rows=None)
+            checked.append(tr_ok)
+            dropped += [f"{g} of trajectory '{tr_ok.name}'" for g in gone]
         self.trajectories = checked
+        _warn_dropped(dropped, where)
+        _check_observed(self)
         _warn_constant(self)
 
     # ------------------------------------------------------------------ views
@@ -370,9 +375,15 @@ class Dataset:
         if len(set(columns)) != len(columns):
             dup = sorted({c for c in columns if columns.count(c) > 1})
             raise DataError(f"duplicate column names {dup}", source=where, hint="rename them")
+        raw = columns
+        columns, header_units = _bare_columns(raw, where)
+        df.columns = columns
+        time_column = _split_unit(str(time_column))[0]
+        if trajectory_column is not None:
+            trajectory_column = _split_unit(str(trajectory_column))[0]
         if time_column not in columns:
             raise DataError(
-                f"time column '{time_column}' not found; columns are {columns}",
+                f"time column '{time_column}' not found; columns are {raw}",
                 source=where,
                 hint="name the time column with --time-column / time_column=",
             )
@@ -381,11 +392,11 @@ class Dataset:
         if states is None:
             state_cols = [c for c in columns if c not in reserved]
         else:
-            state_cols = [str(s) for s in states]
+            state_cols = [_split_unit(str(s))[0] for s in states]
             missing = [s for s in state_cols if s not in columns]
             if missing:
                 raise DataError(
-                    f"state column(s) {missing} not found; columns are {columns}",
+                    f"state column(s) {missing} not found; columns are {raw}",
                     source=where,
                     hint="check the names given with --states / states=",
                 )
@@ -398,24 +409,33 @@ class Dataset:
                 )
         if not state_cols:
             raise DataError(
-                f"no state columns: only {columns}",
+                f"no state columns: only {raw}",
                 source=where,
                 hint="add at least one column of measured states",
             )
         # Row labels as the user sees them: file line numbers or frame index.
         row_labels = np.asarray(df.index)
         numeric = {}
+        t_unit = _merge_units(header_units, state_cols, time_column, kwargs, where)
         times, unit, origin = _time_values(
             df[time_column], time_column, where, row_kind, row_labels
         )
         numeric[time_column] = times
         if unit is not None:
-            kwargs.setdefault("time_unit", unit)
+            if t_unit is not None and _unit_from_name(t_unit) != "days":
+                raise DataError(
+                    f"time column '{time_column}' holds dates, which become days since the "
+                    f"first date, but its unit is given as '{t_unit}'",
+                    source=where,
+                    hint="drop the unit or write [days]",
+                )
+            kwargs.setdefault("time_unit", t_unit or unit)
             kwargs.setdefault("time_origin", origin)
         elif "time_unit" not in kwargs:
-            kwargs["time_unit"] = _unit_from_name(time_column)
+            kwargs["time_unit"] = t_unit or _unit_from_name(time_column)
             finite = times[np.isfinite(times)]
-            if kwargs["time_unit"] == "years" and finite.size and finite.min() >= 1000:
+            is_years = _unit_from_name(kwargs["time_unit"] or "") == "years"
+            if is_years and finite.size and finite.min() >= 1000:
                 # Calendar years become years since the first one (origin kept).
                 first = float(finite.min())
                 numeric[time_column] = times - first
@@ -436,23 +456,19 @@ class Dataset:
         else:
             ids = None
             groups = [None]
-        trajs = []
+        trajs, dropped = [], []
         for g in groups:
             mask = np.ones(df.shape[0], bool) if ids is None else (ids == g).to_numpy()
             t = numeric[time_column][mask]
             x = np.column_stack([numeric[c][mask] for c in state_cols])
             rows = row_labels[mask]
             tr = Trajectory(t, x, "0" if g is None else str(g))
-            trajs.append(
-                _validated(
-                    tr,
-                    tuple(state_cols),
-                    where,
-                    rows=rows,
-                    row_kind=row_kind,
-                    time_column=time_column,
-                )
+            tr_ok, gone = _validated(
+                tr, tuple(state_cols), where, rows=rows, row_kind=row_kind, time_column=time_column
             )
+            trajs.append(tr_ok)
+            dropped += gone
+        _warn_dropped(dropped, where)
         kwargs.setdefault("source", where)
         return cls(trajs, tuple(state_cols), **kwargs)
 
@@ -488,15 +504,17 @@ class Dataset:
             )
         header = _check_csv_layout(path, where)
         # Ids are text ("01" and "1" differ; "NA" is a name); only an empty id is missing.
-        has_id = trajectory_column in header
-        na_values = {c: ([""] if c == trajectory_column else list(_NA_STRINGS)) for c in header}
+        bare_id = None if trajectory_column is None else _split_unit(str(trajectory_column))[0]
+        id_header = next((h for h in header if _split_unit(h)[0] == bare_id), None)
+        has_id = id_header is not None
+        na_values = {c: ([""] if c == id_header else list(_NA_STRINGS)) for c in header}
         try:
             df = pd.read_csv(
                 path,
                 skipinitialspace=True,
                 skip_blank_lines=False,  # keep one row per line: exact line numbers
                 index_col=False,
-                dtype={trajectory_column: str} if has_id else None,
+                dtype={id_header: str} if has_id else None,
                 keep_default_na=False,
                 na_values=na_values,
                 encoding="utf-8",
@@ -544,9 +562,45 @@ class Dataset:
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
-    def to_csv(self, path: str | os.PathLike, **kwargs: Any) -> None:
-        """Write the dataset as CSV (contract section 2); readable by :meth:`from_csv`."""
-        self.to_dataframe(**kwargs).to_csv(path, index=False, float_format="%.17g")
+    def to_csv(
+        self, path: str | os.PathLike, *, units_in_header: bool = False, **kwargs: Any
+    ) -> None:
+        """Write the dataset as CSV (contract section 2); readable by :meth:`from_csv`.
+
+        Missing values are written as empty cells. Numbers round-trip exactly.
+
+        Parameters
+        ----------
+        path : str or Path
+        units_in_header : bool
+            Write ``name [unit]`` headers for the time and the states that have
+            a unit (:attr:`time_unit`, :attr:`units`); :meth:`from_csv` reads
+            them back. Off by default: plain names, as ``sysid simulate`` writes.
+        **kwargs
+            ``time_column`` and ``trajectory_column``, as in :meth:`to_dataframe`.
+
+        Examples
+        --------
+        >>> import io, numpy as np
+        >>> x = np.array([[1.0, 5.0], [np.nan, 4.0], [2.0, 3.0]])
+        >>> ds = Dataset.from_arrays(np.arange(3.0), x, states=["S", "P"],
+        ...                          units={"S": "mM"}, time_unit="days")
+        >>> out = io.StringIO()
+        >>> ds.to_csv(out, units_in_header=True)
+        >>> print(out.getvalue().strip())
+        trajectory,t [days],S [mM],P
+        0,0,1,5
+        0,1,,4
+        0,2,2,3
+        """
+        df = self.to_dataframe(**kwargs)
+        if units_in_header:
+            time_column = kwargs.get("time_column", "t")
+            units = {s: u for s, u in self.units.items() if s in self.states}
+            if self.time_unit:
+                units[time_column] = self.time_unit
+            df = df.rename(columns={c: f"{c} [{u}]" for c, u in units.items() if u})
+        df.to_csv(path, index=False, float_format="%.17g")
 
 
 def load_data(
@@ -673,6 +727,72 @@ def _check_csv_layout(path: Path, where: str) -> list[str]:
     return header  # as pandas will name the columns (leading spaces skipped)
 
 
+#: ``name [unit]``: a column header that carries its unit (a space before the bracket).
+_UNIT_HEADER = re.compile(r"^(?P<name>.*?\S)\s+\[(?P<unit>[^\[\]]*)\]$")
+
+
+def _split_unit(header: str) -> tuple[str, str | None]:
+    """``"S [mM]"`` -> ``("S", "mM")``; a header without a unit is its own name.
+
+    Examples
+    --------
+    >>> _split_unit("t [days]"), _split_unit("x"), _split_unit("x[1]")
+    (('t', 'days'), ('x', None), ('x[1]', None))
+    """
+    m = _UNIT_HEADER.match(header.strip())
+    if m is None:
+        return header.strip(), None
+    unit = m.group("unit").strip()
+    return m.group("name"), unit or None
+
+
+def _bare_columns(raw: Sequence[str], where: str) -> tuple[list[str], dict[str, str]]:
+    """Column names without their ``[unit]`` and the units found, by bare name."""
+    names, units = [], {}
+    for header in raw:
+        name, unit = _split_unit(header)
+        if name in names:
+            first = raw[names.index(name)]
+            raise DataError(
+                f"columns {first!r} and {header!r} both name '{name}'",
+                source=where,
+                hint="give every column a unique name",
+            )
+        names.append(name)
+        if unit is not None:
+            units[name] = unit
+    return names, units
+
+
+def _merge_units(
+    header: dict[str, str],
+    state_cols: Sequence[str],
+    time_column: str,
+    kwargs: dict[str, Any],
+    where: str,
+) -> str | None:
+    """Put the header's state units into ``kwargs["units"]``; return the time unit.
+
+    A unit given both in the header and as an argument must agree.
+    """
+    given = dict(kwargs.get("units") or {})
+    pairs = [(s, header[s], given.get(s)) for s in state_cols if s in header]
+    if time_column in header:
+        pairs.append((time_column, header[time_column], kwargs.get("time_unit")))
+    for name, in_header, argument in pairs:
+        if argument is not None and str(argument) != in_header:
+            raise DataError(
+                f"the unit of '{name}' is '{in_header}' in the column header but "
+                f"'{argument}' was given",
+                source=where,
+                hint="drop one of them or make them agree",
+            )
+    states_units = {s: header[s] for s in state_cols if s in header}
+    if states_units or "units" in kwargs:
+        kwargs["units"] = {**given, **states_units}
+    return header.get(time_column)
+
+
 def _is_flat_numbers(t: Any) -> bool:
     """True for a plain list of numbers (one trajectory's times)."""
     if isinstance(t, (list, tuple)) and len(t) > 0:
@@ -778,8 +898,12 @@ def _validated(
     rows: Sequence[Any] | None,
     row_kind: str = "row",
     time_column: str = "t",
-) -> Trajectory:
-    """Check one trajectory; return a copy with float64 contiguous arrays."""
+) -> tuple[Trajectory, list[str]]:
+    """Check one trajectory; return a float64 contiguous copy and the dropped rows.
+
+    Missing states (NaN) are kept; rows where every state is missing are
+    dropped and returned as labels (``"line 7"``) for one warning per dataset.
+    """
     t = np.ascontiguousarray(tr.t, dtype=np.float64)
     x = np.ascontiguousarray(tr.x, dtype=np.float64)
     label = f"trajectory '{tr.name}'"
@@ -795,9 +919,18 @@ def _validated(
             source=where,
             hint="give one name per state column",
         )
+    empty = np.isnan(x).all(axis=1) if x.shape[1] else np.zeros(t.shape[0], bool)
+    dropped = [_row_label(row_kind, int(i), rows) for i in np.flatnonzero(empty)]
+    if dropped:
+        keep = ~empty
+        t, x = np.ascontiguousarray(t[keep]), np.ascontiguousarray(x[keep])
+        rows = None if rows is None else [r for r, k in zip(rows, keep, strict=True) if k]
     if t.shape[0] < MIN_SAMPLES:
+        after = ""
+        if dropped:
+            after = f" after dropping {len(dropped)} row(s) where every state is missing"
         raise DataError(
-            f"{label} has {t.shape[0]} sample(s) while at least {MIN_SAMPLES} are needed",
+            f"{label} has {t.shape[0]} sample(s){after} while at least {MIN_SAMPLES} are needed",
             source=where,
             hint="merge it with another experiment or measure more points",
         )
@@ -809,14 +942,14 @@ def _validated(
             source=where,
             hint="every sample needs a finite time; delete that row",
         )
-    bad_x = ~np.isfinite(x)
+    bad_x = np.isinf(x)
     if bad_x.any():
         i, j = (int(v) for v in np.argwhere(bad_x)[0])
         raise DataError(
             f"{label}: value {x[i, j]} in column '{states[j]}' at "
-            f"{_row_label(row_kind, i, rows)}; missing values are not supported yet",
+            f"{_row_label(row_kind, i, rows)} is infinite",
             source=where,
-            hint="remove or fill rows with missing (NaN) or infinite values",
+            hint="fix that value, or leave the cell empty to mark it as missing",
         )
     same, back = t[1:] == t[:-1], t[1:] < t[:-1]  # no np.diff: it overflows near 1e308
     if same.any():
@@ -835,13 +968,36 @@ def _validated(
             source=where,
             hint="sort the rows by time within each trajectory, or add a trajectory id column",
         )
-    return Trajectory(t, x, str(tr.name))
+    return Trajectory(t, x, str(tr.name)), dropped
+
+
+def _warn_dropped(dropped: Sequence[str], where: str) -> None:
+    """One warning that counts the rows dropped because every state was missing."""
+    if dropped:
+        n = len(dropped)
+        first = ", ".join(dropped[:3]) + (", ..." if n > 3 else "")
+        warnings.warn(
+            f"{where}: dropped {n} row{'s' * (n != 1)} where every state is missing ({first})",
+            DataWarning,
+            stacklevel=4,
+        )
+
+
+def _check_observed(ds: Dataset) -> None:
+    """Every state column needs at least one measured value over all trajectories."""
+    for j, s in enumerate(ds.states):
+        if all(np.isnan(tr.x[:, j]).all() for tr in ds.trajectories):
+            raise DataError(
+                f"state column '{s}' is entirely missing: it has no value in any trajectory",
+                source=ds.source or "data",
+                hint="delete that column, or name the measured columns with --states / states=",
+            )
 
 
 def _warn_constant(ds: Dataset) -> None:
     _, x = ds.stacked()
     for j, s in enumerate(ds.states):
-        col = x[:, j]
+        col = x[:, j][~np.isnan(x[:, j])]
         if col.min() == col.max():
             warnings.warn(
                 f"{ds.source or 'data'}: state column '{s}' is constant ({col[0]}); "
