@@ -262,11 +262,30 @@ def _equation_lines(equations, truth=None) -> list[str]:
 
 
 def _report_timings(res) -> str:
-    t = res.timings
+    t = {k: res.timings.get(k, 0.0) for k in ("total_s", "neural_s", "symbolic_s", "refine_s")}
     return (
         f"time {t['total_s']:.1f} s (neural field {t['neural_s']:.1f} s, distillation "
         f"{t['symbolic_s']:.1f} s, refit and selection {t['refine_s']:.1f} s)"
     )
+
+
+#: Exit code after Ctrl-C (128 + SIGINT), also when partial results were saved.
+_INTERRUPTED = 130
+
+
+def _save_result(res, outdir: Path, args: argparse.Namespace, done: str) -> int:
+    """Save a discovery result; an interrupted one is saved too, with exit code 130."""
+    res.save(outdir, figures=not args.no_figures)
+    stage = res.extra.get("interrupted")
+    if stage:
+        print(
+            f"{PROG}: interrupted during '{stage}': partial results (the work finished "
+            f"before it) saved to {outdir / 'result.json'}",
+            file=sys.stderr,
+        )
+        return _INTERRUPTED
+    _say(args, done)
+    return 0
 
 
 @_command(
@@ -289,9 +308,9 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     print("\n".join(_equation_lines(res.equations)))
     for line in _coefficient_lines(res):
         print(line)
-    res.save(outdir, figures=not args.no_figures)
-    _say(args, f"{_report_timings(res)}; wrote {outdir / 'result.json'}")
-    return 0
+    return _save_result(
+        res, outdir, args, f"{_report_timings(res)}; wrote {outdir / 'result.json'}"
+    )
 
 
 def _require_column(path: str, column: str) -> None:
@@ -367,9 +386,8 @@ def _cmd_recover(args: argparse.Namespace) -> int:
         f"held-out R^2: {'failed' if r2 is None else format(r2, '.5f')}"
     )
     print(_report_timings(res))
-    res.save(outdir, figures=not args.no_figures)
-    _say(args, f"wrote {outdir / 'result.json'}" + ("" if args.no_figures else " and figures"))
-    return 0
+    figures = "" if args.no_figures else " and figures"
+    return _save_result(res, outdir, args, f"wrote {outdir / 'result.json'}{figures}")
 
 
 # ---------------------------------------------------------------- bench
@@ -542,7 +560,7 @@ def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
         where = f"{err.filename}: " if err.filename else ""
         return _fail(f"{where}{err.strerror or err}", 1)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted", _INTERRUPTED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,6 +41,44 @@ from .problems import parse_equation
 
 __all__ = ["TermEstimate", "SymbolicModel", "round_to_uncertainty", "expression_terms"]
 
+#: Keyword arguments of :class:`SymbolicModel` that :meth:`SymbolicModel.from_equations` passes on.
+_MODEL_OPTIONS = ("pareto", "selection", "bounds")
+
+
+def _check_state_names(states: Any, source: str) -> tuple[str, ...]:
+    """State names as a tuple: a non-empty sequence of distinct strings."""
+    if isinstance(states, (str, bytes)) or not isinstance(states, Sequence) or not states:
+        raise ConfigError(
+            f"states must be a non-empty list of names, found {states!r}",
+            source=source,
+            hint='e.g. states=["x", "y"]',
+        )
+    names = tuple(str(s) for s in states)
+    dup = sorted({s for s in names if names.count(s) > 1})
+    if dup:
+        raise ConfigError(f"state names are not unique: {dup}", source=source)
+    return names
+
+
+def _float_array(value: Any, what: str, source: str) -> np.ndarray:
+    """``value`` as a float array, or a :class:`DataError` naming ``what``."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"{what} is not numeric, found {value!r}", source=source, hint="pass numbers"
+        ) from None
+
+
+def _check_positive(value: Any, name: str, source: str, integer: bool = False) -> float:
+    """A finite number > 0 (an integer >= 1 when ``integer``), or a :class:`ConfigError`."""
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    ok = isinstance(value, kinds) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or value <= 0:
+        what = "an integer >= 1" if integer else "a finite number > 0"
+        raise ConfigError(f"{name} must be {what}, found {value!r}", source=source)
+    return float(value)
+
 
 def round_to_uncertainty(value: float, stderr: float | None, max_significant: int = 6) -> float:
     """Round ``value`` to the last digit its standard error supports.
@@ -172,7 +210,7 @@ class SymbolicModel:
         selection: Mapping[str, Any] | None = None,
         bounds: tuple[np.ndarray, np.ndarray] | None = None,
     ):
-        self.states = tuple(str(s) for s in states)
+        self.states = _check_state_names(states, "SymbolicModel")
         self.symbols = state_symbols(self.states)
         by_name = {s.name: s for s in self.symbols}
         fixed = []
@@ -228,7 +266,26 @@ class SymbolicModel:
         ...
         sysid.errors.EquationError: equations.x: unknown name 'k'...
         """
-        states = tuple(str(s) for s in states)
+        src = "SymbolicModel.from_equations"
+        states = _check_state_names(states, src)
+        if not isinstance(equations, Mapping):
+            raise ConfigError(
+                f"equations must be a dict state -> equation, found {type(equations).__name__}",
+                source=src,
+                hint='e.g. {"x": "-0.5*x"}',
+            )
+        unknown_kw = sorted(set(kwargs) - set(_MODEL_OPTIONS))
+        if unknown_kw:
+            raise ConfigError(
+                f"unknown option(s) {unknown_kw}",
+                source=src,
+                hint=f"allowed options are {list(_MODEL_OPTIONS)}",
+            )
+        if stderr is not None and not isinstance(stderr, Mapping):
+            raise ConfigError(
+                f"stderr must be a dict (state, term) -> float, found {type(stderr).__name__}",
+                source=src,
+            )
         symbols = state_symbols(states)
         names = {s.name: s for s in symbols}
         missing = [s for s in states if s not in equations]
@@ -245,11 +302,22 @@ class SymbolicModel:
             eq = equations[s]
             if isinstance(eq, str):
                 expr = parse_equation(eq, names, source=f"equations.{s}")
-            else:
+            elif isinstance(eq, sp.Basic) or (
+                isinstance(eq, (int, float, np.integer, np.floating)) and not isinstance(eq, bool)
+            ):
                 expr = sp.sympify(eq)
                 expr = expr.xreplace(
                     {f: names[f.name] for f in expr.free_symbols if f.name in names}
                 )
+            else:
+                raise EquationError(
+                    f"expected a string, sympy expression or number, found "
+                    f"{type(eq).__name__} {eq!r}",
+                    source=f"equations.{s}",
+                    hint="write the equation as text in quotes",
+                )
+            if not all(c.is_finite for c in expr.atoms(sp.Number)):
+                raise EquationError(f"non-finite number in {expr}", source=f"equations.{s}")
             if sp.Symbol("t", real=True) in expr.free_symbols:
                 raise EquationError(
                     f"equation of {s!r} depends on time t: {expr}",
@@ -339,12 +407,23 @@ class SymbolicModel:
                 ) from None
             terms.append(TermEstimate(state, term, coef, None if err is None else float(err)))
         bounds = data.get("bounds")
+        if bounds is not None:
+            try:
+                bounds = (np.array(bounds[0], dtype=float), np.array(bounds[1], dtype=float))
+                if bounds[0].shape != (len(states),) or bounds[1].shape != (len(states),):
+                    raise ValueError("wrong shape")
+            except (TypeError, ValueError, IndexError, KeyError):
+                raise DataError(
+                    f"'bounds' must be [lower, upper], one number per state each, "
+                    f"found {data.get('bounds')!r}",
+                    source=source,
+                ) from None
         return cls(
             states,
             terms,
             pareto=data.get("pareto"),
             selection=data.get("selection"),
-            bounds=None if bounds is None else (np.array(bounds[0]), np.array(bounds[1])),
+            bounds=bounds,
         )
 
     def save(self, path: str | os.PathLike) -> None:
@@ -359,6 +438,14 @@ class SymbolicModel:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DataError("file not found", source=str(path), hint="check the path") from None
+        except IsADirectoryError:
+            raise DataError(
+                "is a folder, not a model file",
+                source=str(path),
+                hint="pass the model.json written by SymbolicModel.save",
+            ) from None
+        except UnicodeDecodeError:
+            raise DataError("not UTF-8 text", source=str(path)) from None
         except json.JSONDecodeError as err:
             raise DataError(f"not valid JSON ({err})", source=str(path)) from None
         return cls.from_dict(data, source=str(path))
@@ -375,7 +462,7 @@ class SymbolicModel:
     def rhs(self, x: np.ndarray) -> np.ndarray:
         """``dx/dt`` at state(s) ``x``: shape (d,) -> (d,), or (n, d) -> (n, d)."""
         system, theta = self._compiled
-        arr = np.asarray(x, dtype=float)
+        arr = _float_array(x, "x", "SymbolicModel.rhs")
         single = arr.ndim == 1
         arr2 = arr[None, :] if single else arr
         if arr2.ndim != 2 or arr2.shape[1] != len(self.states):
@@ -423,8 +510,15 @@ class SymbolicModel:
         ...
         sysid.errors.SimulationError: simulation from [1.0] failed: blow-up: state 'x' reached...
         """
-        x0 = np.asarray(x0, dtype=float).ravel()
-        t = np.asarray(t, dtype=float).ravel()
+        src = "SymbolicModel.simulate"
+        x0 = _float_array(x0, "x0", src).ravel()
+        t_arr = _float_array(t, "t", src)
+        if t_arr.ndim > 1:
+            raise DataError(f"t must be 1-D times, found shape {t_arr.shape}", source=src)
+        t = t_arr.ravel()
+        _check_positive(max_evals, "max_evals", src, integer=True)
+        _check_positive(time_limit, "time_limit", src)
+        _check_positive(rtol, "rtol", src)
         d = len(self.states)
         if x0.shape != (d,) or not np.isfinite(x0).all():
             raise DataError(

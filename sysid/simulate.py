@@ -43,6 +43,41 @@ def _check_noise(noise: float) -> float:
     return value
 
 
+def _check_span(t_span: object) -> tuple[float, float]:
+    """``(start, end)``: two finite numbers with end > start."""
+    try:
+        start, end = (float(v) for v in t_span)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        start = end = float("nan")
+    if not (np.isfinite(start) and np.isfinite(end) and end > start):
+        raise ConfigError(
+            f"t_span must have end > start, found {t_span!r}",
+            source="argument 't_span'",
+            hint="two finite numbers (start, end), e.g. (0.0, 10.0)",
+        )
+    return start, end
+
+
+def _check_initial_conditions(values: object, n_states: int) -> np.ndarray:
+    """Initial conditions as a finite (k, n_states) array."""
+    try:
+        ics = np.atleast_2d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"initial conditions must be numbers, found {values!r}",
+            source="argument 'initial_conditions'",
+            hint=f"one row of {n_states} numbers per trajectory",
+        ) from None
+    if ics.ndim == 2 and ics.size and not np.isfinite(ics).all():
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(ics))[0])
+        raise ConfigError(
+            f"initial condition {i} holds the non-finite value {ics[i, j]} for state {j}",
+            source="argument 'initial_conditions'",
+            hint="give finite starting values",
+        )
+    return ics
+
+
 def sample_times(
     t_span: tuple[float, float], n_samples: int, irregular: bool, rng: np.random.Generator
 ) -> np.ndarray:
@@ -205,11 +240,14 @@ def simulate(
         raise ConfigError(
             f"seed must be a non-negative integer, found {seed!r}", source="argument 'seed'"
         )
-    span = problem.t_span if t_span is None else (float(t_span[0]), float(t_span[1]))
-    if not span[1] > span[0]:
-        raise ConfigError(f"t_span must have end > start, found {t_span!r}")
+    for name, flag in (("irregular", irregular), ("holdout", holdout)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ConfigError(
+                f"{name} must be True or False, found {flag!r}", source=f"argument '{name}'"
+            )
+    span = problem.t_span if t_span is None else _check_span(t_span)
     if initial_conditions is not None:
-        ics = np.atleast_2d(np.asarray(initial_conditions, dtype=float))
+        ics = _check_initial_conditions(initial_conditions, problem.n_states)
         prefix = ""
     elif holdout:
         ics = problem.holdout_initial_conditions
