@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._neural_net import FIXED_SOLVERS, VectorField, WindowDynamics, solve_windows
-from ._neural_windows import Windows, gather_states, make_windows, smooth
+from ._neural_windows import Windows, gather_states, make_windows, observed_span, smooth
 
 __all__ = [
     "Settings",
@@ -161,7 +161,9 @@ def pretrain(
     """Fit the field to smoothing-spline derivatives; return smoothed states.
 
     Held-out samples (``val_masks``) are left out of the splines and the fit.
-    Ctrl-C stops the fit and keeps its best weights.
+    Missing values (NaN in ``zs``) are left out of the splines; the fit uses
+    only the times where every state's spline interpolates (inside its
+    observed span). Ctrl-C stops the fit and keeps its best weights.
 
     Returns
     -------
@@ -179,6 +181,7 @@ def pretrain(
     states = [s for s, _ in sm]
     if epochs <= 0:
         return states, math.nan, False
+    use = [u & observed_span(t, z) for t, z, u in zip(taus, zs, use, strict=True)]
     zc = np.concatenate([s[u] for s, u in zip(states, use, strict=True)])
     dc = np.concatenate([d[u] for (_, d), u in zip(sm, use, strict=True)])
     zc = torch.as_tensor(zc, dtype=dtype, device=device)
@@ -230,13 +233,22 @@ class _Stage:
         self.obs = tens(w.obs)
         self.tm = tens(w.train_mask)
         self.vm = tens(w.val_mask)
-        self.n_train = max(float(w.train_mask.sum()), 1.0)
+        self.d = int(w.obs.shape[2])
         self.n_val = float(w.val_mask.sum())
+        # Missing entries count nowhere; with none, the plain (cheaper) loss is used.
+        om = w.obs_mask
+        if om is None or om.all():
+            self.om = None
+            self.n_train_obs = max(float(w.train_mask.sum()), 1.0) * self.d
+            self.per_sample: torch.Tensor | int = self.d
+        else:
+            self.om = tens(om)
+            self.n_train_obs = max(float((w.train_mask[..., None] * om).sum()), 1.0)
+            self.per_sample = tens(np.maximum(om.sum(-1), 1.0))
         cur = np.flatnonzero(w.prev >= 0)
         self.cur = torch.as_tensor(cur, device=device)
         self.prev = torch.as_tensor(w.prev[cur], device=device)
         self.off = torch.as_tensor(w.offset[cur], device=device)
-        self.d = int(w.obs.shape[2])
         self.solver = st.solver
         self.substeps = max(1, math.ceil(w.max_rate() / st.max_step - 1e-9))
         self.lr = lr
@@ -320,8 +332,11 @@ def objective(
         rtol=rtol,
         atol=atol,
     )
-    r = ((z - stage.obs) ** 2).sum(-1)
-    data = (r * stage.tm).sum() / (stage.n_train * stage.d)
+    sq = (z - stage.obs) ** 2
+    if stage.om is not None:
+        sq = sq * stage.om  # missing entries: zero misfit, zero gradient
+    r = sq.sum(-1)
+    data = (r * stage.tm).sum() / stage.n_train_obs
     if stage.cur.numel():
         gap = z[stage.prev, stage.off] - stage.S[stage.cur]
         cont = (gap**2).sum(-1).mean() / stage.d
@@ -330,7 +345,7 @@ def objective(
     total = data + continuity * cont
     with torch.no_grad():
         if stage.n_val:
-            rv = r[stage.vm > 0] / stage.d
+            rv = (r / stage.per_sample)[stage.vm > 0]
             val = rv.mean().item()
             se = rv.std().item() / math.sqrt(rv.numel()) if rv.numel() > 1 else 0.0
         else:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import PchipInterpolator, make_smoothing_spline
 
-__all__ = ["Scaler", "Windows", "make_windows", "smooth", "holdout_masks"]
+__all__ = ["Scaler", "Windows", "make_windows", "smooth", "observed_span", "holdout_masks"]
 
 #: Fewest samples for a smoothing spline with generalised cross-validation.
 _MIN_SPLINE = 5
@@ -103,7 +103,10 @@ def smooth(
     interpolate sparse data or flatten them); then the smoothing is moved until
     the residual is at that edge of the band (a discrepancy principle). Short
     series (fewer than 5 samples) fall back to linear interpolation and finite
-    differences.
+    differences. Missing values (NaN) are allowed: each column is then smoothed
+    on its own observed samples, held constant (slope 0) before its first and
+    after its last one, and a column with no observed sample is 0 (the mean,
+    in normalised units) with slope 0.
 
     Parameters
     ----------
@@ -122,11 +125,18 @@ def smooth(
     >>> xs, dx = smooth(t, np.c_[t**2])
     >>> bool(abs(dx[25, 0] - 2 * t[25]) < 1e-2)
     True
+    >>> gappy = np.c_[t**2, t]
+    >>> gappy[20:30, 0] = np.nan
+    >>> xs, dx = smooth(t, gappy)
+    >>> bool(abs(xs[25, 0] - t[25] ** 2) < 1e-2 and abs(dx[25, 0] - 2 * t[25]) < 2e-2)
+    True
     """
     t = np.asarray(t, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
     use = np.ones(t.shape[0], bool) if use is None else np.asarray(use, bool)
     tf, xf = t[use], x[use]
+    if not np.isfinite(xf).all():
+        return _smooth_each(t, x, use)
     if tf.shape[0] < _MIN_SPLINE:
         return _interp_fallback(tf, xf, t)
     xs = np.empty_like(x)
@@ -145,6 +155,43 @@ def smooth(
     if not (np.isfinite(xs).all() and np.isfinite(dx).all()):
         return _interp_fallback(tf, xf, t)
     return xs, dx
+
+
+def _smooth_each(t: np.ndarray, x: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`smooth` with missing values: each column on its own observed samples."""
+    xs, dx = np.zeros_like(x), np.zeros_like(x)
+    for j in range(x.shape[1]):
+        seen = use & np.isfinite(x[:, j])
+        idx = np.flatnonzero(seen)
+        if idx.size == 0:
+            continue  # nothing observed: the mean (0 in normalised units), flat
+        xs[:, [j]], dx[:, [j]] = smooth(t, x[:, [j]], seen)
+        before, after = t < t[idx[0]], t > t[idx[-1]]
+        xs[before, j], xs[after, j] = xs[idx[0], j], xs[idx[-1], j]
+        dx[before | after, j] = 0.0
+    return xs, dx
+
+
+def observed_span(t: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """True at the times inside every column's observed span (first to last non-NaN).
+
+    Smoothed values there are interpolated, not extrapolated; all True for
+    complete data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> observed_span(np.arange(4.0), np.array([[np.nan, 1], [1, 1], [1, np.nan], [1, 1]]))
+    array([False,  True,  True,  True])
+    """
+    t = np.asarray(t, dtype=np.float64)
+    inside = np.ones(t.shape[0], bool)
+    for col in np.asarray(x, dtype=np.float64).T:
+        idx = np.flatnonzero(np.isfinite(col))
+        if idx.size == 0:
+            return np.zeros(t.shape[0], bool)
+        inside &= (t >= t[idx[0]]) & (t <= t[idx[-1]])
+    return inside
 
 
 def _noise_level(y: np.ndarray) -> float:
@@ -194,7 +241,7 @@ def fit_scaler(ts: Sequence[np.ndarray], xs: Sequence[np.ndarray]) -> Scaler:
     States are centred and divided by their standard deviation. The time scale
     makes the smoothed normalised rates have unit root-mean-square, so one
     normalised time unit is the time the system takes to move about one
-    standard deviation.
+    standard deviation. Missing values (NaN) are left out of every statistic.
 
     Examples
     --------
@@ -205,13 +252,13 @@ def fit_scaler(ts: Sequence[np.ndarray], xs: Sequence[np.ndarray]) -> Scaler:
     3.0
     """
     x = np.concatenate(list(xs), axis=0)
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
+    mean = np.nanmean(x, axis=0)
+    scale = np.nanstd(x, axis=0)
     scale = np.where(scale > 0, scale, np.where(np.abs(mean) > 0, np.abs(mean), 1.0))
     rates = []
     for t, xk in zip(ts, xs, strict=True):
         _, dx = smooth(t, (xk - mean) / scale)
-        rates.append(dx)
+        rates.append(dx[observed_span(t, xk)])
     r = np.concatenate(rates, axis=0)
     rms = float(np.sqrt(np.mean(r**2))) if r.size else 0.0
     durations = [float(t[-1] - t[0]) for t in ts]
@@ -256,6 +303,9 @@ class Windows:
         Observed normalised states (zeros where nothing was observed).
     train_mask, val_mask : ndarray (B, m+1)
         1.0 where a sample counts in the training / validation loss.
+    obs_mask : ndarray (B, m+1, d)
+        0.0 where a sample's state is missing (NaN in the data), else 1.0:
+        only observed entries count in the losses.
     sample_index : ndarray (B, m+1) of int
         Index of each point in its trajectory; -1 for virtual points (inside a
         long gap, or padding after a short trajectory's end).
@@ -280,6 +330,7 @@ class Windows:
     prev: np.ndarray
     offset: np.ndarray
     coef: np.ndarray
+    obs_mask: np.ndarray | None = None
 
     @property
     def n_windows(self) -> int:
@@ -379,7 +430,7 @@ def make_windows(
     if m < 1:
         raise ValueError(f"window length must be >= 1 interval, found {m}")
     d = zs[0].shape[1]
-    times, obs, tm, vm, idx, traj, t0s, prev, offset = [], [], [], [], [], [], [], [], []
+    times, obs, om, tm, vm, idx, traj, t0s, prev, offset = ([] for _ in range(10))
     for k, (tau0, z) in enumerate(zip(taus, zs, strict=True)):
         tau, orig = _with_virtual_points(np.asarray(tau0, dtype=np.float64), max_gap)
         n = tau.shape[0]
@@ -393,6 +444,8 @@ def make_windows(
             real = src >= 0
             ob = np.zeros((sel.shape[0], d))
             ob[real] = z[src[real]]
+            missing = np.isnan(ob)
+            ob[missing] = 0.0
             v = np.zeros(sel.shape[0], bool)
             v[real] = val[src[real]]
             pad = m + 1 - sel.shape[0]
@@ -400,11 +453,13 @@ def make_windows(
                 step = (tau[-1] - tau[0]) / (n - 1)
                 loc = np.concatenate([loc, loc[-1] + step * np.arange(1, pad + 1)])
                 ob = np.concatenate([ob, np.zeros((pad, d))], axis=0)
+                missing = np.concatenate([missing, np.zeros((pad, d), bool)], axis=0)
                 real = np.r_[real, np.zeros(pad, bool)]
                 v = np.r_[v, np.zeros(pad, bool)]
                 src = np.r_[src, -np.ones(pad, int)]
             times.append(loc)
             obs.append(ob)
+            om.append(~missing)
             tm.append((real & ~v).astype(np.float64))
             vm.append((real & v).astype(np.float64))
             idx.append(src)
@@ -431,6 +486,7 @@ def make_windows(
         prev=np.asarray(prev, dtype=int),
         offset=np.asarray(offset, dtype=int),
         coef=coef,
+        obs_mask=np.asarray(om, dtype=np.float64),
     )
 
 
