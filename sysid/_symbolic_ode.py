@@ -94,7 +94,7 @@ class Guard:
     def around(cls, x: np.ndarray, margin: float = 10.0, **kwargs: float) -> Guard:
         """A guard whose box is the range of ``x`` widened by ``margin`` ranges on each side."""
         x = np.asarray(x, dtype=float)
-        lo, hi = x.min(axis=0), x.max(axis=0)
+        lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)  # missing values left out
         width = np.maximum(hi - lo, 1e-3 * np.maximum(np.abs(hi), np.abs(lo)))
         width = np.where(width > 0, width, 1.0)
         scale = np.maximum(np.maximum(np.abs(lo), np.abs(hi)), width)

@@ -12,6 +12,7 @@ trajectories used by :func:`sysid.refine.refine`.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,7 @@ class Segment:
     traj: int
     t0: float  # absolute time of the first sample
     tau: np.ndarray  # local times, tau[0] == 0
-    x: np.ndarray  # (n, d) measured states
+    x: np.ndarray  # (n, d) measured states, NaN where missing
     start: np.ndarray  # (d,) first guess of the state at tau = 0
 
 
@@ -61,17 +62,39 @@ def smoothed_state(tr: Trajectory, i: int, half: int = 4) -> np.ndarray:
 
     A better first guess of a segment's start state than the noisy sample itself
     (a noisy start can put a model where it diverges, e.g. a negative infected
-    fraction in SIR).
+    fraction in SIR). Missing values (NaN) are left out of each state's fit; a
+    state with fewer than 4 values nearby takes its observation nearest in time
+    (NaN if the state is never observed in ``tr``).
     """
     lo, hi = max(0, i - half), min(tr.n_samples, i + half + 1)
     if hi - lo < 4:
-        return tr.x[i].copy()
+        return nearest_observed(tr, i)
     tau = tr.t[lo:hi] - tr.t[i]
     scale = np.abs(tau).max()
     tau = tau / scale if scale > 0 else tau
     vander = np.stack([np.ones_like(tau), tau, tau**2], axis=1)
-    coef = np.linalg.lstsq(vander, tr.x[lo:hi], rcond=None)[0]
-    return coef[0]
+    x = tr.x[lo:hi]
+    if np.isfinite(x).all():
+        return np.linalg.lstsq(vander, x, rcond=None)[0][0]
+    out = nearest_observed(tr, i)
+    for j in range(x.shape[1]):
+        ok = np.isfinite(x[:, j])
+        if ok.sum() >= 4:
+            out[j] = np.linalg.lstsq(vander[ok], x[ok, j], rcond=None)[0][0]
+    return out
+
+
+def nearest_observed(tr: Trajectory, i: int) -> np.ndarray:
+    """``tr.x[i]``, each missing state replaced by its observation nearest in time.
+
+    A state never observed in ``tr`` stays NaN.
+    """
+    out = tr.x[i].copy()
+    for j in np.flatnonzero(np.isnan(out)):
+        seen = np.flatnonzero(np.isfinite(tr.x[:, j]))
+        if seen.size:
+            out[j] = tr.x[seen[np.argmin(np.abs(tr.t[seen] - tr.t[i]))], j]
+    return out
 
 
 def window_length(
@@ -86,7 +109,11 @@ def window_length(
 
 
 def segments(trajs: Sequence[Trajectory], segment_points: int | None) -> list[Segment]:
-    """Cut trajectories into windows of about ``segment_points`` samples (None: whole)."""
+    """Cut trajectories into windows of about ``segment_points`` samples (None: whole).
+
+    A start guess of a state never observed in its trajectory is the median of
+    that state over all ``trajs``.
+    """
     segs = []
     for k, tr in enumerate(trajs):
         n = tr.n_samples
@@ -98,6 +125,13 @@ def segments(trajs: Sequence[Trajectory], segment_points: int | None) -> list[Se
             segs.append(
                 Segment(k, float(tr.t[a]), tr.t[a:b] - tr.t[a], tr.x[a:b], smoothed_state(tr, a))
             )
+    if any(np.isnan(sg.start).any() for sg in segs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a state missing everywhere
+            fill = np.nanmedian(np.concatenate([tr.x for tr in trajs]), axis=0)
+        fill = np.where(np.isfinite(fill), fill, 0.0)
+        for sg in segs:
+            sg.start = np.where(np.isnan(sg.start), fill, sg.start)
     return segs
 
 
@@ -139,8 +173,11 @@ class _Shooting:
         self.p = system.n_params if theta_fixed is None else 0
         self.d = system.d
         self.grid = Grid([s.tau for s in segs])
-        self.data = np.concatenate([s.x.ravel() for s in segs])
-        self.n_res = self.data.size
+        # Missing values are dropped from the residuals (None: nothing missing).
+        seen = [np.isfinite(s.x).ravel() for s in segs]
+        self.seen = None if all(m.all() for m in seen) else seen
+        self.state = np.concatenate([np.flatnonzero(m) % self.d for m in seen])
+        self.n_res = self.state.size
         self._cache: tuple[bytes, Any] | None = None
         self.best: tuple[float, np.ndarray] | None = None
         self.failure: str | None = None
@@ -178,13 +215,16 @@ class _Shooting:
         n_cols = p + len(self.segs) * d
         for i, seg in enumerate(self.segs):
             idx = self.grid.index[i]
-            res.append(((xs[i, idx] - seg.x) / self.sigma).ravel())
+            r = ((xs[i, idx] - seg.x) / self.sigma).ravel()
             block = np.zeros((idx.size * d, n_cols))
             if p:
                 block[:, :p] = (s_th[i, idx] / self.sigma[None, :, None]).reshape(-1, p)
             block[:, p + i * d : p + (i + 1) * d] = (
                 s_x0[i, idx] / self.sigma[None, :, None]
             ).reshape(-1, d)
+            if self.seen is not None:
+                r, block = r[self.seen[i]], block[self.seen[i]]
+            res.append(r)
             rows.append(block)
         out = (np.concatenate(res), np.vstack(rows))
         self._cache = (key, out)
@@ -214,11 +254,22 @@ class _Shooting:
 class Fit:
     theta: np.ndarray
     x0: np.ndarray  # (n_segments, d)
-    residuals: np.ndarray  # scaled by sigma
+    residuals: np.ndarray  # scaled by sigma; missing data values have none
     jacobian: np.ndarray
     success: bool
     message: str
     nfev: int
+    state: np.ndarray | None = None  # state index of each residual
+
+    def rss(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residual sum of squares per state in data units, and residuals per state."""
+        d = sigma.size
+        state = np.arange(self.residuals.size) % d if self.state is None else self.state
+        if np.array_equal(state, np.arange(state.size) % d):  # a complete (n, d) block
+            r = self.residuals.reshape(-1, d) * sigma
+            return (r**2).sum(axis=0), np.full(d, r.shape[0])
+        r = self.residuals * sigma[state]
+        return np.bincount(state, weights=r**2, minlength=d), np.bincount(state, minlength=d)
 
 
 def shoot(
@@ -273,7 +324,7 @@ def shoot(
     except GuardTripped as err:  # pragma: no cover - z was simulated before
         return Fit(theta0, start, np.array([]), np.zeros((0, 0)), False, err.reason, prob.n_sims)
     theta, x0s = prob.split(z)
-    return Fit(theta.copy(), x0s.copy(), r, jac, success, message, prob.n_sims)
+    return Fit(theta.copy(), x0s.copy(), r, jac, success, message, prob.n_sims, prob.state)
 
 
 def standard_errors(fit: Fit, d: int, p: int) -> np.ndarray:
@@ -284,8 +335,13 @@ def standard_errors(fit: Fit, d: int, p: int) -> np.ndarray:
         return np.zeros(0)
     if n <= q:
         return np.full(p, np.nan)
-    state = np.arange(n) % d
-    var = np.array([r[state == j] @ r[state == j] for j in range(d)]) / (n - q) * d
+    state = np.arange(n) % d if fit.state is None else fit.state
+    ss = np.array([r[state == j] @ r[state == j] for j in range(d)])
+    counts = np.bincount(state, minlength=d)
+    if (counts == counts[0]).all():
+        var = ss / (n - q) * d
+    else:  # missing values: each state's share of the degrees of freedom
+        var = ss / (np.maximum(counts, 1) * (n - q) / n)
     # Floor: residuals at solver precision (exact data, a constant state) are not noise.
     var = np.maximum(var, _VAR_FLOOR)
     jw = jac / np.sqrt(var[state])[:, None]

@@ -166,7 +166,10 @@ class RefitResult:
     rss : ndarray (d,)
         Residual sum of squares of the simulated states, per state, in data units.
     n_samples : int
-        Number of measured states fitted (per state).
+        Number of samples fitted: the most measured values of any state.
+    n_observed : ndarray (d,) of int
+        Measured values fitted per state (fewer than ``n_samples`` where values
+        are missing: missing values have no residual).
     method : str
         ``"single shooting"`` or ``"multiple shooting (k segments)"``.
     success : bool
@@ -196,6 +199,7 @@ class RefitResult:
     method: str
     success: bool
     message: str
+    n_observed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     converged: bool = False
     nfev: int = 0
     elapsed: float = 0.0
@@ -238,9 +242,10 @@ def _failed(states, params, theta0, n_traj, message, nfev, start, method) -> Ref
 
 
 def _scales(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Each state's spread (missing values left out) and all samples."""
     _, x = data.stacked()
-    sigma = x.std(axis=0)
-    fallback = np.maximum(np.abs(x).max(axis=0), 1.0)
+    sigma = np.nanstd(x, axis=0)
+    fallback = np.maximum(np.nanmax(np.abs(x), axis=0), 1.0)
     return np.where(sigma > 0, sigma, fallback), x
 
 
@@ -345,20 +350,20 @@ def refine(
     multi = len(segs) > len(trajs)
     method = f"multiple shooting ({len(segs)} segments)" if multi else "single shooting"
     first = [next(i for i, s in enumerate(segs) if s.traj == k) for k in range(len(trajs))]
-    d = len(states)
-    r = fit.residuals.reshape(-1, d) * sigma
+    rss, counts = fit.rss(sigma)
     return RefitResult(
         states=states,
         terms=[(states[i], t) for i, t in params],
         coefficients=fit.theta.copy(),
-        stderr=standard_errors(fit, d, compiled.n_params),
+        stderr=standard_errors(fit, len(states), compiled.n_params),
         initial_coefficients=theta0.copy(),
         initial_states=fit.x0[first].copy(),
         segment_trajectory=np.array([sg.traj for sg in segs], dtype=int),
         segment_t0=np.array([sg.t0 for sg in segs]),
         segment_states=fit.x0.copy(),
-        rss=(r**2).sum(axis=0),
-        n_samples=int(r.shape[0]),
+        rss=rss,
+        n_samples=int(counts.max()),
+        n_observed=counts,
         method=method,
         success=True,
         converged=bool(fit.success),
@@ -526,6 +531,13 @@ def _choose(scores: list[CandidateScore]) -> int | None:
     return min(close, key=lambda i: (scores[i].complexity, scores[i].score, i))
 
 
+def _m2ll(counts: np.ndarray, mse: np.ndarray) -> float:
+    """``-2 log L`` (up to a constant) of Gaussian residuals: ``sum_j n_j log(mse_j)``."""
+    if (counts == counts[0]).all():
+        return float(counts[0] * np.log(mse).sum())
+    return float((counts * np.log(mse)).sum())
+
+
 def _criterion(m2ll: float, n_obs: int, system: Mapping[str, Candidate], criterion: str) -> float:
     """``-2 log L`` plus the complexity penalty of ``system``'s coefficients."""
     p = sum(c.n_terms for c in system.values())
@@ -688,7 +700,6 @@ def select_model(
             f"holdout must be None, 'windows', 'trajectory' or a Dataset, found {holdout!r}",
             source="select_model",
         )
-    d = len(states)
     guard = Guard.around(x_all, margin=margin, time_limit=max(time_budget, 5.0))
     refit_kw = dict(segment_points=segment_points, max_nfev=max_nfev, margin=margin)
 
@@ -701,12 +712,12 @@ def select_model(
         )
         if not fit.success:
             return CandidateScore(eqs, p, cx, "failed", f"refit: {fit.message}"), None
-        mse = np.maximum(fit.rss / sigma**2 / max(fit.n_samples, 1), _RMSE_FLOOR**2)
-        n_tr = fit.n_samples
-        train_score = _criterion(float(n_tr * np.log(mse).sum()), n_tr * d, sys_, criterion)
+        n_tr = np.maximum(fit.n_observed, 1)
+        mse = np.maximum(fit.rss / sigma**2 / n_tr, _RMSE_FLOOR**2)
+        train_score = _criterion(_m2ll(n_tr, mse), int(n_tr.sum()), sys_, criterion)
         train_rmse = float(np.sqrt(mse.mean()))
         compiled = CompiledSystem(states, [(states.index(s), t) for s, t in fit.terms])
-        err = np.zeros((0, d))
+        hfit = None
         try:
             if test:
                 segs = segments(test, window_length(test, segment_points))
@@ -724,7 +735,6 @@ def select_model(
                 )
                 if hfit.residuals.size == 0:
                     raise GuardTripped(hfit.message, "blow-up")
-                err = hfit.residuals.reshape(-1, d) * sigma
         except GuardTripped as exc:
             failed = CandidateScore(
                 eqs,
@@ -736,13 +746,14 @@ def select_model(
                 train_score=train_score,
             )
             return failed, None
-        if err.shape[0] == 0:  # nothing held out: the training fit stands in
+        if hfit is None:  # nothing held out: the training fit stands in
             holdout_rmse, score = train_rmse, train_score
         else:
-            n_h = err.shape[0]
-            h_mse = np.maximum((err**2).mean(axis=0) / sigma**2, _RMSE_FLOOR**2)
+            h_rss, n_h = hfit.rss(sigma)
+            n_h = np.maximum(n_h, 1)
+            h_mse = np.maximum(h_rss / n_h / sigma**2, _RMSE_FLOOR**2)
             holdout_rmse = float(np.sqrt(h_mse.mean()))
-            score = _criterion(float(n_h * np.log(h_mse).sum()), n_h * d, sys_, criterion)
+            score = _criterion(_m2ll(n_h, h_mse), int(n_h.sum()), sys_, criterion)
         ok = CandidateScore(
             eqs,
             p,
@@ -800,7 +811,7 @@ def select_model(
 
     report = SelectionReport(criterion=criterion, holdout=what, candidates=scores)
     pareto = front_to_dicts({s: list(fronts[s]) for s in states})
-    bounds = (x_all.min(axis=0), x_all.max(axis=0))
+    bounds = (np.nanmin(x_all, axis=0), np.nanmax(x_all, axis=0))
     if winner is None:
         reasons = "; ".join(f"#{i}: {c.reason}" for i, c in enumerate(scores))
         report.explanation = (
