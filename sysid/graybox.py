@@ -42,7 +42,7 @@ from scipy import stats
 from scipy.integrate import solve_ivp
 from scipy.optimize import least_squares
 
-from .data import Dataset, load_data
+from .data import Dataset, load_data, split_unit
 from .errors import ConfigError, DataError, EquationError
 from .problems import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS, parse_equation
 
@@ -447,17 +447,17 @@ def _parse_equations(
 
 
 def _available_columns(data: Any) -> list[str] | None:
-    """Column names of a CSV path, DataFrame or Dataset (None for arrays)."""
+    """Column names (without ``[unit]``) of a CSV path, DataFrame or Dataset (None for arrays)."""
     if isinstance(data, Dataset):
         return list(data.states)
     if isinstance(data, pd.DataFrame):
-        return [str(c) for c in data.columns]
+        return [split_unit(str(c))[0] for c in data.columns]
     if isinstance(data, (str, os.PathLike)):
         path = Path(data)
         if not path.is_file():
             raise DataError("file not found", source=str(path), hint="check the path")
         try:
-            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            return [split_unit(str(c))[0] for c in pd.read_csv(path, nrows=0).columns]
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
             raise DataError(f"cannot read the header ({err})", source=str(path)) from None
     return None
@@ -625,7 +625,8 @@ def fit_model(
         Known initial values at ``t0``; a missing state or ``None`` is estimated.
     initial_guess : dict state -> float, optional
         Starting values of estimated initial states (default: the first
-        observation for observed states; required for unobserved ones).
+        measured value for observed states, skipping missing ones; required for
+        unobserved ones).
     fixed : dict name -> float, optional
         Known constants (e.g. ``{"N": 763}``).
     bounds : dict name -> (lo, hi), optional
@@ -897,10 +898,10 @@ def fit_model(
                 continue
             if s in guess0:
                 g = _number(guess0[s], f"initial guess of '{s}'", "argument 'initial_guess'")
-            elif s in obs and np.isfinite(y_data[k][0, obs.index(s)]):
-                g = float(y_data[k][0, obs.index(s)])
+            elif s in obs and np.isfinite(col := y_data[k][:, obs.index(s)]).any():
+                g = float(col[np.isfinite(col)][0])  # its first measured value
             else:
-                why = "its first observation is missing" if s in obs else "it is unobserved"
+                why = "it has no value in this trajectory" if s in obs else "it is unobserved"
                 raise ConfigError(
                     f"the initial value of state '{s}' (trajectory {k}) is neither known nor "
                     f"guessed, and {why}",
