@@ -35,7 +35,7 @@ import pandas as pd
 
 from .errors import DataError, DataWarning
 
-__all__ = ["Trajectory", "Dataset", "load_data", "MIN_SAMPLES"]
+__all__ = ["Trajectory", "Dataset", "load_data", "split_unit", "MIN_SAMPLES"]
 
 #: Fewest samples a trajectory may have: an ODE fit needs a start and a shape.
 MIN_SAMPLES = 3
@@ -378,9 +378,9 @@ class Dataset:
         raw = columns
         columns, header_units = _bare_columns(raw, where)
         df.columns = columns
-        time_column = _split_unit(str(time_column))[0]
+        time_column = split_unit(str(time_column))[0]
         if trajectory_column is not None:
-            trajectory_column = _split_unit(str(trajectory_column))[0]
+            trajectory_column = split_unit(str(trajectory_column))[0]
         if time_column not in columns:
             raise DataError(
                 f"time column '{time_column}' not found; columns are {raw}",
@@ -392,7 +392,7 @@ class Dataset:
         if states is None:
             state_cols = [c for c in columns if c not in reserved]
         else:
-            state_cols = [_split_unit(str(s))[0] for s in states]
+            state_cols = [split_unit(str(s))[0] for s in states]
             missing = [s for s in state_cols if s not in columns]
             if missing:
                 raise DataError(
@@ -504,8 +504,8 @@ class Dataset:
             )
         header = _check_csv_layout(path, where)
         # Ids are text ("01" and "1" differ; "NA" is a name); only an empty id is missing.
-        bare_id = None if trajectory_column is None else _split_unit(str(trajectory_column))[0]
-        id_header = next((h for h in header if _split_unit(h)[0] == bare_id), None)
+        bare_id = None if trajectory_column is None else split_unit(str(trajectory_column))[0]
+        id_header = next((h for h in header if split_unit(h)[0] == bare_id), None)
         has_id = id_header is not None
         na_values = {c: ([""] if c == id_header else list(_NA_STRINGS)) for c in header}
         try:
@@ -731,12 +731,12 @@ def _check_csv_layout(path: Path, where: str) -> list[str]:
 _UNIT_HEADER = re.compile(r"^(?P<name>.*?\S)\s+\[(?P<unit>[^\[\]]*)\]$")
 
 
-def _split_unit(header: str) -> tuple[str, str | None]:
+def split_unit(header: str) -> tuple[str, str | None]:
     """``"S [mM]"`` -> ``("S", "mM")``; a header without a unit is its own name.
 
     Examples
     --------
-    >>> _split_unit("t [days]"), _split_unit("x"), _split_unit("x[1]")
+    >>> split_unit("t [days]"), split_unit("x"), split_unit("x[1]")
     (('t', 'days'), ('x', None), ('x[1]', None))
     """
     m = _UNIT_HEADER.match(header.strip())
@@ -750,7 +750,7 @@ def _bare_columns(raw: Sequence[str], where: str) -> tuple[list[str], dict[str, 
     """Column names without their ``[unit]`` and the units found, by bare name."""
     names, units = [], {}
     for header in raw:
-        name, unit = _split_unit(header)
+        name, unit = split_unit(header)
         if name in names:
             first = raw[names.index(name)]
             raise DataError(
