@@ -459,7 +459,10 @@ class SelectionReport:
 
 
 def _split_windows(data: Dataset, fraction: float) -> tuple[Dataset, list[int]]:
-    """Training trajectories (first part of each) and each one's number of training samples."""
+    """Training trajectories (first part of each) and each one's number of training samples.
+
+    When a state is measured only in the held-out parts, nothing is held out.
+    """
     trajs, n_train = [], []
     for tr in data.trajectories:
         n_test = int(math.floor(fraction * tr.n_samples))
@@ -468,6 +471,8 @@ def _split_windows(data: Dataset, fraction: float) -> tuple[Dataset, list[int]]:
         k = tr.n_samples - n_test
         trajs.append(Trajectory(tr.t[:k], tr.x[:k], tr.name))
         n_train.append(k)
+    if any(all(np.isnan(tr.x[:, j]).all() for tr in trajs) for j in range(data.n_states)):
+        return data, [tr.n_samples for tr in data.trajectories]
     return Dataset(trajs, data.states, source=data.source), n_train
 
 

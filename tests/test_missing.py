@@ -297,6 +297,19 @@ def test_select_model_with_missing_values(lv_dataset):
     assert coef == pytest.approx(LV_COEF, rel=0.01)
 
 
+def test_select_model_when_a_state_is_measured_only_late(lv_dataset):
+    p = sysid.load_problem("lotka-volterra")
+    tr = lv_dataset[0]
+    x = tr.x.copy()
+    x[:170, 1] = np.nan  # y only in the last 15%: the held-out windows would take it all
+    data = Dataset.from_arrays(tr.t, x, states=p.states)
+    fronts = distill(tr.x, p.rhs(0, tr.x.T).T, p.states)
+    model, report = select_model(fronts, data, time_budget=10.0)
+    best = report.candidates[report.winner]
+    assert best.holdout_rmse == best.train_rmse  # nothing held out: the training fit stands in
+    assert {(t.state, str(t.term)) for t in model.terms} == set(LV_COEF)
+
+
 def test_graybox_fit_with_partial_missing_values():
     t = np.linspace(0.0, 6.0, 40)
     sol = solve_ivp(
