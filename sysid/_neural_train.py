@@ -182,6 +182,8 @@ def pretrain(
     if epochs <= 0:
         return states, math.nan, False
     use = [u & observed_span(t, z) for t, z, u in zip(taus, zs, use, strict=True)]
+    if not any(u.any() for u in use):  # no time where every state is known
+        return states, math.nan, False
     zc = np.concatenate([s[u] for s, u in zip(states, use, strict=True)])
     dc = np.concatenate([d[u] for (_, d), u in zip(sm, use, strict=True)])
     zc = torch.as_tensor(zc, dtype=dtype, device=device)

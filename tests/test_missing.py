@@ -237,6 +237,18 @@ def test_neural_field_fits_data_with_gaps(simulated):
     assert (errors[1] < 1.5 * errors[0]).all(), errors
 
 
+def test_neural_field_with_a_state_missing_in_whole_trajectories(lv_dataset):
+    a, b = lv_dataset[0], lv_dataset[1]
+    xa, xb = a.x.copy(), b.x.copy()
+    xa[:, 1] = np.nan  # trajectory a measures x only, b measures y only
+    xb[:, 0] = np.nan
+    ds = Dataset.from_arrays([a.t, b.t], [xa, xb], states=lv_dataset.states)
+    nf = NeuralField(width=8, max_epochs=5, pretrain_epochs=20, quiet=True).fit(ds)
+    assert np.isnan(nf.pretrain_loss_)  # no time where both states are known: no warm start
+    assert np.isfinite(nf.history_["loss"]).all() and len(nf.history_["loss"]) == 5
+    assert all(np.isfinite(s).all() for s in nf.smoothed_)
+
+
 # -------------------------------------------------------- refit, selection
 def _lv_system():
     x, y = state_symbols(("x", "y"))
