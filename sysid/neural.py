@@ -19,6 +19,8 @@ How it trains (details in :mod:`sysid._neural_train`):
 * irregular, per-trajectory time grids are solved exactly in one batch by
   running each window in its own sample-index time (see
   :mod:`sysid._neural_windows`);
+* missing values (NaN states) count in no loss: the misfit is averaged over
+  the observed entries, and each state's spline uses its own samples;
 * the learning rate halves on plateaus; each stage stops early when the loss on
   held-out samples stops improving; ``max_epochs`` and ``timeout`` bound the work;
 * numerical faults are retried with safer settings, Ctrl-C keeps the best weights.

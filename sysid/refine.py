@@ -266,7 +266,8 @@ def refine(
     """Refit a candidate system's coefficients against measured trajectories.
 
     Minimises the simulated-minus-measured states, each scaled by its standard
-    deviation, over the coefficients and the start state of each window. The
+    deviation, over the coefficients and the start state of each window.
+    Missing values (NaN) have no residual. The
     fit starts by multiple shooting on short windows of ``segment_points``
     samples (robust: a window cannot drift far from the data), then continues
     on windows twice as long, and so on up to whole trajectories (single
