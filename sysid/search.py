@@ -719,71 +719,28 @@ def refit_inner_constants(
     (True, -1.5*S/(S + 2.0))
     """
     from .data import load_data
-    from .graybox import fit_model
+    from .model import SymbolicModel
+    from .polish import negligible_terms, refit_all
 
     ds = load_data(data)
     states = list(ds.states)
     exprs = {s: _as_sympy(equations[s], states, f"equation of {s!r}") for s in states}
-    params: dict[str, float] = {}
-
-    def name(f: sp.Float) -> sp.Symbol:
-        key = f"p_{len(params)}"
-        params[key] = float(f)
-        return sp.Symbol(key)
-
-    par = {
-        s: e.replace(lambda z: z.is_Float and float(z) != 0.0, lambda z: name(z))
-        for s, e in exprs.items()
-    }
-    if not params:
+    model = SymbolicModel.from_equations(states, exprs)
+    if not model.terms:
         return exprs, True
-    try:
-        res = fit_model(
-            {s: str(e) for s, e in par.items()},
-            ds,
-            parameters=params,
-            log_parameters=False,
-            max_nfev=max_nfev,
-            time_limit=time_limit,
-        )
-    except (ValueError, RuntimeError):
+    opts = {"time_limit": time_limit, "max_nfev": max_nfev}
+    fitted = refit_all(model, ds, **opts)  # type: ignore[arg-type]
+    if fitted is None:
         return exprs, False
-    if not res.success:
-        return exprs, False
-    sub = {sp.Symbol(k): sp.Float(v) for k, v in res.parameters.items()}
-    out = {s: e.xreplace(sub) for s, e in par.items()}
+    out = fitted[0]
     if _prune:
-        pruned = _drop_negligible(out, ds, states)
-        if pruned != out:
-            again, ok = refit_inner_constants(
-                pruned, ds, time_limit=time_limit, max_nfev=max_nfev, _prune=False
-            )
-            if ok:
-                return again, True
-    return out, True
-
-
-def _drop_negligible(
-    eqs: Mapping[str, sp.Expr], ds: object, states: list[str], rel: float = 1e-6
-) -> dict[str, sp.Expr]:
-    """Drop additive terms that never exceed ``rel`` times the largest rate on the data."""
-    x = np.concatenate([tr.x for tr in ds.trajectories])  # type: ignore[attr-defined]
-    syms = [sp.Symbol(s, real=True) for s in states]
-    out = {}
-    for s, e in eqs.items():
-        terms = sp.Add.make_args(e)
-        if len(terms) < 2:
-            out[s] = e
-            continue
-        with np.errstate(all="ignore"):
-            size = [
-                float(np.max(np.abs(np.broadcast_to(sp.lambdify(syms, t, "numpy")(*x.T), len(x)))))
-                for t in terms
-            ]
-        top = max(size)
-        keep = [t for t, v in zip(terms, size, strict=True) if not v <= rel * top]
-        out[s] = sp.Add(*keep)
-    return out
+        dropped = negligible_terms(out, ds, 1e-6)
+        if dropped:
+            keep = [t for t in out.terms if t not in dropped]
+            again = refit_all(SymbolicModel(states, keep), ds, **opts)  # type: ignore[arg-type]
+            if again is not None:
+                out = again[0]
+    return dict(out.equations), True
 
 
 # ------------------------------------------------------- comparison helper

@@ -1,0 +1,76 @@
+"""The last touch on a chosen model: negligible terms dropped, every constant refitted."""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+import sysid
+from sysid.errors import ConfigError
+from sysid.model import SymbolicModel
+from sysid.polish import has_inner_constants, negligible_terms, polish_model, trajectory_rms
+
+
+@pytest.fixture(scope="module")
+def mm_data():
+    return sysid.simulate("michaelis-menten", n_samples=60)
+
+
+@pytest.fixture(scope="module")
+def logistic_data():
+    return sysid.simulate("logistic", n_samples=40)
+
+
+def test_has_inner_constants():
+    S, x = sp.symbols("S x")
+    assert has_inner_constants(S / (S + 2.5))
+    assert has_inner_constants(sp.exp(0.3 * x))
+    assert not has_inner_constants(x**3 * S)
+    assert not has_inner_constants(sp.sin(x))
+
+
+def test_negligible_terms_relative_to_the_largest_term(logistic_data):
+    m = SymbolicModel.from_equations(["N"], {"N": "0.5*N - 0.005*N**2 + 1e-12*N**3 + 1e-9"})
+    assert sorted(str(t.term) for t in negligible_terms(m, logistic_data)) == ["1", "N**3"]
+    # a threshold of 0 keeps every term
+    assert negligible_terms(m, logistic_data, rel=0.0) == []
+
+
+def test_negligible_terms_bad_threshold(logistic_data):
+    m = SymbolicModel.from_equations(["N"], {"N": "0.5*N"})
+    with pytest.raises(ConfigError, match=r"rel must be in \[0, 1\), found 2"):
+        negligible_terms(m, logistic_data, rel=2)
+
+
+def test_polish_refits_inner_constant_and_drops_tiny_terms(mm_data):
+    m = SymbolicModel.from_equations(
+        ["S"], {"S": "-1.42*S/(S + 2.2) + 3e-9*S**2/(S**2 + 0.86) + 4e-10*exp(0.16*S)"}
+    )
+    out = polish_model(m, mm_data)
+    assert out is not None
+    (term,) = out.terms
+    assert term.coefficient == pytest.approx(-1.5, rel=1e-5)
+    consts = out.selection["polish"]["inner_constants"]
+    (c,) = consts.values()
+    assert c["value"] == pytest.approx(2.0, rel=1e-5)
+    assert len(out.selection["polish"]["dropped_terms"]) == 2
+    assert out.selection["polish"]["rms_after"] <= out.selection["polish"]["rms_before"]
+    r = sysid.score(out.equations, sysid.load_problem("michaelis-menten"))
+    assert r["structure_recovered"] and r["max_coefficient_relative_error"] < 1e-4
+
+
+def test_polish_leaves_plain_models_alone(logistic_data):
+    p = sysid.load_problem("logistic")
+    m = SymbolicModel.from_equations(["N"], p.true_equations())
+    assert polish_model(m, logistic_data) is None
+    assert trajectory_rms(m, logistic_data) < 1e-5
+
+
+def test_polish_refuses_a_worse_model(logistic_data):
+    # Dropping the "negligible" constant 1e-9 is harmless; the quadratic term is real:
+    # a model whose only change would lose accuracy is never returned worse.
+    m = SymbolicModel.from_equations(["N"], {"N": "0.5*N - 0.005*N**2 + 1e-9"})
+    out = polish_model(m, logistic_data)
+    assert out is not None
+    assert trajectory_rms(out, logistic_data) <= 1.02 * trajectory_rms(m, logistic_data)
+    assert [str(t.term) for t in out.terms] == ["N", "N**2"]
