@@ -38,13 +38,15 @@ import sympy as sp
 from .data import Dataset, load_data
 from .errors import ConfigError, DataError
 from .library import Library
-from .model import SymbolicModel
+from .model import SymbolicModel, TermEstimate
 from .neural import NeuralField
+from .polish import polish_model
 from .problems import Problem, load_problem
 from .refine import SelectionReport, select_model
 from .score import score as score_equations
+from .search import library_fit_is_poor, merge_fronts, search
 from .simulate import integrate, simulate
-from .symbolic import Candidate, distill, front_to_dicts
+from .symbolic import Candidate, distill, front_to_dicts, knee
 
 __all__ = ["discover", "recover", "DiscoveryResult"]
 
@@ -52,7 +54,13 @@ RESULT_FILE = "result.json"
 
 #: Default keyword arguments of each stage, used where the caller gives none.
 #: One set for every problem; tests may lower the budgets here.
-DEFAULTS: dict[str, dict[str, Any]] = {"neural": {}, "distill": {}, "select": {}}
+DEFAULTS: dict[str, dict[str, Any]] = {"neural": {}, "distill": {}, "select": {}, "search": {}}
+
+#: Seconds the expression search may add to a run (issue: at most 60 s on 2 cores,
+#: the inner-constant refit included).
+SEARCH_BUDGET = 40.0
+POLISH_LIMIT = 15.0
+_SEARCH_MODES = ("auto", "always", "never")
 
 
 def _stage(msg: str, quiet: bool) -> None:
@@ -361,6 +369,8 @@ def discover(
     neural: Mapping[str, Any] | None = None,
     distill_options: Mapping[str, Any] | None = None,
     select_options: Mapping[str, Any] | None = None,
+    expression_search: str = "auto",
+    search_options: Mapping[str, Any] | None = None,
 ) -> DiscoveryResult:
     """Learn readable equations from trajectories.
 
@@ -384,10 +394,24 @@ def discover(
         Keyword arguments of :func:`~sysid.symbolic.distill`.
     select_options : dict, optional
         Keyword arguments of :func:`~sysid.refine.select_model`.
+    expression_search : {"auto", "always", "never"}
+        Search over expression trees (rational, Hill, exponential, logarithmic
+        terms; :mod:`sysid.search`) in addition to the library: ``"auto"``
+        when the library's best fits are poor (:func:`~sysid.search.library_fit_is_poor`),
+        within about 40 s. Its candidates join the Pareto fronts. The chosen
+        model is then polished (:func:`~sysid.polish.polish_model`): negligible
+        terms dropped, constants inside terms refitted through the ODE solver.
+    search_options : dict, optional
+        Keyword arguments of :func:`~sysid.search.search` (``operators``,
+        ``max_terms``, ``time_budget``...).
 
     Returns
     -------
     DiscoveryResult
+        Pressing Ctrl-C (``KeyboardInterrupt``) does not lose the work done:
+        the result holds what was finished (the field, the knee of each
+        Pareto front as the model when the selection did not finish) and
+        ``result.extra["interrupted"]`` names the stage that was stopped.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(
@@ -405,38 +429,78 @@ def discover(
         **DEFAULTS["select"],
         **_check_options(select_options, "select_options", select_model, ("fronts", "data")),
     }
+    if expression_search not in _SEARCH_MODES:
+        raise ConfigError(
+            f"expression_search must be one of {list(_SEARCH_MODES)}, found {expression_search!r}",
+            source="argument 'expression_search'",
+        )
+    search_kw = {
+        **DEFAULTS["search"],
+        **_check_options(
+            search_options, "search_options", search, ("x", "dxdt", "states", "weights")
+        ),
+    }
     if isinstance(library, Library):
         lib = library
     else:
         lib = Library(ds.states, **_check_options(library, "library", Library, ("states",)))
     start = time.perf_counter()
+    timings: dict[str, float] = {}
+    stage = "neural"
+    nf: NeuralField | None = None
+    fronts: dict[str, list[Candidate]] = {}
+    model: SymbolicModel | None = None
+    report: SelectionReport | None = None
+    extra: dict[str, Any] = {}
+    try:
+        _stage(f"[1/3] fitting the neural vector field to {ds!r}", quiet)
+        neural_kw.setdefault("seed", int(seed))
+        neural_kw.setdefault("quiet", quiet)
+        nf = NeuralField(**neural_kw)
+        nf.fit(ds)
+        timings["neural_s"] = time.perf_counter() - start
+        if getattr(nf, "status_", None) == "interrupted":
+            raise KeyboardInterrupt
 
-    _stage(f"[1/3] fitting the neural vector field to {ds!r}", quiet)
-    neural_kw.setdefault("seed", int(seed))
-    neural_kw.setdefault("quiet", quiet)
-    nf = NeuralField(**neural_kw)
-    nf.fit(ds)
-    t_neural = time.perf_counter() - start
+        stage = "distill"
+        _stage("[2/3] distilling equations from the field", quiet)
+        t1 = time.perf_counter()
+        x = _sample_points(nf, ds)
+        dxdt = nf.predict(x)
+        distill_kw.setdefault("seed", int(seed))
+        fronts = distill(x, dxdt, ds.states, lib, **distill_kw)
+        if expression_search != "never":
+            stage = "search"
+            t_search = time.perf_counter()
+            search_kw.setdefault("time_budget", SEARCH_BUDGET)
+            search_kw.setdefault("seed", int(seed))
+            run = expression_search == "always" or library_fit_is_poor(fronts, x, dxdt)
+            if run:
+                _stage("      the library fits poorly: searching expression trees", quiet)
+                fronts = merge_fronts(fronts, search(x, dxdt, ds.states, **search_kw))
+            extra["expression_search"] = {
+                "mode": expression_search,
+                "ran": bool(run),
+                "seconds": round(time.perf_counter() - t_search, 3),
+            }
+        timings["symbolic_s"] = time.perf_counter() - t1
 
-    _stage("[2/3] distilling equations from the field", quiet)
-    t1 = time.perf_counter()
-    x = _sample_points(nf, ds)
-    dxdt = nf.predict(x)
-    distill_kw.setdefault("seed", int(seed))
-    fronts = distill(x, dxdt, ds.states, lib, **distill_kw)
-    t_symbolic = time.perf_counter() - t1
-
-    _stage("[3/3] refitting constants through the ODE solver and selecting a model", quiet)
-    t2 = time.perf_counter()
-    select_kw.setdefault("seed", int(seed))
-    model, report = select_model(fronts, ds, **select_kw)
-    t_refine = time.perf_counter() - t2
-    timings = {
-        "neural_s": t_neural,
-        "symbolic_s": t_symbolic,
-        "refine_s": t_refine,
-        "total_s": time.perf_counter() - start,
-    }
+        stage = "select"
+        _stage("[3/3] refitting constants through the ODE solver and selecting a model", quiet)
+        t2 = time.perf_counter()
+        select_kw.setdefault("seed", int(seed))
+        model, report = select_model(fronts, ds, **select_kw)
+        stage = "polish"
+        polished = polish_model(model, ds, time_limit=POLISH_LIMIT)
+        if polished is not None:
+            model = polished
+        timings["refine_s"] = time.perf_counter() - t2
+    except KeyboardInterrupt:
+        extra["interrupted"] = stage
+        _stage(f"interrupted during '{stage}': keeping the work done so far", quiet)
+        if model is None:
+            model = _knee_model(ds.states, fronts)
+    timings["total_s"] = time.perf_counter() - start
     return DiscoveryResult(
         model=model,
         field=nf,
@@ -445,7 +509,25 @@ def discover(
         data=ds,
         timings=timings,
         seed=int(seed),
+        extra=extra,
     )
+
+
+def _knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]]) -> SymbolicModel:
+    """The knee of each front as a model (no refit): the fallback of an interrupted run.
+
+    A state without a front gets ``dx/dt = 0``.
+    """
+    terms = []
+    for s in states:
+        front = list(fronts.get(s, ()))
+        if not front:
+            continue
+        best = knee(front)
+        terms.extend(
+            TermEstimate(s, t, float(c)) for t, c in zip(best.terms, best.coefficients, strict=True)
+        )
+    return SymbolicModel(states, terms)
 
 
 def recover(

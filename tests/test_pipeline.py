@@ -16,6 +16,7 @@ import sympy as sp
 import sysid
 from sysid.cli import main
 from sysid.errors import ConfigError, DataError
+from sysid.polish import has_inner_constants
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,30 @@ def test_bad_seed_and_options(lv_dataset):
         sysid.discover(lv_dataset, library={"degre": 2})
     with pytest.raises(ConfigError, match="select_options must be a dict"):
         sysid.discover(lv_dataset, select_options=[1, 2])
+    with pytest.raises(ConfigError, match=r"expression_search must be one of .*found 'yes'"):
+        sysid.discover(lv_dataset, expression_search="yes")
+    with pytest.raises(ConfigError, match=r"'search_options': unknown option\(s\) \['beam'\]"):
+        sysid.discover(lv_dataset, search_options={"beam": 3})
+
+
+def test_expression_search_joins_the_fronts(fast_defaults, simulated):
+    """A saturating law: "auto" finds the library poor and runs the search, whose
+    candidates (constants inside terms) join the Pareto front. Recovery itself at the
+    default budgets is a slow target (tests/test_targets.py)."""
+    data = simulated("michaelis-menten", noise=0.0, seed=0, n_samples=60)
+    res = sysid.discover(data, seed=0, quiet=True)
+    info = res.extra["expression_search"]
+    assert info["mode"] == "auto" and info["ran"] is True
+    assert info["seconds"] < 60.0
+    assert any(has_inner_constants(t) for c in res.fronts["S"] for t in c.terms)
+    assert res.to_dict()["expression_search"]["ran"] is True
+
+
+def test_expression_search_never(fast_defaults, simulated):
+    data = simulated("logistic", noise=0.01, seed=0, n_samples=40)
+    res = sysid.discover(data, seed=0, quiet=True, expression_search="never")
+    assert "expression_search" not in res.extra
+    assert not any(has_inner_constants(t.term) for t in res.model.terms)
 
 
 def test_bad_data_type():

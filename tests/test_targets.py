@@ -38,3 +38,18 @@ def test_mission_problem_at_ten_percent_noise(problem):
         if hits >= 2:
             break
     assert hits >= 2
+
+
+#: Laws outside the default library (issue 8): exact structure, constants within 1 %
+#: after the polish, from clean data.
+BEYOND_LIBRARY = ["michaelis-menten", "hill-switch", "gompertz", "holling-ii"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem", BEYOND_LIBRARY)
+def test_law_outside_the_library_recovered(problem):
+    res = sysid.recover(problem, noise=0.0, seed=0, quiet=True)
+    s = res.score
+    assert res.extra["expression_search"]["ran"] is True
+    assert s["structure_recovered"], f"{problem}: found {res.model}"
+    assert s["max_coefficient_relative_error"] <= 0.01
