@@ -83,6 +83,19 @@ def compare_equations(
     dict
         ``structure_recovered``, ``max_coefficient_relative_error``, and
         ``per_state`` details (missing and extra terms, errors).
+
+    Notes
+    -----
+    When a side has numbers inside its terms (``S/(Km + S)`` with ``Km`` a
+    number, ``exp(0.5*x)``), terms are matched by shape and the inner
+    constants count as coefficients (:func:`sysid.search.compare_with_constants`):
+    ``-1.5*S/(S + 2.0)`` and ``-3*S/(2*S + 4)`` are the same law.
+
+    Examples
+    --------
+    >>> r = compare_equations({"S": "-1.49*S/(S + 2.02)"}, {"S": "-1.5*S/(2.0 + S)"})
+    >>> r["structure_recovered"], round(r["max_coefficient_relative_error"], 3)
+    (True, 0.01)
     """
     states = list(truth)
     missing_states = [s for s in states if s not in found]
@@ -92,12 +105,22 @@ def compare_equations(
             source="score",
             hint="give one equation per state of the problem",
         )
+    exprs = {
+        **{("found", s): _as_expr(found[s], states, f"found equation of {s}") for s in states},
+        **{("truth", s): _as_expr(truth[s], states, f"true equation of {s}") for s in states},
+    }
+    if any(_has_inner_numbers(e) for e in exprs.values()):
+        from .search import compare_with_constants
+
+        return compare_with_constants(
+            {s: exprs["found", s] for s in states}, {s: exprs["truth", s] for s in states}
+        )
     per_state = {}
     all_ok = True
     worst = 0.0
     for s in states:
-        f_terms = term_coefficients(_as_expr(found[s], states, f"found equation of {s}"), tol)
-        t_terms = term_coefficients(_as_expr(truth[s], states, f"true equation of {s}"), tol)
+        f_terms = term_coefficients(exprs["found", s], tol)
+        t_terms = term_coefficients(exprs["truth", s], tol)
         missing = [str(k) for k in t_terms if k not in f_terms]
         extra = [str(k) for k in f_terms if k not in t_terms]
         errors = {str(k): abs(f_terms.get(k, 0.0) - c) / abs(c) for k, c in t_terms.items()}
@@ -116,6 +139,18 @@ def compare_equations(
         "max_coefficient_relative_error": float(worst),
         "per_state": per_state,
     }
+
+
+def _has_inner_numbers(expr: sp.Expr) -> bool:
+    """Whether an expanded term holds a non-integer number inside (a fitted inner constant)."""
+    for term in sp.Add.make_args(sp.expand(expr)):
+        _, rest = term.as_coeff_Mul()
+        for a in sp.preorder_traversal(rest):
+            if a.is_Float or (a.is_Rational and not a.is_Integer):
+                return True
+            if a.is_number and not a.is_Atom:  # log(50), exp(2): numbers written as functions
+                return True
+    return False
 
 
 def holdout_r2(
