@@ -15,7 +15,8 @@ The search works on the library's columns normalised to unit (weighted) norm:
 * supports whose columns are (numerically) linearly dependent are skipped, so
   a collinear library (e.g. SIR, where ``S + I + R`` is constant) still yields
   the sparsest form instead of a minimum-norm mixture;
-* the best few supports of each size are refitted exactly (QR least squares).
+* the best few supports of each size, and the best of each complexity among
+  the beam, are refitted exactly (QR least squares).
 
 Examples
 --------
@@ -343,6 +344,8 @@ def distill(
     gram = a.T @ a
     b = a.T @ y_unit
     max_k = min(max_terms, m)
+    # Complexity of each usable column (node count + 1 for its coefficient).
+    col_cx = np.array([term_complexity(library.terms[i]) + 1 for i in cols], dtype=np.int64)
 
     # Pool of supports per state and size, best first (scored through the Gram matrix).
     # Sizes with few subsets are enumerated; beyond, a beam grows from the best smaller
@@ -372,7 +375,16 @@ def distill(
             order = order[np.isfinite(sc_q[order])][:beam_width]
             best = [tuple(int(v) for v in sup_q[i]) for i in order]
             beams[q].append(best)
-            pool[q][k] = best[:n_refit]
+            # The best few, and the best of each complexity (a Pareto front needs the
+            # simplest good fit, e.g. x + x**3 when x + sin(x) is a hair better).
+            chosen = list(best[:n_refit])
+            seen_cx = {int(col_cx[list(sup)].sum()) for sup in chosen}
+            for sup in best[n_refit:]:
+                cx = int(col_cx[list(sup)].sum())
+                if cx not in seen_cx:
+                    seen_cx.add(cx)
+                    chosen.append(sup)
+            pool[q][k] = chosen
 
     fronts: dict[str, list[Candidate]] = {}
     for q, state in enumerate(states):
