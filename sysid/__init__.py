@@ -5,7 +5,8 @@ The four verbs: :func:`load_problem` (benchmark systems as data files),
 :func:`discover` (equations from data; :func:`recover` adds a score against a
 known truth) and :func:`bench` (the reproducible problem suite). The stages
 are importable on their own: :class:`NeuralField`, :class:`Library`,
-:func:`distill`, :func:`refine`, :func:`select_model`, :class:`SymbolicModel`.
+:func:`distill`, :func:`extend_fronts` (expression search),
+:func:`refine`, :func:`select_model`, :func:`polish_model`, :class:`SymbolicModel`.
 
 Examples
 --------
@@ -37,9 +38,11 @@ from .library import Library
 from .model import SymbolicModel
 from .neural import NeuralField
 from .pipeline import DiscoveryResult, discover, recover
+from .polish import polish_model
 from .problems import Problem, list_problems, load_problem, load_problems, parse_equation
 from .refine import refine, select_model
 from .score import score
+from .search import extend_fronts, merge_fronts
 from .simulate import simulate
 from .symbolic import distill
 
@@ -66,6 +69,9 @@ __all__ = [
     "distill",
     "refine",
     "select_model",
+    "extend_fronts",
+    "merge_fronts",
+    "polish_model",
     "SymbolicModel",
     "fit_model",
     "GrayBoxResult",
