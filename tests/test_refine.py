@@ -160,7 +160,8 @@ def test_blow_up_candidate_is_dropped_with_reason_and_run_succeeds():
         true.complexity - 1,
         true.loss * 1.05,
     )
-    fronts = {"x": [front[0], bad, *front[1:]], "y": fronts["y"]}
+    at = next(i for i, c in enumerate(front) if c.complexity >= bad.complexity)
+    fronts = {"x": [*front[:at], bad, *front[at:]], "y": fronts["y"]}  # sorted by complexity
     model, report = select_model(fronts, data)
     failed = [c for c in report.candidates if c.status == "failed"]
     assert report.candidates[0].status == "failed"
