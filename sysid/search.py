@@ -536,10 +536,16 @@ def search(
 def merge_fronts(
     a: Mapping[str, Sequence[Candidate]], b: Mapping[str, Sequence[Candidate]]
 ) -> dict[str, list[Candidate]]:
-    """The joint Pareto front, per state, of two sets of fronts (e.g. ``distill`` and ``search``).
+    """The joint front, per state, of two sets of fronts (e.g. ``distill`` and ``search``).
 
-    States present in only one input keep their front. Candidates with the same
-    set of terms are kept once (the lower loss).
+    A candidate stays when no other is both simpler and better, where simpler
+    is either measure of parsimony: the expression's size (complexity) or its
+    number of terms (coefficients, which the selection's information criterion
+    counts). A nested term such as ``a/(1 + exp(c - x))`` is large but a
+    single coefficient; against a derivative field with a few percent error it
+    may lose to a three-term library fit on size and still deserve its trial
+    through the ODE solver. States present in only one input keep their front.
+    Candidates with the same set of terms are kept once (the lower loss).
 
     Examples
     --------
@@ -553,8 +559,27 @@ def merge_fronts(
     """
     out: dict[str, list[Candidate]] = {}
     for s in list(a) + [k for k in b if k not in a]:
-        out[s] = _pareto([*a.get(s, ()), *b.get(s, ())])
+        pool = [*a.get(s, ()), *b.get(s, ())]
+        by_size = _pareto(pool)
+        by_terms = _terms_front(pool)
+        keys = {_key(c) for c in by_size}
+        extra = [c for c in by_terms if _key(c) not in keys]
+        out[s] = sorted([*by_size, *extra], key=lambda c: (c.complexity, c.loss))
     return out
+
+
+def _terms_front(cands: Iterable[Candidate]) -> list[Candidate]:
+    """Non-dominated candidates in (number of terms, loss): the best of each size that
+    beats every candidate with fewer terms."""
+    best: dict[int, Candidate] = {}
+    for c in cands:
+        if math.isfinite(c.loss) and (c.n_terms not in best or c.loss < best[c.n_terms].loss):
+            best[c.n_terms] = c
+    front: list[Candidate] = []
+    for k in sorted(best):
+        if not front or best[k].loss < front[-1].loss:
+            front.append(best[k])
+    return front
 
 
 def _noise_floor(x: np.ndarray, dxdt: np.ndarray, max_samples: int = 3000) -> np.ndarray:
