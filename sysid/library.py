@@ -148,6 +148,12 @@ class Library:
                 hint="3 (the default) covers most mechanics, chemistry and ecology",
             )
         self.degree = int(degree)
+        for flag, value in (("trig", trig), ("include_constant", include_constant)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ConfigError(
+                    f"{flag} must be True or False, found {value!r}",
+                    source=f"argument '{flag}'",
+                )
         self.trig = bool(trig)
         self.include_constant = bool(include_constant)
         self.symbols = state_symbols(self.states)

@@ -303,6 +303,7 @@ class DiscoveryResult:
             "time_origin": meta.get("time_origin"),
         }
         data = Dataset.from_csv(out / "data.csv", **carried)
+        data.source = meta.get("source") or data.source
         holdout = None
         if (out / "holdout.csv").exists():
             holdout = Dataset.from_csv(out / "holdout.csv", **carried)
@@ -328,7 +329,7 @@ def _same(a: str, b: str | None, states: Sequence[str]) -> bool:
     if b is None:
         return False
     try:
-        return sp.simplify(sp.sympify(a) - sp.sympify(b)) == 0
+        return sp.expand(sp.sympify(a) - sp.sympify(b)) == 0
     except (sp.SympifyError, TypeError):  # pragma: no cover - defensive
         return a == b
 
@@ -558,6 +559,7 @@ def recover(
     DiscoveryResult
         With ``score`` (structure recovered, coefficient error, held-out R^2).
     """
+    _check_options(options, "options", discover, ("data", "seed", "quiet"))
     prob = load_problem(problem)
     data = simulate(prob, noise=noise, seed=seed, n_samples=n_samples, irregular=irregular)
     holdout = None

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import EquationError
+from .errors import ConfigError, EquationError
 from .problems import Problem, parse_equation
 from .simulate import integrate, sample_times
 
@@ -210,6 +210,12 @@ def score(
     >>> s["structure_recovered"], s["max_coefficient_relative_error"]
     (True, 0.0)
     """
+    if not isinstance(problem, Problem):
+        raise ConfigError(
+            f"problem must be a Problem, found {type(problem).__name__}",
+            source="score",
+            hint="load it first: sysid.score(found, sysid.load_problem('lotka-volterra'))",
+        )
     cmp = compare_equations(found, problem.true_equations())
     out: dict[str, Any] = {
         "structure_recovered": cmp["structure_recovered"],

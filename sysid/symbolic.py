@@ -44,7 +44,7 @@ import sympy as sp
 
 from ._symbolic_ode import single_threaded
 from .errors import ConfigError, DataError, DataWarning
-from .library import Library, term_complexity
+from .library import Library, _check_states, term_complexity
 
 __all__ = ["Candidate", "distill", "knee", "plausible", "front_to_dicts"]
 
@@ -280,7 +280,7 @@ def distill(
     >>> [str(knee(fronts[s])) for s in ("a", "b")]
     ['-0.5*a*b', '2.0*sin(a)']
     """
-    states = tuple(str(s) for s in states)
+    states = _check_states(states)
     d = len(states)
     x = _as_matrix(x, "x", d)
     dxdt = _as_matrix(dxdt, "dxdt", d)
@@ -292,6 +292,12 @@ def distill(
         )
     if library is None:
         library = Library(states)
+    elif not isinstance(library, Library):
+        raise ConfigError(
+            f"library must be a Library, found {type(library).__name__}",
+            source="argument 'library'",
+            hint="e.g. Library(states, degree=2, trig=False)",
+        )
     elif tuple(library.states) != states:
         raise ConfigError(
             f"library states {list(library.states)} differ from states {list(states)}",
@@ -306,7 +312,14 @@ def distill(
     if weights is None:
         w = np.ones(n)
     else:
-        w = np.asarray(weights, dtype=np.float64).ravel()
+        try:
+            w = np.asarray(weights, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise DataError(
+                f"'weights' is not numeric: {weights!r:.60}",
+                source="distill",
+                hint="pass one non-negative number per sample",
+            ) from None
         if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or not (w > 0).any():
             raise DataError(
                 f"weights must be {n} finite non-negative numbers, not all zero; "

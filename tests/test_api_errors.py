@@ -285,6 +285,61 @@ def test_refine_rejects_a_system_for_other_states(small):
 # ------------------------------------------- not validated yet (other modules)
 #: (id, call, error, message wanted, what happens now). Strict xfail: a case that
 #: starts passing fails the run, as a reminder to move it up to the checked cases.
+FIXED = [
+    (
+        "distill states",
+        lambda d, f, e: distill(e[0], e[1], 3),
+        ConfigError,
+        r"states must be a non-empty list of names, found 3",
+        "symbolic.py: distill iterates over states unchecked (TypeError)",
+    ),
+    (
+        "distill library",
+        lambda d, f, e: distill(e[0], e[1], ["x", "y"], library="poly"),
+        ConfigError,
+        r"library must be a Library, found str",
+        "symbolic.py: AttributeError 'str' object has no attribute 'states'",
+    ),
+    (
+        "distill weights",
+        lambda d, f, e: distill(e[0], e[1], ["x", "y"], weights="abc"),
+        DataError,
+        r"'weights' is not numeric",
+        "symbolic.py: bare ValueError from np.asarray",
+    ),
+    (
+        "score problem",
+        lambda d, f, e: sysid.score(LV, "lotka-volterra"),
+        ConfigError,
+        r"problem must be a Problem",
+        "score.py: AttributeError 'str' object has no attribute 'true_equations'",
+    ),
+    (
+        "recover option",
+        lambda d, f, e: sysid.recover("lotka-volterra", quiet=True, widht=3),
+        ConfigError,
+        r"unknown option\(s\) \['widht'\]",
+        "pipeline.py: recover passes **options on, TypeError from discover",
+    ),
+    (
+        "Library trig",
+        lambda d, f, e: Library(["x"], trig="yes"),
+        ConfigError,
+        r"trig must be True or False, found 'yes'",
+        "library.py: trig is not checked",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "error", "match"),
+    [pytest.param(call, err, match, id=id_) for id_, call, err, match, _ in FIXED],
+)
+def test_fixed_validation(small, fronts, exact, entry, error, match):
+    with pytest.raises(error, match=match):
+        entry(small, fronts, exact)
+
+
 PENDING = [
     (
         "select_model time_budget",
@@ -336,53 +391,11 @@ PENDING = [
         "refine.py: scipy's least_squares raises a bare ValueError",
     ),
     (
-        "distill states",
-        lambda d, f, e: distill(e[0], e[1], 3),
-        ConfigError,
-        r"states must be a non-empty list of names, found 3",
-        "symbolic.py: distill iterates over states unchecked (TypeError)",
-    ),
-    (
-        "distill library",
-        lambda d, f, e: distill(e[0], e[1], ["x", "y"], library="poly"),
-        ConfigError,
-        r"library must be a Library, found str",
-        "symbolic.py: AttributeError 'str' object has no attribute 'states'",
-    ),
-    (
-        "distill weights",
-        lambda d, f, e: distill(e[0], e[1], ["x", "y"], weights="abc"),
-        DataError,
-        r"'weights' is not numeric",
-        "symbolic.py: bare ValueError from np.asarray",
-    ),
-    (
-        "score problem",
-        lambda d, f, e: sysid.score(LV, "lotka-volterra"),
-        ConfigError,
-        r"problem must be a Problem",
-        "score.py: AttributeError 'str' object has no attribute 'true_equations'",
-    ),
-    (
-        "recover option",
-        lambda d, f, e: sysid.recover("lotka-volterra", quiet=True, widht=3),
-        ConfigError,
-        r"unknown option\(s\) \['widht'\]",
-        "pipeline.py: recover passes **options on, TypeError from discover",
-    ),
-    (
         "discover states",
         lambda d, f, e: sysid.discover(d, states=["a", "b"], quiet=True, **TINY_RUN),
         DataError,
         r"state column\(s\) \['a', 'b'\] not found",
         "data.py: load_data ignores states= for a Dataset (runs on x, y)",
-    ),
-    (
-        "Library trig",
-        lambda d, f, e: Library(["x"], trig="yes"),
-        ConfigError,
-        r"trig must be True or False, found 'yes'",
-        "library.py: trig is not checked",
     ),
 ]
 
