@@ -145,10 +145,10 @@ def plot_phase_portrait(
     elif pairs is None:
         pairs = list(combinations(range(d), 2))[:3]
     _, x_all = data.stacked()
-    lo, hi = x_all.min(axis=0), x_all.max(axis=0)
+    lo, hi = np.nanmin(x_all, axis=0), np.nanmax(x_all, axis=0)
     pad = 0.08 * np.where(hi > lo, hi - lo, 1.0)
     lo, hi = lo - pad, hi + pad
-    mean = x_all.mean(axis=0)
+    mean = np.nanmean(x_all, axis=0)
     labels = list(fields)
     fig = Figure(figsize=(4.2 * max(1, len(labels)), 3.8 * len(pairs)))
     axes = fig.subplots(len(pairs), max(1, len(labels)), squeeze=False)
