@@ -26,7 +26,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -199,13 +199,9 @@ class Dataset:
         return h.hexdigest()
 
     def subset(self, indices: Sequence[int]) -> Dataset:
-        """A dataset of the trajectories at ``indices``."""
-        return Dataset(
-            [self.trajectories[i] for i in indices],
-            self.states,
-            time_unit=self.time_unit,
-            units=dict(self.units),
-            source=self.source,
+        """A dataset of the trajectories at ``indices`` (units, source and time origin kept)."""
+        return replace(
+            self, trajectories=[self.trajectories[i] for i in indices], units=dict(self.units)
         )
 
     # ------------------------------------------------------------- builders
@@ -392,14 +388,7 @@ class Dataset:
         if states is None:
             state_cols = [c for c in columns if c not in reserved]
         else:
-            state_cols = [split_unit(str(s))[0] for s in states]
-            missing = [s for s in state_cols if s not in columns]
-            if missing:
-                raise DataError(
-                    f"state column(s) {missing} not found; columns are {raw}",
-                    source=where,
-                    hint="check the names given with --states / states=",
-                )
+            state_cols = _state_names(states, columns, raw, where)
             clash = [s for s in state_cols if s in reserved]
             if clash:
                 raise DataError(
@@ -616,17 +605,29 @@ def load_data(
     ----------
     source : Dataset, str or Path (CSV), DataFrame, or a tuple ``(t, x)``
         ``(t, x)`` may hold one trajectory's arrays or lists of them.
-    time_column, trajectory_column, states
+    time_column, trajectory_column
         As in :meth:`Dataset.from_dataframe`.
+    states : list of str, optional
+        The state columns to keep, in this order, for a CSV file, a DataFrame
+        (as in :meth:`Dataset.from_dataframe`) or a Dataset (units kept); for
+        ``(t, x)`` arrays, the names of the columns of ``x``.
+
+    Raises
+    ------
+    DataError
+        When a name in ``states`` is not a column of the data.
 
     Examples
     --------
     >>> import numpy as np
-    >>> load_data((np.arange(3.0), np.arange(6.0).reshape(3, 2))).states
+    >>> ds = load_data((np.arange(3.0), np.arange(6.0).reshape(3, 2)))
+    >>> ds.states
     ('x0', 'x1')
+    >>> load_data(ds, states=["x1"]).states
+    ('x1',)
     """
     if isinstance(source, Dataset):
-        return source
+        return source if states is None else _select_states(source, states)
     if isinstance(source, (str, os.PathLike)):
         return Dataset.from_csv(
             source, time_column=time_column, trajectory_column=trajectory_column, states=states
@@ -645,6 +646,39 @@ def load_data(
 
 
 # ---------------------------------------------------------------- helpers
+def _state_names(
+    states: Sequence[str], columns: Sequence[str], raw: Sequence[str], where: str
+) -> list[str]:
+    """The bare names (units stripped) of the state columns asked for, all among ``columns``."""
+    names = [split_unit(str(s))[0] for s in states]
+    missing = [s for s in names if s not in columns]
+    if missing:
+        raise DataError(
+            f"state column(s) {missing} not found; columns are {list(raw)}",
+            source=where,
+            hint="check the names given with --states / states=",
+        )
+    return names
+
+
+def _select_states(ds: Dataset, states: Sequence[str]) -> Dataset:
+    """The state columns ``states`` of ``ds``, in that order, with their units."""
+    where = ds.source or "data"
+    names = _state_names(states, ds.states, ds.states, where)
+    if tuple(names) == ds.states:
+        return ds
+    if not names:
+        raise DataError(
+            f"no state columns: states=[] selects none of {list(ds.states)}",
+            source=where,
+            hint="name at least one measured state",
+        )
+    cols = [ds.states.index(s) for s in names]
+    trajs = [Trajectory(tr.t, tr.x[:, cols], tr.name) for tr in ds.trajectories]
+    units = {s: ds.units[s] for s in names if s in ds.units}
+    return replace(ds, trajectories=trajs, states=tuple(names), units=units)
+
+
 #: pandas >= 3 parses floats exactly by default; older versions need asking.
 _READ_CSV_OPTIONS: dict[str, Any] = (
     {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}

@@ -345,6 +345,61 @@ def test_constructor_validates():
         Dataset.from_arrays(T3, np.c_[T3, np.ones(3)], states=["b", "c"])
 
 
+def test_load_data_states_select_and_reorder_a_dataset():
+    ds = Dataset.from_arrays(
+        [T3, np.arange(4.0)],
+        [X3, np.arange(8.0).reshape(4, 2)],
+        states=["x", "y"],
+        units={"x": "m", "y": "s"},
+        time_unit="h",
+        time_origin="2020-01-01",
+        source="lab.csv",
+    )
+    swapped = load_data(ds, states=["y", "x"])
+    assert swapped.states == ("y", "x") and swapped.units == {"y": "s", "x": "m"}
+    assert (swapped.time_unit, swapped.time_origin, swapped.source) == (
+        "h",
+        "2020-01-01",
+        "lab.csv",
+    )
+    for tr, orig in zip(swapped, ds, strict=True):
+        assert tr.name == orig.name
+        np.testing.assert_array_equal(tr.t, orig.t)
+        np.testing.assert_array_equal(tr.x, orig.x[:, ::-1])
+    only_y = load_data(ds, states=["y [s]"])  # a unit in the name is ignored, as for a CSV
+    assert only_y.states == ("y",) and only_y.units == {"y": "s"}
+    np.testing.assert_array_equal(only_y[1].x[:, 0], ds[1].x[:, 1])
+    assert load_data(ds, states=["x", "y"]) is ds and load_data(ds) is ds
+
+
+def test_load_data_states_mean_the_same_for_every_input_kind(tmp_path):
+    df = pd.DataFrame({"t": T3, "x": X3[:, 0], "y": X3[:, 1]})
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    ds = load_data(df)
+    picked = [load_data(src, states=["y", "x"]) for src in (df, str(path), ds)]
+    assert len({p.sha256() for p in picked}) == 1 and picked[0].states == ("y", "x")
+    missing = r"state column\(s\) \['a', 'b'\] not found; columns are "
+    cases = [
+        (df, r"DataFrame: " + missing + r"\['t', 'x', 'y'\]"),
+        (str(path), _where(str(path)) + missing + r"\['t', 'x', 'y'\]"),
+        (ds, r"DataFrame: " + missing + r"\['x', 'y'\]"),
+    ]
+    for src, match in cases:
+        with pytest.raises(DataError, match=match):
+            load_data(src, states=["a", "x", "b"])
+
+
+def test_load_data_states_that_leave_rows_empty():
+    x = np.array([[1.0, np.nan], [np.nan, 2.0], [2.0, 3.0], [3.0, np.nan]])
+    ds = Dataset.from_arrays(np.arange(4.0), x, states=["a", "b"])
+    with pytest.warns(DataWarning, match=r"dropped 1 row where every state is missing"):
+        only_a = load_data(ds, states=["a"])
+    np.testing.assert_array_equal(only_a[0].t, [0.0, 2.0, 3.0])
+    with pytest.raises(DataError, match=r"no state columns: states=\[\] selects none of"):
+        load_data(ds, states=[])
+
+
 def test_load_data_rejects_other_types():
     with pytest.raises(DataError, match=r"cannot read data of type int.*pass a CSV path"):
         load_data(3)
