@@ -30,9 +30,10 @@ Examples
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -52,9 +53,9 @@ from ._symbolic_shooting import (
 from .data import MIN_SAMPLES, Dataset, Trajectory, load_data
 from .errors import ConfigError, EquationError
 from .library import state_symbols, term_complexity
-from .model import SymbolicModel, TermEstimate, expression_terms
+from .model import SymbolicModel, TermEstimate, _check_positive, expression_terms
 from .problems import parse_equation
-from .symbolic import Candidate, front_to_dicts, knee, plausible
+from .symbolic import Candidate, _check_int, front_to_dicts, knee, plausible
 
 __all__ = [
     "RefitResult",
@@ -72,6 +73,32 @@ _RMSE_FLOOR = 1e-6
 _TRAIN_SLACK = 0.1
 _SCORE_SLACK = 2.0
 _SystemLike = Mapping[str, Any] | Sequence[Candidate] | SymbolicModel
+
+
+# --------------------------------------------------------------- options
+def _require(ok: bool, name: str, wanted: str, value: Any, hint: str | None = None) -> None:
+    """A :class:`ConfigError` "``name`` must be ``wanted``, found ``value``" unless ``ok``."""
+    if not ok:
+        raise ConfigError(
+            f"{name} must be {wanted}, found {value!r}", source=f"argument '{name}'", hint=hint
+        )
+
+
+def _is_finite(value: Any) -> bool:
+    """A real number (not a bool, not text) that is finite."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return real and math.isfinite(value)
+
+
+def _check_positives(integers: Sequence[str] = (), **values: Any) -> None:
+    """Each of ``values`` a finite number > 0; those named in ``integers`` an integer >= 1."""
+    for name, value in values.items():
+        _check_positive(value, name, f"argument '{name}'", integer=name in integers)
+
+
+def _check_segment_points(value: Any) -> None:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 2
+    _require(value is None or ok, "segment_points", "None or an integer >= 2", value)
 
 
 # ----------------------------------------------------------- system parsing
@@ -316,6 +343,16 @@ def refine(
     (False, 'blow-up')
     """
     start = time.perf_counter()
+    _check_segment_points(segment_points)
+    _check_positives(
+        ("max_nfev", "max_evals"),
+        max_nfev=max_nfev,
+        rtol=rtol,
+        margin=margin,
+        max_evals=max_evals,
+        sim_time_limit=sim_time_limit,
+        time_limit=time_limit,
+    )
     data = load_data(data)
     states = data.states
     params, theta0 = _system_params(system, states)
@@ -517,6 +554,34 @@ def _pruned_systems(
     return out
 
 
+def _checked_fronts(fronts: Any, states: tuple[str, ...]) -> dict[str, list[Candidate]]:
+    """Each state's front as a non-empty list of :class:`Candidate`, or a :class:`ConfigError`."""
+    hint = "pass the fronts returned by distill for the same states"
+    if not isinstance(fronts, Mapping):
+        raise ConfigError(
+            f"fronts must be a dict state -> list of Candidate, found {type(fronts).__name__}",
+            source="select_model",
+            hint=hint,
+        )
+    out = {}
+    for s in states:
+        front = fronts.get(s, [])
+        is_list = isinstance(front, Sequence) and not isinstance(front, str)
+        out[s] = list(front) if is_list else [front]
+    missing = [s for s in states if not out[s]]
+    if missing:
+        raise ConfigError(f"no candidates for state(s) {missing}", source="select_model", hint=hint)
+    for s, front in out.items():
+        bad = [type(c).__name__ for c in front if not isinstance(c, Candidate)]
+        if bad:
+            raise ConfigError(
+                f"the front of state '{s}' holds an item of type {bad[0]}, not Candidate",
+                source="select_model",
+                hint=hint,
+            )
+    return out
+
+
 def _choose(scores: list[CandidateScore]) -> int | None:
     """The winner: the shortest expression among the scores within the slack of the lowest.
 
@@ -652,27 +717,40 @@ def select_model(
     dy/dt = 0.1*x*y - 0.4*y
     """
     start = time.perf_counter()
-    data = load_data(data)
-    states = data.states
-    missing = [s for s in states if s not in fronts or not list(fronts[s])]
-    if missing:
-        raise ConfigError(
-            f"no candidates for state(s) {missing}",
-            source="select_model",
-            hint="pass the fronts returned by distill for the same states",
-        )
     if criterion not in ("ebic", "bic", "aic"):
         raise ConfigError(
             f"criterion must be 'ebic', 'bic' or 'aic', found {criterion!r}",
             source="select_model",
             hint="'ebic' (the default) also pays for choosing terms out of a large library",
         )
-    if not 0.0 <= float(holdout_fraction) < 1.0:
-        raise ConfigError(
-            f"holdout_fraction must be in [0, 1), found {holdout_fraction!r}",
-            source="select_model",
-            hint="0.25 holds out the last quarter of each trajectory",
-        )
+    _require(
+        _is_finite(holdout_fraction) and 0.0 <= holdout_fraction < 1.0,
+        "holdout_fraction",
+        "in [0, 1)",
+        holdout_fraction,
+        hint="0.25 holds out the last quarter of each trajectory",
+    )
+    _require(
+        _is_finite(time_budget) and time_budget >= 0,
+        "time_budget",
+        "a finite number >= 0",
+        time_budget,
+    )
+    _check_int(seed, "seed", 0)
+    _check_segment_points(segment_points)
+    _check_positives(("max_nfev",), max_nfev=max_nfev, margin=margin, rtol=rtol, ratio=ratio)
+    _require(
+        _is_finite(improvement) and 0 <= improvement < 1, "improvement", "in [0, 1)", improvement
+    )
+    _require(
+        _is_finite(prune_below) and prune_below >= 0,
+        "prune_below",
+        "a finite number >= 0",
+        prune_below,
+    )
+    data = load_data(data)
+    states = data.states
+    fronts = _checked_fronts(fronts, states)
     sigma, x_all = _scales(data)
     if isinstance(holdout, Dataset):
         if holdout.states != states:
@@ -773,7 +851,7 @@ def select_model(
         )
         return ok, fit
 
-    plaus = {s: plausible(list(fronts[s]), ratio=ratio, improvement=improvement) for s in states}
+    plaus = {s: plausible(fronts[s], ratio=ratio, improvement=improvement) for s in states}
     scores: list[CandidateScore] = []
     systems: list[dict[str, Candidate]] = []
     fits: list[RefitResult | None] = []
@@ -783,6 +861,9 @@ def select_model(
         key = tuple((s, tuple(str(t) for t in sys_[s].terms)) for s in states)
         if key not in seen:
             seen[key] = len(scores)
+            # Numbers inside terms (from the expression search) are refitted to the
+            # training part through the ODE solver first; refine fits the coefficients.
+            sys_ = _refit_inner_constants(sys_, train, states, max(time_budget / 4, 5.0))
             score, fit = evaluate(sys_)
             scores.append(score)
             fits.append(fit)
@@ -791,7 +872,7 @@ def select_model(
     def out_of_time() -> bool:
         return time.perf_counter() - start >= time_budget
 
-    visit({s: knee(list(fronts[s]), improvement=improvement) for s in states})
+    visit({s: knee(fronts[s], improvement=improvement) for s in states})
     swapped: set[int] = set()
     pruned: set[int] = set()
     while not out_of_time():
@@ -816,7 +897,7 @@ def select_model(
     winner = _choose(scores)
 
     report = SelectionReport(criterion=criterion, holdout=what, candidates=scores)
-    pareto = front_to_dicts({s: list(fronts[s]) for s in states})
+    pareto = front_to_dicts(fronts)
     bounds = (np.nanmin(x_all, axis=0), np.nanmax(x_all, axis=0))
     if winner is None:
         reasons = "; ".join(f"#{i}: {c.reason}" for i, c in enumerate(scores))
@@ -853,6 +934,44 @@ def select_model(
         ]
     model = SymbolicModel(states, terms, pareto=pareto, selection=report.to_dict(), bounds=bounds)
     return model, report
+
+
+def _refit_inner_constants(
+    system: dict[str, Candidate], train: Dataset, states: Sequence[str], time_limit: float
+) -> dict[str, Candidate]:
+    """``system`` with the numbers inside its terms (``Km`` in ``S/(Km + S)``) refitted.
+
+    Candidates of the expression search carry inner constants fitted to the
+    neural field's derivatives; a few percent off, they lose to longer library
+    fits in the trajectory-based selection. Every number of the system is
+    fitted to ``train`` through the ODE solver (:func:`sysid.polish.refit_all`);
+    a system without inner constants, or a failed fit, comes back unchanged.
+    """
+    from .polish import has_inner_constants, refit_all
+
+    if not any(has_inner_constants(t) for c in system.values() for t in c.terms):
+        return system
+    model = SymbolicModel(
+        states,
+        [
+            TermEstimate(s, t, float(k))
+            for s in states
+            for t, k in zip(system[s].terms, system[s].coefficients, strict=True)
+        ],
+    )
+    out = refit_all(model, train, time_limit=time_limit)
+    if out is None:
+        return system
+    new = dict(system)
+    for s in states:
+        est = [t for t in out[0].terms if t.state == s]
+        if len(est) != system[s].n_terms:  # pragma: no cover - refit_all keeps the terms
+            return system
+        coef = np.array([t.coefficient for t in est])
+        terms = tuple(t.term for t in est)
+        expr = sum((sp.Float(k) * t for k, t in zip(coef, terms, strict=True)), sp.Integer(0))
+        new[s] = replace(system[s], terms=terms, coefficients=coef, expr=expr)
+    return new
 
 
 def _explain(scores: list[CandidateScore], winner: int, criterion: str, refit_ok: bool) -> str:
