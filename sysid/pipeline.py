@@ -42,7 +42,7 @@ from .model import SymbolicModel, TermEstimate
 from .neural import NeuralField
 from .polish import polish_model
 from .problems import Problem, load_problem
-from .refine import SelectionReport, select_model
+from .refine import SelectionReport, check_select_options, select_model
 from .score import score as score_equations
 from .search import library_fit_is_poor, merge_fronts, search
 from .simulate import integrate, simulate
@@ -430,6 +430,7 @@ def discover(
         **DEFAULTS["select"],
         **_check_options(select_options, "select_options", select_model, ("fronts", "data")),
     }
+    check_select_options(**{k: v for k, v in select_kw.items() if k != "holdout"})
     if expression_search not in _SEARCH_MODES:
         raise ConfigError(
             f"expression_search must be one of {list(_SEARCH_MODES)}, found {expression_search!r}",

@@ -624,6 +624,65 @@ def _criterion(m2ll: float, n_obs: int, system: Mapping[str, Candidate], criteri
     return score
 
 
+def check_select_options(
+    *,
+    holdout_fraction: float = 0.25,
+    criterion: str = "ebic",
+    seed: int = 0,
+    time_budget: float = 60.0,
+    segment_points: int | None = 20,
+    max_nfev: int = 30,
+    margin: float = 5.0,
+    rtol: float = 1e-6,
+    ratio: float = 10.0,
+    improvement: float = 0.2,
+    prune_below: float = 5.0,
+) -> None:
+    """Check the options of :func:`select_model` without doing any work.
+
+    :func:`sysid.discover` calls it before training, so a bad value fails in
+    a second, not after the neural field's minute.
+
+    Examples
+    --------
+    >>> check_select_options(time_budget=-1)
+    Traceback (most recent call last):
+    ...
+    sysid.errors.ConfigError: argument 'time_budget': time_budget must be a finite number >= 0...
+    """
+    if criterion not in ("ebic", "bic", "aic"):
+        raise ConfigError(
+            f"criterion must be 'ebic', 'bic' or 'aic', found {criterion!r}",
+            source="select_model",
+            hint="'ebic' (the default) also pays for choosing terms out of a large library",
+        )
+    _require(
+        _is_finite(holdout_fraction) and 0.0 <= holdout_fraction < 1.0,
+        "holdout_fraction",
+        "in [0, 1)",
+        holdout_fraction,
+        hint="0.25 holds out the last quarter of each trajectory",
+    )
+    _require(
+        _is_finite(time_budget) and time_budget >= 0,
+        "time_budget",
+        "a finite number >= 0",
+        time_budget,
+    )
+    _check_int(seed, "seed", 0)
+    _check_segment_points(segment_points)
+    _check_positives(("max_nfev",), max_nfev=max_nfev, margin=margin, rtol=rtol, ratio=ratio)
+    _require(
+        _is_finite(improvement) and 0 <= improvement < 1, "improvement", "in [0, 1)", improvement
+    )
+    _require(
+        _is_finite(prune_below) and prune_below >= 0,
+        "prune_below",
+        "a finite number >= 0",
+        prune_below,
+    )
+
+
 @single_threaded
 def select_model(
     fronts: Mapping[str, Sequence[Candidate]],
@@ -717,36 +776,18 @@ def select_model(
     dy/dt = 0.1*x*y - 0.4*y
     """
     start = time.perf_counter()
-    if criterion not in ("ebic", "bic", "aic"):
-        raise ConfigError(
-            f"criterion must be 'ebic', 'bic' or 'aic', found {criterion!r}",
-            source="select_model",
-            hint="'ebic' (the default) also pays for choosing terms out of a large library",
-        )
-    _require(
-        _is_finite(holdout_fraction) and 0.0 <= holdout_fraction < 1.0,
-        "holdout_fraction",
-        "in [0, 1)",
-        holdout_fraction,
-        hint="0.25 holds out the last quarter of each trajectory",
-    )
-    _require(
-        _is_finite(time_budget) and time_budget >= 0,
-        "time_budget",
-        "a finite number >= 0",
-        time_budget,
-    )
-    _check_int(seed, "seed", 0)
-    _check_segment_points(segment_points)
-    _check_positives(("max_nfev",), max_nfev=max_nfev, margin=margin, rtol=rtol, ratio=ratio)
-    _require(
-        _is_finite(improvement) and 0 <= improvement < 1, "improvement", "in [0, 1)", improvement
-    )
-    _require(
-        _is_finite(prune_below) and prune_below >= 0,
-        "prune_below",
-        "a finite number >= 0",
-        prune_below,
+    check_select_options(
+        holdout_fraction=holdout_fraction,
+        criterion=criterion,
+        seed=seed,
+        time_budget=time_budget,
+        segment_points=segment_points,
+        max_nfev=max_nfev,
+        margin=margin,
+        rtol=rtol,
+        ratio=ratio,
+        improvement=improvement,
+        prune_below=prune_below,
     )
     data = load_data(data)
     states = data.states
