@@ -4,9 +4,7 @@ The cases here complement the per-module tests (test_data, test_problems,
 test_neural, test_search, ...): wrong types, shapes, non-positive tolerances,
 unknown options and unsafe equation strings reaching the API through its other
 doors (``SymbolicModel``, ``refine``, ``score``, ``discover``, ``recover``...).
-Every message is checked with ``match``. Cases whose validation lives in a
-module that does not yet check them are listed in ``PENDING`` (strict xfail:
-they start failing, as a reminder to move them up, once the check exists).
+Every message is checked with ``match``.
 """
 
 from __future__ import annotations
@@ -454,22 +452,5 @@ FIXED = [
     [pytest.param(call, err, match, id=id_) for id_, call, err, match, _ in FIXED],
 )
 def test_fixed_validation(small, fronts, exact, entry, error, match):
-    with pytest.raises(error, match=match):
-        entry(small, fronts, exact)
-
-
-#: The same for cases not validated yet. Strict xfail: a case that starts passing
-#: fails the run, as a reminder to move it up to ``FIXED``.
-PENDING: list[tuple] = []
-
-
-@pytest.mark.parametrize(
-    ("entry", "error", "match"),
-    [
-        pytest.param(call, err, match, id=id_, marks=pytest.mark.xfail(strict=True, reason=why))
-        for id_, call, err, match, why in PENDING
-    ],
-)
-def test_pending_validation(small, fronts, exact, entry, error, match):
     with pytest.raises(error, match=match):
         entry(small, fronts, exact)
