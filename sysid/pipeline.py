@@ -372,6 +372,7 @@ def discover(
     select_options: Mapping[str, Any] | None = None,
     expression_search: str = "auto",
     search_options: Mapping[str, Any] | None = None,
+    field: NeuralField | None = None,
 ) -> DiscoveryResult:
     """Learn readable equations from trajectories.
 
@@ -405,6 +406,10 @@ def discover(
     search_options : dict, optional
         Keyword arguments of :func:`~sysid.search.search` (``operators``,
         ``max_terms``, ``time_budget``...).
+    field : NeuralField, optional
+        A field already fitted to these data (e.g. ``result.field`` of an
+        earlier run): training is skipped and only the symbolic stages run, to
+        try other library, search or selection options in seconds.
 
     Returns
     -------
@@ -431,6 +436,20 @@ def discover(
         **_check_options(select_options, "select_options", select_model, ("fronts", "data")),
     }
     check_select_options(**{k: v for k, v in select_kw.items() if k != "holdout"})
+    if field is not None:
+        if not isinstance(field, NeuralField):
+            raise ConfigError(
+                f"field must be a fitted NeuralField, found {type(field).__name__}",
+                source="argument 'field'",
+            )
+        field._check_fitted()
+        if tuple(field.states_) != tuple(ds.states):
+            raise ConfigError(
+                f"the field was fitted to states {list(field.states_)}, the data have "
+                f"{list(ds.states)}",
+                source="argument 'field'",
+                hint="pass the field of a run on the same data",
+            )
     if expression_search not in _SEARCH_MODES:
         raise ConfigError(
             f"expression_search must be one of {list(_SEARCH_MODES)}, found {expression_search!r}",
@@ -456,10 +475,13 @@ def discover(
     extra: dict[str, Any] = {}
     try:
         _stage(f"[1/3] fitting the neural vector field to {ds!r}", quiet)
-        neural_kw.setdefault("seed", int(seed))
-        neural_kw.setdefault("quiet", quiet)
-        nf = NeuralField(**neural_kw)
-        nf.fit(ds)
+        if field is None:
+            neural_kw.setdefault("seed", int(seed))
+            neural_kw.setdefault("quiet", quiet)
+            nf = NeuralField(**neural_kw)
+            nf.fit(ds)
+        else:
+            nf = field
         timings["neural_s"] = time.perf_counter() - start
         if getattr(nf, "status_", None) == "interrupted":
             raise KeyboardInterrupt

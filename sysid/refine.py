@@ -609,9 +609,18 @@ def _m2ll(counts: np.ndarray, mse: np.ndarray) -> float:
     return float((counts * np.log(mse)).sum())
 
 
+def _n_numbers(system: Mapping[str, Candidate]) -> int:
+    """Fitted numbers of a system: its coefficients and the constants inside its terms."""
+    return sum(c.n_params for c in system.values())
+
+
 def _criterion(m2ll: float, n_obs: int, system: Mapping[str, Candidate], criterion: str) -> float:
-    """``-2 log L`` plus the complexity penalty of ``system``'s coefficients."""
-    p = sum(c.n_terms for c in system.values())
+    """``-2 log L`` plus the complexity penalty of ``system``'s fitted numbers.
+
+    Every coefficient counts, and so does every number inside a term (``Km``
+    in ``S/(Km + S)``, refitted through the ODE solver like the coefficients).
+    """
+    p = _n_numbers(system)
     if criterion == "aic":
         return m2ll + 2.0 * p
     score = m2ll + math.log(max(n_obs, 2)) * p
@@ -829,7 +838,7 @@ def select_model(
     refit_kw = dict(segment_points=segment_points, max_nfev=max_nfev, margin=margin)
 
     def evaluate(sys_: dict[str, Candidate]) -> tuple[CandidateScore, RefitResult | None]:
-        p = sum(c.n_terms for c in sys_.values())
+        p = _n_numbers(sys_)
         cx = sum(c.complexity for c in sys_.values())
         eqs = _describe(sys_)
         fit = refine(

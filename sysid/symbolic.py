@@ -89,6 +89,12 @@ class Candidate:
         """Number of terms."""
         return len(self.terms)
 
+    @property
+    def n_params(self) -> int:
+        """Fitted numbers: a coefficient per term plus the constants inside terms."""
+        inner = sum(1 for t in self.terms for a in sp.preorder_traversal(t) if a.is_Float)
+        return len(self.terms) + inner
+
     def __str__(self) -> str:
         return str(self.expr)
 
@@ -460,7 +466,8 @@ def knee(front: Sequence[Candidate], *, improvement: float = 0.2, floor: float =
     Candidate ``i`` is chosen when its loss is below ``floor`` or when every
     more complex candidate ``j`` has a loss above
     ``(1 - improvement) ** max(k_j - k_i, 1) * loss_i`` (``k``: number of
-    terms): each extra term must cut the error by ``improvement`` on average.
+    terms, inner constants counting as well): each extra fitted number must cut the
+    error by ``improvement`` on average.
 
     Parameters
     ----------
@@ -486,7 +493,7 @@ def knee(front: Sequence[Candidate], *, improvement: float = 0.2, floor: float =
         if c.loss <= floor:
             return c
         if all(
-            o.loss >= (1.0 - improvement) ** max(o.n_terms - c.n_terms, 1) * c.loss
+            o.loss >= (1.0 - improvement) ** max(o.n_params - c.n_params, 1) * c.loss
             for o in front[i + 1 :]
         ):
             return c

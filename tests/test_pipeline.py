@@ -211,3 +211,18 @@ def test_cli_recover_prints_side_by_side(fast_defaults, tmp_path, capsys):
     assert "found" in out and "true" in out and "dN/dt = " in out
     assert "structure recovered: " in out and "held-out R^2" in out
     assert (tmp_path / "r" / "result.json").exists()
+
+
+def test_discover_reuses_a_fitted_field(lv_result, fast_defaults):
+    again = sysid.discover(lv_result.data, seed=0, quiet=True, field=lv_result.field)
+    assert again.field is lv_result.field
+    assert {s: str(e) for s, e in again.equations.items()} == {
+        s: str(e) for s, e in lv_result.equations.items()
+    }
+    with pytest.raises(ConfigError, match="field must be a fitted NeuralField, found str"):
+        sysid.discover(lv_result.data, field="field.pt")
+    with pytest.raises(ConfigError, match="NeuralField is not fitted yet"):
+        sysid.discover(lv_result.data, field=sysid.NeuralField())
+    other = sysid.simulate("logistic", n_samples=20)
+    with pytest.raises(ConfigError, match=r"fitted to states \['x', 'y'\], the data have \['N'\]"):
+        sysid.discover(other, field=lv_result.field)
