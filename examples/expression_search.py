@@ -12,7 +12,7 @@ selection, polish). The difference of the two is the time the search adds.
 
 Run from the repository root::
 
-    python examples/expression_search.py                       # new laws at 0 noise + missions at 5 %
+    python examples/expression_search.py      # the new laws at 0 noise, the missions at 5 %
     python examples/expression_search.py gompertz --noise 0.01
 """
 
