@@ -60,6 +60,10 @@ _RANK_TOL = 1e-5
 _MAX_FAILURES_KEPT = 10
 
 
+class _OutOfTime(Exception):
+    """The fit's ``total_time`` ran out."""
+
+
 class _SimulationFailed(Exception):
     """A guarded simulation stopped; the message says why."""
 
@@ -605,6 +609,7 @@ def fit_model(
     max_evals: int = 50_000,
     time_limit: float = 10.0,
     blowup: float = 1e6,
+    total_time: float | None = None,
 ) -> GrayBoxResult:
     """Fit the unknown parameters of a model with known structure through the ODE solver.
 
@@ -658,6 +663,10 @@ def fit_model(
         wall seconds, and the magnitude (times the largest initial value) counted
         as a blow-up. A trial point whose simulation fails is rejected and the
         fit continues; failures are counted in the result.
+    total_time : float, optional
+        Wall seconds for the whole fit. When they run out, the best point
+        evaluated so far is reported (``success`` False, no standard errors),
+        as after Ctrl-C.
 
     Returns
     -------
@@ -725,7 +734,10 @@ def fit_model(
             raise ConfigError(
                 f"{name} must be an integer >= {lo}, found {value!r}", source=f"argument '{name}'"
             )
-    for name, value in (("rtol", rtol), ("time_limit", time_limit), ("blowup", blowup)):
+    checked = [("rtol", rtol), ("time_limit", time_limit), ("blowup", blowup)]
+    if total_time is not None:
+        checked.append(("total_time", total_time))
+    for name, value in checked:
         v = _number(value, name, f"argument '{name}'")
         if v <= 0:
             raise ConfigError(f"{name} must be > 0, found {v}", source=f"argument '{name}'")
@@ -982,7 +994,11 @@ def fit_model(
     n_res = int(sum(m.sum() for m in masks))
     penalty = 1e3  # residual value of a failed simulation (the solver steps back)
 
+    stop_at = [math.inf if total_time is None else time.perf_counter() + float(total_time)]
+
     def residuals(z: np.ndarray) -> np.ndarray:
+        if time.perf_counter() > stop_at[0] and track["z"] is not None:
+            raise _OutOfTime
         counts["nfev"] += 1
         theta, x0v = from_z(z)
         out = []
@@ -1047,10 +1063,13 @@ def fit_model(
             sol = _least_squares(z_init)
             if best is None or sol.cost < best.cost:
                 best = sol
-    except KeyboardInterrupt:
-        # Ctrl-C: keep the best point evaluated so far (no standard errors).
+    except (KeyboardInterrupt, _OutOfTime) as stop:
+        # Ctrl-C or total_time: keep the best point evaluated so far (no standard errors).
         if track["z"] is None:
             raise
+        why = "interrupted (Ctrl-C)"
+        if isinstance(stop, _OutOfTime):
+            why = f"stopped by total_time={total_time:g} s"
         interrupted = True
         if best is None or track["cost"] < best.cost:
             best = SimpleNamespace(
@@ -1058,12 +1077,13 @@ def fit_model(
                 jac=None,
                 cost=track["cost"],
                 success=False,
-                message="interrupted (Ctrl-C): the best point evaluated so far is reported, "
+                message=f"{why}: the best point evaluated so far is reported, "
                 "without standard errors",
             )
         else:
-            best.message = f"interrupted (Ctrl-C) after a completed start ({best.message})"
+            best.message = f"{why} after a completed start ({best.message})"
             best.success = False
+    stop_at[0] = math.inf  # the final evaluations below are not cut short
     if best is None:
         return _failed_result(
             states,

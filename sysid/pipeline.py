@@ -28,7 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -501,7 +501,8 @@ def discover(
             run = expression_search == "always" or library_fit_is_poor(fronts, x, dxdt)
             if run:
                 _stage("      the library fits poorly: searching expression trees", quiet)
-                fronts = merge_fronts(fronts, search(x, dxdt, ds.states, **search_kw))
+                found = search(x, dxdt, ds.states, **search_kw)
+                fronts = _library_origin(merge_fronts(fronts, found), lib)
             extra["expression_search"] = {
                 "mode": expression_search,
                 "ran": bool(run),
@@ -535,6 +536,30 @@ def discover(
         seed=int(seed),
         extra=extra,
     )
+
+
+def _library_origin(
+    fronts: Mapping[str, Sequence[Candidate]], lib: Library
+) -> dict[str, list[Candidate]]:
+    """Mark search candidates made of library terms only as library candidates.
+
+    The search also finds plain forms (``v``, ``x*y``); only terms the library
+    lacks need the selection's stronger evidence.
+    """
+    known = {sp.srepr(_plain(t)) for t in lib.terms}
+    out: dict[str, list[Candidate]] = {}
+    for s, front in fronts.items():
+        out[s] = [
+            replace(c, origin="library")
+            if c.origin != "library" and all(sp.srepr(_plain(t)) in known for t in c.terms)
+            else c
+            for c in front
+        ]
+    return out
+
+
+def _plain(expr: sp.Expr) -> sp.Expr:
+    return sp.sympify(expr).xreplace({a: sp.Symbol(a.name) for a in expr.free_symbols})
 
 
 def _knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]]) -> SymbolicModel:

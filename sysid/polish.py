@@ -161,10 +161,11 @@ def refit_all(
 
     Each coefficient and each Float inside a term becomes a parameter of
     :func:`sysid.graybox.fit_model`, started at its current value (start
-    states are fitted too). Returns the refitted model (coefficients with
-    standard errors, inner constants rounded to the digits their standard
-    errors support) and the inner constants' estimates, or ``None`` when the
-    fit fails.
+    states are fitted too), within ``time_limit`` seconds in all (when they
+    run out, the best point so far is kept, without standard errors).
+    Returns the refitted model (coefficients with standard errors, inner
+    constants rounded to the digits their standard errors support) and the
+    inner constants' estimates, or ``None`` when the fit fails.
 
     Examples
     --------
@@ -195,7 +196,9 @@ def refit_all(
         rhs[t.state] = rhs[t.state] + sp.Symbol(coef) * term
     if not params:
         return model, {}
-    opts: dict[str, Any] = {"time_limit": time_limit}
+    # time_limit bounds the whole fit (the best point so far is kept when it runs
+    # out); each simulation gets a few seconds at most.
+    opts: dict[str, Any] = {"total_time": time_limit, "time_limit": min(time_limit, 3.0)}
     if max_nfev is not None:
         opts["max_nfev"] = max_nfev
     try:
@@ -208,7 +211,8 @@ def refit_all(
         )
     except (ValueError, RuntimeError):
         return None
-    if not res.success or not all(np.isfinite(v) for v in res.parameters.values()):
+    stopped = str(res.message).startswith("stopped by total_time")
+    if not (res.success or stopped) or not all(np.isfinite(v) for v in res.parameters.values()):
         return None
     terms, constants = [], {}
     for state, coef, term, inner in layout:

@@ -352,7 +352,9 @@ def _candidate(
         return None
     expr = sp.Add(*[sp.Float(float(a)) * t for a, t in zip(coef, terms, strict=True)])
     complexity = int(sum(term_complexity(t) + 1 for t in terms))
-    return Candidate(state, expr, terms, coef, complexity, float(loss), (), n_library)
+    return Candidate(
+        state, expr, terms, coef, complexity, float(loss), (), n_library, origin="search"
+    )
 
 
 def _key(c: Candidate) -> tuple[str, ...]:

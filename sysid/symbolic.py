@@ -73,6 +73,10 @@ class Candidate:
     n_library : int
         Number of terms the support was chosen from (0 when unknown); used by
         the extended BIC of :func:`sysid.refine.select_model`.
+    origin : str
+        ``"library"`` (sparse regression, :func:`distill`) or ``"search"``
+        (expression search, :func:`sysid.search.search`); the selection asks
+        stronger evidence of the latter.
     """
 
     state: str
@@ -83,6 +87,7 @@ class Candidate:
     loss: float
     support: tuple[int, ...] = ()
     n_library: int = 0
+    origin: str = "library"
 
     @property
     def n_terms(self) -> int:
@@ -105,6 +110,7 @@ class Candidate:
             "loss": float(self.loss),
             "n_terms": self.n_terms,
             "equation": str(self.expr),
+            "origin": self.origin,
         }
 
 
