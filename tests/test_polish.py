@@ -92,3 +92,33 @@ def test_select_model_refits_inner_constants_before_comparing(mm_data):
     r = sysid.score(model.equations, sysid.load_problem("michaelis-menten"))
     assert r["structure_recovered"], str(model)
     assert r["max_coefficient_relative_error"] < 1e-3
+
+
+def test_search_systems_need_strong_evidence():
+    from sysid.refine import _SEARCH_EVIDENCE, CandidateScore, _choose
+
+    def sc(origin: str, score: float, cx: int) -> CandidateScore:
+        return CandidateScore({}, 2, cx, "ok", train_rmse=0.05, score=score, origin=origin)
+
+    lib = sc("library", -100.0, 8)
+    # better, and even shorter, but by less than the evidence bar: the library wins
+    assert _choose([lib, sc("search", -100.0 - _SEARCH_EVIDENCE / 2, 6)]) == 0
+    # far better: the search wins
+    assert _choose([lib, sc("search, refitted", -100.0 - 2 * _SEARCH_EVIDENCE, 12)]) == 1
+    # no library system simulated: the search system stands alone
+    failed = CandidateScore({}, 2, 8, "failed", "blow-up")
+    assert _choose([failed, sc("search", -50.0, 12)]) == 1
+
+
+def test_fit_model_total_time_keeps_the_best_point(logistic_data):
+    res = sysid.fit_model(
+        {"N": "r*N*(1 - N/K)"},
+        logistic_data,
+        parameters={"r": 0.3, "K": 80.0},
+        total_time=1e-9,
+    )
+    assert not res.success
+    assert res.message.startswith("stopped by total_time=1e-09 s")
+    assert all(np.isfinite(v) for v in res.parameters.values())
+    with pytest.raises(ConfigError, match="total_time must be > 0, found -1"):
+        sysid.fit_model({"N": "r*N"}, logistic_data, parameters={"r": 0.3}, total_time=-1)

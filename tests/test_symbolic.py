@@ -95,7 +95,8 @@ def test_front_is_pareto_ordered_and_serialisable():
                 atol=1e-10,
             )
     block = front_to_dicts(fronts)
-    assert set(block["x"][0]) == {"complexity", "loss", "n_terms", "equation"}
+    assert set(block["x"][0]) == {"complexity", "loss", "n_terms", "equation", "origin"}
+    assert block["x"][0]["origin"] == "library"
     assert sp.parse_expr(block["x"][-1]["equation"]) is not None
 
 
