@@ -63,7 +63,7 @@ class Settings:
     horizons: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     max_window: int = 32
     max_epochs: int = 1000
-    timeout: float = 60.0
+    timeout: float = 600.0
     lr: float = 2e-3
     patience: int = 40
     continuity: float = 1.0

@@ -115,7 +115,11 @@ class NeuralField:
         Total epochs (full passes over all windows) over all stages; 0 keeps
         the spline warm start only.
     timeout : float
-        Wall-clock budget of :meth:`fit` in seconds.
+        Wall-clock budget of :meth:`fit` in seconds: a safety net. The
+        default (600 s) is far above a run's usual length, so that
+        ``max_epochs`` or convergence ends it and the same seed gives the same
+        field however busy the machine is (a binding wall-clock limit makes
+        the result depend on the load).
     lr : float
         Initial Adam learning rate of each stage (halved on plateaus).
     patience : int
@@ -192,7 +196,7 @@ class NeuralField:
         horizons: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
         max_window: int = 32,
         max_epochs: int = 1000,
-        timeout: float = 60.0,
+        timeout: float = 600.0,
         lr: float = 2e-3,
         patience: int = 40,
         continuity: float = 1.0,
