@@ -118,9 +118,13 @@ FAST = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fast_defaults():
-    """Small budgets for every stage of :func:`sysid.discover` (restored afterwards)."""
+    """Small budgets for every stage of :func:`sysid.discover`, restored after the module.
+
+    Module scope, not session: a session-wide patch leaked into the accuracy
+    targets of ``test_targets.py`` when a slow test of another module used it.
+    """
     saved = {k: dict(v) for k, v in pipeline.DEFAULTS.items()}
     for k, v in FAST.items():
         pipeline.DEFAULTS[k].update(v)
