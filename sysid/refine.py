@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import time
@@ -426,9 +427,11 @@ class CandidateScore:
 
     ``train_rmse`` and ``holdout_rmse`` are root-mean-square errors of the
     simulated states in units of each state's standard deviation. ``score`` is
-    the information criterion of the held-out residuals (the selection score,
-    lower is better); ``train_score`` the same criterion on the training
-    residuals, for reference.
+    the selection score (lower is better): the information criterion of all
+    residuals, those of the training fit and those of the held-out
+    simulation. ``train_score`` and ``holdout_score`` are the same criterion
+    on each part alone, for reference (``holdout_score`` is None when nothing
+    was held out).
     """
 
     equations: dict[str, str]
@@ -440,6 +443,7 @@ class CandidateScore:
     holdout_rmse: float | None = None
     train_score: float | None = None
     score: float | None = None
+    holdout_score: float | None = None
     chosen: bool = False
     origin: str = "library"
 
@@ -477,7 +481,9 @@ class SelectionReport:
 
     def __str__(self) -> str:
         crit = self.criterion.upper()
-        lines = [f"model selection ({crit} of held-out residuals; held out: {self.holdout})"]
+        lines = [
+            f"model selection ({crit} of training and held-out residuals; held out: {self.holdout})"
+        ]
         lines.append(f"  {'#':>2} {crit:>10} {'held-out':>9} {'train':>9} {'p':>3}  equations")
         for i, c in enumerate(self.candidates):
             mark = "*" if c.chosen else ("-" if c.status != "ok" else " ")
@@ -652,20 +658,7 @@ def _criterion(m2ll: float, n_obs: int, system: Mapping[str, Candidate], criteri
     return score
 
 
-def check_select_options(
-    *,
-    holdout_fraction: float = 0.25,
-    criterion: str = "ebic",
-    seed: int = 0,
-    time_budget: float = 60.0,
-    segment_points: int | None = 20,
-    max_nfev: int = 30,
-    margin: float = 5.0,
-    rtol: float = 1e-6,
-    ratio: float = 10.0,
-    improvement: float = 0.2,
-    prune_below: float = 5.0,
-) -> None:
+def check_select_options(**options: Any) -> None:
     """Check the options of :func:`select_model` without doing any work.
 
     :func:`sysid.discover` calls it before training, so a bad value fails in
@@ -678,6 +671,19 @@ def check_select_options(
     ...
     sysid.errors.ConfigError: argument 'time_budget': time_budget must be a finite number >= 0...
     """
+    defaults = _select_defaults()
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {unknown} of select_model",
+            source="select_model",
+            hint=f"valid options: {sorted(defaults)}",
+        )
+    opts = {**defaults, **options}
+    holdout_fraction, criterion, seed = opts["holdout_fraction"], opts["criterion"], opts["seed"]
+    time_budget, segment_points = opts["time_budget"], opts["segment_points"]
+    max_nfev, margin, rtol, ratio = opts["max_nfev"], opts["margin"], opts["rtol"], opts["ratio"]
+    improvement, prune_below = opts["improvement"], opts["prune_below"]
     if criterion not in ("ebic", "bic", "aic"):
         raise ConfigError(
             f"criterion must be 'ebic', 'bic' or 'aic', found {criterion!r}",
@@ -711,6 +717,14 @@ def check_select_options(
     )
 
 
+def _select_defaults() -> dict[str, Any]:
+    """The keyword options of :func:`select_model` and their defaults (one source)."""
+    sig = inspect.signature(select_model)
+    return {
+        k: p.default for k, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
 @single_threaded
 def select_model(
     fronts: Mapping[str, Sequence[Candidate]],
@@ -734,19 +748,21 @@ def select_model(
     Each candidate system is refitted on the training data (:func:`refine`),
     then simulated on the held-out data. Candidates whose simulation fails
     (blow-up, stiffness, time limit) are dropped with the reason. The others
-    are scored by an information criterion of their held-out residuals,
-    ``sum_j n log(RSS_j / n) + penalty * p`` over states ``j``, with ``n``
-    held-out samples, ``p`` coefficients and penalty ``log(n d)`` (BIC) or 2
-    (AIC). The default extended BIC (Chen and Chen 2008) adds
-    ``2 log C(m, k)`` per equation of ``k`` terms chosen from ``m`` library
-    terms: the more terms were searched, the more evidence an extra term
-    needs. Scores within 2 of the lowest count as ties, won by the shortest
-    expression (fewest nodes). Scoring held-out rather than training
-    residuals matters because the candidates were distilled from a field
-    fitted to the same data: a spurious term can fit the training noise.
+    are scored by an information criterion of all their residuals, those of
+    the training fit and those of the held-out simulation:
+    ``sum_j n_j log(RSS_j / n_j) + penalty * p`` over both parts and states
+    ``j``, with ``n_j`` samples, ``p`` fitted numbers and penalty ``log(n)``
+    for ``n`` residuals in all (BIC) or 2 (AIC). The default extended BIC
+    (Chen and Chen 2008) adds ``2 log C(m, k)`` per equation of ``k`` terms
+    chosen from ``m`` library terms: the more terms were searched, the more
+    evidence an extra term needs. Scores within 2 of the lowest count as
+    ties, won by the shortest expression (fewest nodes). The held-out part
+    tests the refitted system on data it was not fitted on; the training
+    part carries most of the evidence when trajectories settle at an
+    equilibrium before the held-out part begins (on the held-out part alone,
+    a Gompertz law lost to a quadratic that stays at the same plateau).
     Candidates whose training error exceeds the best one's by more than 10 %
-    are not eligible: short held-out windows, simulated from fitted starts,
-    cannot reveal a missing term that the whole training fit does.
+    are not eligible.
 
     The search starts from each front's knee (:func:`~sysid.symbolic.knee`)
     and tries swapping one state's equation at a time for another plausible
@@ -901,12 +917,20 @@ def select_model(
             return failed, None
         if hfit is None:  # nothing held out: the training fit stands in
             holdout_rmse, score = train_rmse, train_score
+            holdout_score = None
         else:
             h_rss, n_h = hfit.rss(sigma)
             n_h = np.maximum(n_h, 1)
             h_mse = np.maximum(h_rss / n_h / sigma**2, _RMSE_FLOOR**2)
             holdout_rmse = float(np.sqrt(h_mse.mean()))
-            score = _criterion(_m2ll(n_h, h_mse), int(n_h.sum()), sys_, criterion)
+            holdout_score = _criterion(_m2ll(n_h, h_mse), int(n_h.sum()), sys_, criterion)
+            # The selection score weighs every residual: the training part
+            # carries most of the evidence when trajectories settle at an
+            # equilibrium before the held-out part begins (issue #6: gompertz,
+            # lorenz at 10 % noise lost a term on held-out residuals alone).
+            score = _criterion(
+                _m2ll(n_tr, mse) + _m2ll(n_h, h_mse), int(n_tr.sum() + n_h.sum()), sys_, criterion
+            )
         ok = CandidateScore(
             eqs,
             p,
@@ -917,6 +941,7 @@ def select_model(
             holdout_rmse=holdout_rmse,
             train_score=train_score,
             score=score,
+            holdout_score=holdout_score,
         )
         return ok, fit
 
@@ -1073,7 +1098,7 @@ def _explain(scores: list[CandidateScore], winner: int, criterion: str, refit_ok
     words = [
         f"Chose #{winner} ({w.n_params} coefficients, complexity {w.complexity}): of the "
         f"{len(ok)} candidate(s) that simulated, it is the shortest expression whose {crit} of "
-        f"held-out residuals ({w.score:.1f}) is within {_SCORE_SLACK:g} of the lowest "
+        f"training and held-out residuals ({w.score:.1f}) is within {_SCORE_SLACK:g} of the lowest "
         f"({best:.1f}); held-out error {w.holdout_rmse:.3g} of each state's spread "
         f"(training {w.train_rmse:.3g})."
     ]

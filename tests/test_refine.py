@@ -231,3 +231,59 @@ def test_time_limits_keep_partial_results():
     model, report = select_model(fronts, data, time_budget=0.0)
     assert len(report.candidates) == 1 and report.winner == 0
     assert model.n_params == 4
+
+
+def test_settling_trajectories_are_judged_on_all_residuals():
+    # Gompertz growth at 5 % noise settles at its plateau before the held-out
+    # last quarter begins: on held-out residuals alone the 3-coefficient
+    # quadratic that reaches the same plateau tied with the law (within 2)
+    # and won as the shorter expression. The training residuals tell them apart.
+    n = sp.Symbol("N")
+    data = sysid.simulate("gompertz", noise=0.05, seed=0)
+    quad = Candidate(
+        "N",
+        3.92 + 0.131 * n - 0.00416 * n**2,
+        (sp.Integer(1), n, n**2),
+        np.array([3.92, 0.131, -0.00416]),
+        8,
+        0.14,
+        (0, 1, 2),
+        6,
+    )
+    law = Candidate(
+        "N",
+        1.158 * n - 0.296 * n * sp.log(n),
+        (n, n * sp.log(n)),
+        np.array([1.158, -0.296]),
+        9,
+        0.055,
+        (),
+        18,
+        "search",
+    )
+    model, report = select_model({"N": [quad, law]}, data)
+    assert "N*log(N)" in str(model.equations["N"]) and "N**2" not in str(model.equations["N"])
+    law_s = report.candidates[report.winner]
+    (quad_s,) = [c for c in report.candidates if "N**2" in c.equations["N"]]
+    assert law_s.train_rmse < 0.97 * quad_s.train_rmse
+    # each part alone and the sum: the score counts every residual
+    for c in report.candidates:
+        assert c.score is not None and c.train_score is not None and c.holdout_score is not None
+        assert c.score < c.train_score and c.score < c.holdout_score
+    assert "training and held-out residuals" in str(report)
+
+
+def test_check_select_options_takes_its_defaults_from_select_model():
+    import importlib
+    import inspect
+
+    refine_module = importlib.import_module("sysid.refine")
+    sig = inspect.signature(select_model).parameters
+    defaults = refine_module._select_defaults()
+    assert defaults == {k: sig[k].default for k in defaults}
+    assert {"holdout_fraction", "criterion", "time_budget", "prune_below"} <= set(defaults)
+    refine_module.check_select_options()  # the defaults pass
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['holdout'\].*valid options"):
+        refine_module.check_select_options(holdout="windows")
+    with pytest.raises(ConfigError, match="prune_below must be a finite number >= 0"):
+        refine_module.check_select_options(prune_below=-1.0)
