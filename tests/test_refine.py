@@ -287,3 +287,24 @@ def test_check_select_options_takes_its_defaults_from_select_model():
         refine_module.check_select_options(holdout="windows")
     with pytest.raises(ConfigError, match="prune_below must be a finite number >= 0"):
         refine_module.check_select_options(prune_below=-1.0)
+
+
+def test_a_small_spurious_term_does_not_win_on_training_residuals():
+    # Brusselator at 1 % noise: a 0.02*y term absorbs a little refit and solver
+    # error and scored 3.7 better than the law on all residuals; a longer
+    # system needs "very strong" evidence (a lead above the slack of 10).
+    x, y = sp.symbols("x y")
+    data = sysid.simulate("brusselator", noise=0.01, seed=0)
+
+    def cand(state, terms, coef, support):
+        expr = sum((c * t for c, t in zip(coef, terms, strict=True)), sp.Integer(0))
+        return Candidate(state, expr, terms, np.array(coef), 2 * len(terms) + 2, 0.06, support, 14)
+
+    law_x = cand("x", (sp.Integer(1), x, x**2 * y), [0.995, -3.93, 0.972], (0, 1, 7))
+    long_x = cand(
+        "x", (sp.Integer(1), x, y, x**2 * y), [0.899, -3.885, 0.0218, 0.966], (0, 1, 2, 7)
+    )
+    law_y = cand("y", (x, x**2 * y), [2.918, -0.969], (1, 7))
+    model, report = select_model({"x": [law_x, long_x], "y": [law_y]}, data)
+    assert sysid.score(model.equations, sysid.load_problem("brusselator"))["structure_recovered"]
+    assert len(report.candidates) >= 2
