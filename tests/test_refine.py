@@ -9,7 +9,7 @@ import sympy as sp
 import sysid
 from sysid.errors import ConfigError, EquationError
 from sysid.model import SymbolicModel
-from sysid.refine import RefitResult, SelectionReport, refine, select_model
+from sysid.refine import CandidateScore, RefitResult, SelectionReport, refine, select_model
 from sysid.symbolic import Candidate, distill
 
 MISSION = ["falling-mass", "pendulum", "lotka-volterra", "sir"]
@@ -308,3 +308,48 @@ def test_a_small_spurious_term_does_not_win_on_training_residuals():
     model, report = select_model({"x": [law_x, long_x], "y": [law_y]}, data)
     assert sysid.score(model.equations, sysid.load_problem("brusselator"))["structure_recovered"]
     assert len(report.candidates) >= 2
+
+
+def _score(n_params: int, score: float, origin: str = "library", cx: int = 10) -> CandidateScore:
+    return CandidateScore(
+        {"x": "x"}, n_params, cx, "ok", train_rmse=0.05, score=score, origin=origin
+    )
+
+
+def test_search_law_needs_strong_evidence_only_against_library_systems_no_larger():
+    import importlib
+
+    choose = importlib.import_module("sysid.refine")._choose
+    # gompertz, irregular sampling, 5 % noise: N*log(N) (2 numbers) scored 9.9
+    # better than a cubic (4 numbers); shorter and better, it wins.
+    assert choose([_score(4, -3675.6, cx=12), _score(2, -3685.5, "search", cx=9)]) == 1
+    # falling mass: a search term on top of the library law (4 numbers against
+    # 2) must beat it by 10; 3.0 is not enough.
+    assert choose([_score(2, -3600.0, cx=8), _score(4, -3603.0, "search", cx=14)]) == 0
+    assert choose([_score(2, -3600.0, cx=8), _score(4, -3611.0, "search", cx=14)]) == 1
+    # a library system with as many numbers protects the same way
+    assert choose([_score(3, -3599.8, cx=11), _score(3, -3600.4, "search", cx=14)]) == 0
+
+
+def test_the_law_is_refitted_even_when_long_candidates_fit_the_field_far_better():
+    # michaelis-menten at 1 % noise: the neural field's error let a 7-number
+    # expression fit it 23 times better than the law; with a plausibility ratio
+    # of 10 the law was never refitted to the trajectories.
+    s = sp.Symbol("S")
+    data = sysid.simulate("michaelis-menten", noise=0.01, seed=0)
+    line = Candidate("S", -0.166 * s, (s,), np.array([-0.166]), 2, 0.395, (1,), 6)
+    law = Candidate(
+        "S", -1.495 * s / (s + 1.984), (s / (s + 1.984),), np.array([-1.495]), 8, 4.8e-3, (), 30,
+        "search",
+    )  # fmt: skip
+    terms = (sp.Integer(1), sp.exp(-0.29 * s), 1 / (s**2 + 0.374), 1 / (s + 1.592))
+    coefs = np.array([-1.39, 0.438, 0.0252, 1.402])
+    long = Candidate(
+        "S", sum((c * t for c, t in zip(coefs, terms, strict=True)), sp.Integer(0)), terms, coefs,
+        23, 2.0e-4, (), 30, "search",
+    )  # fmt: skip
+    model, report = select_model({"S": [line, law, long]}, data, seed=0)
+    assert any(c.equations["S"] == str(law.expr) for c in report.candidates)
+    assert sysid.score(model.equations, sysid.load_problem("michaelis-menten"))[
+        "structure_recovered"
+    ]
