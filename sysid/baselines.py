@@ -8,8 +8,8 @@ problem:
   candidate terms as sysid's default library;
 - derivatives: ``SmoothedFiniteDifference`` (Savitzky-Golay smoothing) on each
   trajectory's own, possibly irregular, time grid;
-- optimiser: ``STLSQ`` on normalised columns, threshold chosen from a fixed
-  grid of 30 values (``logspace(-3, 0.5)``) by the smallest corrected Akaike
+- optimiser: ``STLSQ`` on the raw library columns, threshold chosen from a
+  fixed grid of 30 values (``logspace(-3, 1)``) by the smallest corrected Akaike
   information criterion (AICc) of the *simulated* trajectories (Mangan et al.
   2017, Proc. R. Soc. A 473:20170009): each distinct model is simulated from
   every trajectory's first sample and scored on its state residuals
