@@ -9,7 +9,16 @@ import sympy as sp
 import sysid
 from sysid.errors import ConfigError, EquationError
 from sysid.model import SymbolicModel
-from sysid.refine import CandidateScore, RefitResult, SelectionReport, refine, select_model
+from sysid.refine import (
+    CandidateScore,
+    RefitResult,
+    SelectionReport,
+    _choose,
+    _select_defaults,
+    check_select_options,
+    refine,
+    select_model,
+)
 from sysid.symbolic import Candidate, distill
 
 MISSION = ["falling-mass", "pendulum", "lotka-volterra", "sir"]
@@ -274,19 +283,17 @@ def test_settling_trajectories_are_judged_on_all_residuals():
 
 
 def test_check_select_options_takes_its_defaults_from_select_model():
-    import importlib
     import inspect
 
-    refine_module = importlib.import_module("sysid.refine")
     sig = inspect.signature(select_model).parameters
-    defaults = refine_module._select_defaults()
+    defaults = _select_defaults()
     assert defaults == {k: sig[k].default for k in defaults}
     assert {"holdout_fraction", "criterion", "time_budget", "prune_below"} <= set(defaults)
-    refine_module.check_select_options()  # the defaults pass
+    check_select_options()  # the defaults pass
     with pytest.raises(ConfigError, match=r"unknown option\(s\) \['holdout'\].*valid options"):
-        refine_module.check_select_options(holdout="windows")
+        check_select_options(holdout="windows")
     with pytest.raises(ConfigError, match="prune_below must be a finite number >= 0"):
-        refine_module.check_select_options(prune_below=-1.0)
+        check_select_options(prune_below=-1.0)
 
 
 def test_a_small_spurious_term_does_not_win_on_training_residuals():
@@ -317,18 +324,15 @@ def _score(n_params: int, score: float, origin: str = "library", cx: int = 10) -
 
 
 def test_search_law_needs_strong_evidence_only_against_library_systems_no_larger():
-    import importlib
-
-    choose = importlib.import_module("sysid.refine")._choose
     # gompertz, irregular sampling, 5 % noise: N*log(N) (2 numbers) scored 9.9
     # better than a cubic (4 numbers); shorter and better, it wins.
-    assert choose([_score(4, -3675.6, cx=12), _score(2, -3685.5, "search", cx=9)]) == 1
+    assert _choose([_score(4, -3675.6, cx=12), _score(2, -3685.5, "search", cx=9)]) == 1
     # falling mass: a search term on top of the library law (4 numbers against
     # 2) must beat it by 10; 3.0 is not enough.
-    assert choose([_score(2, -3600.0, cx=8), _score(4, -3603.0, "search", cx=14)]) == 0
-    assert choose([_score(2, -3600.0, cx=8), _score(4, -3611.0, "search", cx=14)]) == 1
+    assert _choose([_score(2, -3600.0, cx=8), _score(4, -3603.0, "search", cx=14)]) == 0
+    assert _choose([_score(2, -3600.0, cx=8), _score(4, -3611.0, "search", cx=14)]) == 1
     # a library system with as many numbers protects the same way
-    assert choose([_score(3, -3599.8, cx=11), _score(3, -3600.4, "search", cx=14)]) == 0
+    assert _choose([_score(3, -3599.8, cx=11), _score(3, -3600.4, "search", cx=14)]) == 0
 
 
 def test_the_law_is_refitted_even_when_long_candidates_fit_the_field_far_better():
