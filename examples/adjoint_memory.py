@@ -1,11 +1,11 @@
 """Peak memory and time of one training step: adjoint vs direct backpropagation.
 
-One training step of :class:`sysid.neural.NeuralField` (solve the windows,
+One training step of :class:`sysid.neural.field.NeuralField` (solve the windows,
 compute the multiple-shooting loss, backpropagate) is run on one
 Lotka-Volterra trajectory of 100, 1,000 and 10,000 samples (same sample
 spacing, so longer trajectories need proportionally more solver steps), with
 the whole trajectory as one window, fixed-step rk4, one step per sample. The
-step is prepared beforehand with :func:`sysid.neural.training_step`, so
+step is prepared beforehand with :func:`sysid.neural.field.training_step`, so
 building the data tensors is not counted.
 
 How memory is measured
@@ -74,7 +74,7 @@ def child(n: int, gradient: str, repeats: int) -> dict:
     """Measure one configuration (runs in a fresh process)."""
     import torch
 
-    from sysid.neural import NeuralField, training_step
+    from sysid.neural.field import NeuralField, training_step
 
     torch.set_num_threads(1)
     small, data = _dataset(50), _dataset(n)

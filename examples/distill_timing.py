@@ -24,9 +24,9 @@ import time
 import numpy as np
 
 import sysid
-from sysid.refine import select_model
-from sysid.score import score
-from sysid.symbolic import distill
+from sysid.report.scoring import score
+from sysid.select.selection import select_model
+from sysid.symbolic.sparse import distill
 
 MISSION = ["falling-mass", "pendulum", "lotka-volterra", "sir"]
 

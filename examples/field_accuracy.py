@@ -1,7 +1,7 @@
 """How accurate is the learned vector field? Adjoint vs direct training time.
 
 For each mission problem, simulate 3 trajectories x 200 samples with 5% noise,
-fit a :class:`sysid.neural.NeuralField` with the default hyperparameters (the
+fit a :class:`sysid.neural.field.NeuralField` with the default hyperparameters (the
 same for every problem), and compare the learned field with the true one at
 the *clean* data states::
 
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import sysid
-from sysid.neural import NeuralField
+from sysid.neural.field import NeuralField
 
 PROBLEMS = ["falling-mass", "pendulum", "lotka-volterra", "sir"]
 

@@ -22,7 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
-from sysid.graybox import fit_model
+from sysid.fit.graybox import fit_model
 
 DATA = Path(__file__).resolve().parent / "data" / "boarding_school_influenza_1978.csv"
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 import sysid
-from sysid.errors import SimulationError
+from sysid.core.errors import SimulationError
 
 DATA = Path(__file__).resolve().parent / "data" / "hudson_bay_lynx_hare.csv"
 STATES = ["hare", "lynx"]

@@ -4,7 +4,11 @@ The four verbs: :func:`load_problem` (benchmark systems as data files),
 :func:`simulate` (trajectories with noise and irregular sampling),
 :func:`discover` (equations from data; :func:`recover` adds a score against a
 known truth) and :func:`bench` (the reproducible problem suite). The stages
-are importable on their own: :class:`NeuralField`, :class:`Library`,
+are importable on their own, and the folders of the package follow them (see
+``docs/architecture.md``): ``sysid.core``, ``sysid.data``, ``sysid.neural``,
+``sysid.symbolic``, ``sysid.fit``, ``sysid.select``, ``sysid.report``,
+``sysid.pipeline``, ``sysid.benchmark`` and ``sysid.cli``. The stage objects:
+:class:`NeuralField`, :class:`Library`,
 :func:`distill`, :func:`extend_fronts` (expression search),
 :func:`refine`, :func:`select_model`, :func:`polish_model`, :class:`SymbolicModel`.
 
@@ -18,9 +22,8 @@ Examples
 
 from __future__ import annotations
 
-from .bench import bench
-from .data import Dataset, Trajectory, load_data
-from .errors import (
+from sysid.benchmark.runner import bench
+from sysid.core.errors import (
     ConfigError,
     DataError,
     DataWarning,
@@ -33,20 +36,23 @@ from .errors import (
     SysidWarning,
     TrainingError,
 )
-from .graybox import GrayBoxResult, fit_model
-from .library import Library
-from .model import SymbolicModel
-from .neural import NeuralField
-from .pipeline import DiscoveryResult, discover, recover
-from .polish import polish_model
-from .problems import Problem, list_problems, load_problem, load_problems, parse_equation
-from .refine import refine, select_model
-from .score import score
-from .search import extend_fronts, merge_fronts
-from .simulate import simulate
-from .symbolic import distill
-
-__version__ = "0.1.0"
+from sysid.core.expressions import parse_equation
+from sysid.core.version import __version__
+from sysid.data.dataset import Dataset, Trajectory, load_data
+from sysid.data.problems import Problem, list_problems, load_problem, load_problems
+from sysid.data.simulation import simulate
+from sysid.fit.graybox import GrayBoxResult, fit_model
+from sysid.fit.polish import polish_model
+from sysid.fit.refit import refine
+from sysid.neural.field import NeuralField
+from sysid.pipeline import discover, recover
+from sysid.report.result import DiscoveryResult
+from sysid.report.scoring import score
+from sysid.select.selection import select_model
+from sysid.symbolic.library import Library
+from sysid.symbolic.model import SymbolicModel
+from sysid.symbolic.search import extend_fronts, merge_fronts
+from sysid.symbolic.sparse import distill
 
 __all__ = [
     "__version__",

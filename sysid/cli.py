@@ -4,8 +4,8 @@ Each subcommand is one function ``_cmd_<name>(args) -> int`` registered with
 :func:`_command`, together with a function that adds its arguments. The
 common wrapper :func:`_run` turns the errors users can fix into one line on
 stderr and an exit code: 0 success, 2 bad usage or bad input
-(:class:`~sysid.errors.SysidInputError`), 1 a failure during the work
-(:class:`~sysid.errors.SysidRuntimeError`, an unwritable output file).
+(:class:`~sysid.core.errors.SysidInputError`), 1 a failure during the work
+(:class:`~sysid.core.errors.SysidRuntimeError`, an unwritable output file).
 
 Adding a subcommand::
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .errors import ConfigError, SysidInputError, SysidRuntimeError
+from sysid.core.errors import ConfigError, SysidInputError, SysidRuntimeError
 
 __all__ = ["main"]
 
@@ -123,7 +123,7 @@ def _add_problems_arguments(parser: argparse.ArgumentParser) -> None:
 @_command("problems", "list the problems (name, states, title)", _add_problems_arguments)
 def _cmd_problems(args: argparse.Namespace) -> int:
     """List problems as an aligned table on stdout."""
-    from .problems import load_problems
+    from sysid.data.problems import load_problems
 
     problems = load_problems(args.problems)
     rows = [("NAME", "STATES", "TITLE")]
@@ -172,8 +172,8 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
 @_command("simulate", "generate trajectories of a problem as CSV", _add_simulate_arguments)
 def _cmd_simulate(args: argparse.Namespace) -> int:
     """Simulate a problem and write the CSV of contract section 2."""
-    from .problems import load_problem
-    from .simulate import simulate
+    from sysid.data.problems import load_problem
+    from sysid.data.simulation import simulate
 
     path = _output_path(args.output)
     problem = load_problem(args.problem)
@@ -293,8 +293,8 @@ def _save_result(res, outdir: Path, args: argparse.Namespace, done: str) -> int:
 )
 def _cmd_discover(args: argparse.Namespace) -> int:
     """Discover equations from a CSV file."""
-    from .data import Dataset
-    from .pipeline import discover
+    from sysid.data.dataset import Dataset
+    from sysid.pipeline import discover
 
     outdir = _outdir(args.output)
     states = [s.strip() for s in args.states.split(",") if s.strip()] if args.states else None
@@ -316,7 +316,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 def _require_column(path: str, column: str) -> None:
     import pandas as pd
 
-    from .errors import DataError
+    from sysid.core.errors import DataError
 
     try:
         header = [str(c).strip() for c in pd.read_csv(path, nrows=0).columns]
@@ -358,8 +358,8 @@ def _add_recover_arguments(parser: argparse.ArgumentParser) -> None:
 )
 def _cmd_recover(args: argparse.Namespace) -> int:
     """The recover-the-law demo."""
-    from .pipeline import recover
-    from .problems import load_problem
+    from sysid.data.problems import load_problem
+    from sysid.pipeline import recover
 
     outdir = _outdir(args.output)
     problem = load_problem(args.problem)
@@ -466,7 +466,7 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 @_command("bench", "run the problem suite side by side with baselines", _add_bench_arguments)
 def _cmd_bench(args: argparse.Namespace) -> int:
     """The reproducible problem suite."""
-    from .bench import DEFAULT_NOISE, SAMPLINGS, bench
+    from sysid.benchmark.runner import DEFAULT_NOISE, SAMPLINGS, bench
 
     outdir = _outdir(args.output)
     noise = _float_list(args.noise)
@@ -509,7 +509,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- entry point
 def _build_parser() -> argparse.ArgumentParser:
     """The ``sysid`` parser with one subparser per registered command."""
-    from . import __version__
+    from sysid.core.version import __version__
 
     parser = _Parser(
         prog=PROG,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from sysid import pipeline
-from sysid.data import Dataset
-from sysid.problems import Problem, load_problems
-from sysid.simulate import simulate
+from sysid.data.dataset import Dataset
+from sysid.data.problems import Problem, load_problems
+from sysid.data.simulation import simulate
 
 #: A valid problem as the dict a TOML file parses to; tests copy and break it.
 VALID_PROBLEM: dict[str, Any] = {

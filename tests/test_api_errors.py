@@ -24,8 +24,8 @@ from sysid import (
     refine,
     select_model,
 )
-from sysid.search import search
-from sysid.symbolic import distill
+from sysid.symbolic.search import search
+from sysid.symbolic.sparse import distill
 
 LV = {"x": "1.1*x - 0.4*x*y", "y": "0.1*x*y - 0.4*y"}
 #: A discover run of a second or two, for cases that may (wrongly) start the work.

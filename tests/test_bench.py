@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 
 import pytest
 
-from sysid.baselines import pysindy_available
-from sysid.bench import build_tasks, rows_equal, run_task, summarise
-from sysid.errors import ConfigError
-
-# sysid.bench is the function (re-exported); the module is needed for monkeypatching.
-bench_mod = importlib.import_module("sysid.bench")
+from sysid.benchmark import runner as bench_mod
+from sysid.benchmark.baselines import pysindy_available
+from sysid.benchmark.runner import build_tasks, rows_equal, run_task, summarise
+from sysid.core.errors import ConfigError
 
 TINY = {"noise": [0.01], "samplings": ["regular"], "seeds": 1, "workers": 1, "quiet": True}
 

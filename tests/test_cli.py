@@ -14,8 +14,8 @@ import pytest
 
 import sysid
 from sysid.cli import main
-from sysid.data import Dataset
-from sysid.problems import list_problems
+from sysid.data.dataset import Dataset
+from sysid.data.problems import list_problems
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:

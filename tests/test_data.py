@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sysid.data import Dataset, Trajectory, load_data
-from sysid.errors import DataError, DataWarning
+from sysid.core.errors import DataError, DataWarning
+from sysid.data.dataset import Dataset, Trajectory, load_data
 
 T3 = np.array([0.0, 0.5, 1.0])
 X3 = np.array([[1.0, 2.0], [1.5, 2.5], [2.5, 2.0]])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib
 import json
 import warnings
 
@@ -26,18 +25,16 @@ from sysid import (
     SymbolicModel,
     SysidWarning,
     TrainingError,
-    _neural_train,
     pipeline,
     select_model,
 )
 from sysid.cli import main
-from sysid.library import state_symbols, term_complexity
-from sysid.problems import problem_from_dict
-from sysid.symbolic import Candidate
-
-# ``sysid.refine`` and ``sysid.simulate`` are also functions: fetch the modules.
-refine_module = importlib.import_module("sysid.refine")
-simulate_module = importlib.import_module("sysid.simulate")
+from sysid.core.expressions import state_symbols, term_complexity
+from sysid.data import simulation as simulate_module
+from sysid.data.problems import problem_from_dict
+from sysid.neural import train as _neural_train
+from sysid.select import selection as selection_module
+from sysid.symbolic.sparse import Candidate
 
 #: A discover run of a few seconds (the result is not expected to be accurate).
 TINY = {
@@ -217,7 +214,7 @@ def _patch_stage(monkeypatch, stage: str) -> dict:
         monkeypatch.setattr(pipeline, "search", _interrupting(pipeline.search))
         return {"expression_search": "always"}
     else:  # inside select_model: the second refit of a candidate
-        monkeypatch.setattr(refine_module, "refine", _interrupting(refine_module.refine, 1))
+        monkeypatch.setattr(selection_module, "refine", _interrupting(selection_module.refine, 1))
     return {}
 
 

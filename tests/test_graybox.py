@@ -1,4 +1,4 @@
-"""Tests of known-structure fitting (:mod:`sysid.graybox`)."""
+"""Tests of known-structure fitting (:mod:`sysid.fit.graybox`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy.integrate import solve_ivp
 
-from sysid.errors import ConfigError, DataError, EquationError
-from sysid.graybox import GrayBoxResult, fit_model
+from sysid.core.errors import ConfigError, DataError, EquationError
+from sysid.fit.graybox import GrayBoxResult, fit_model
 
 SIR = {"S": "-beta*S*I/N", "I": "beta*S*I/N - gamma*I", "R": "gamma*I"}
 TRUE = {"beta": 1.6, "gamma": 0.45}
@@ -346,7 +346,7 @@ def test_standard_errors_cover_the_truth_over_noise_seeds():
 
 
 def test_ctrl_c_keeps_the_best_point_so_far(clean, monkeypatch):
-    import sysid.graybox as gb
+    import sysid.fit.graybox as gb
 
     def interrupted(fun, z0, **kwargs):
         for step in np.linspace(0.0, 1.0, 5):  # walk towards the truth, then Ctrl-C

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from sysid.errors import ConfigError, DataError, EquationError
-from sysid.library import Library, state_symbols, term_complexity
+from sysid.core.errors import ConfigError, DataError, EquationError
+from sysid.core.expressions import state_symbols, term_complexity
+from sysid.symbolic.library import Library
 
 
 def test_default_library_has_polynomials_and_trig_named_by_sympy_form():

@@ -13,18 +13,20 @@ import torch
 from scipy.integrate import solve_ivp
 
 import sysid
-from sysid._neural_net import VectorField
-from sysid._neural_train import Settings, _Stage, objective
-from sysid._neural_windows import fit_scaler, make_windows, observed_span, smooth
-from sysid._symbolic_ode import CompiledSystem, Guard
-from sysid._symbolic_shooting import _Shooting, segments, smoothed_state
-from sysid.data import Dataset, Trajectory, split_unit
-from sysid.errors import DataError, DataWarning
-from sysid.graybox import fit_model
-from sysid.library import state_symbols
-from sysid.neural import NeuralField, loss_and_grads
-from sysid.refine import refine, select_model
-from sysid.symbolic import distill
+from sysid.core.errors import DataError, DataWarning
+from sysid.core.expressions import state_symbols
+from sysid.core.ode import CompiledSystem, Guard
+from sysid.data.columns import split_unit
+from sysid.data.dataset import Dataset, Trajectory
+from sysid.fit.graybox import fit_model
+from sysid.fit.refit import refine
+from sysid.fit.shooting import _Shooting, segments, smoothed_state
+from sysid.neural.field import NeuralField, loss_and_grads
+from sysid.neural.net import VectorField
+from sysid.neural.train import Settings, _Stage, objective
+from sysid.neural.windows import fit_scaler, make_windows, observed_span, smooth
+from sysid.select.selection import select_model
+from sysid.symbolic.sparse import distill
 
 LV = {"x": "1.1*x - 0.4*x*y", "y": "0.1*x*y - 0.4*y"}
 LV_TRUE = np.array([1.1, -0.4, 0.1, -0.4])  # x: x, x*y; y: x*y, y

@@ -10,8 +10,8 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 
 import sysid
-from sysid.errors import ConfigError, DataError, EquationError, SimulationError
-from sysid.model import SymbolicModel, TermEstimate, expression_terms, round_to_uncertainty
+from sysid.core.errors import ConfigError, DataError, EquationError, SimulationError
+from sysid.symbolic.model import SymbolicModel, TermEstimate, expression_terms, round_to_uncertainty
 
 LV = {"x": "1.1*x - 0.4*x*y", "y": "0.1*x*y - 0.4*y"}
 

@@ -13,11 +13,11 @@ from scipy.integrate import solve_ivp
 from torchdiffeq import odeint
 
 import sysid
-from sysid import _neural_train
-from sysid._neural_net import VectorField, WindowDynamics, solve_windows
-from sysid._neural_windows import fit_scaler, holdout_masks, make_windows
-from sysid.errors import ConfigError, DataError, SysidWarning, TrainingError
-from sysid.neural import NeuralField, loss_and_grads
+from sysid.core.errors import ConfigError, DataError, SysidWarning, TrainingError
+from sysid.neural import train as _neural_train
+from sysid.neural.field import NeuralField, loss_and_grads
+from sysid.neural.net import VectorField, WindowDynamics, solve_windows
+from sysid.neural.windows import fit_scaler, holdout_masks, make_windows
 
 TINY = dict(width=8, depth=1, max_epochs=6, pretrain_epochs=50, quiet=True)
 

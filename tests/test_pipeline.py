@@ -15,8 +15,8 @@ import sympy as sp
 
 import sysid
 from sysid.cli import main
-from sysid.errors import ConfigError, DataError
-from sysid.polish import has_inner_constants
+from sysid.core.errors import ConfigError, DataError
+from sysid.fit.polish import has_inner_constants
 
 
 @pytest.fixture(scope="module")

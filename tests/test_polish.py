@@ -7,9 +7,9 @@ import pytest
 import sympy as sp
 
 import sysid
-from sysid.errors import ConfigError
-from sysid.model import SymbolicModel
-from sysid.polish import has_inner_constants, negligible_terms, polish_model, trajectory_rms
+from sysid.core.errors import ConfigError
+from sysid.fit.polish import has_inner_constants, negligible_terms, polish_model, trajectory_rms
+from sysid.symbolic.model import SymbolicModel
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,8 @@ def test_polish_refuses_a_worse_model(logistic_data):
 def test_select_model_refits_inner_constants_before_comparing(mm_data):
     """A search candidate whose inner constant is 5% off still wins the selection
     against a longer library fit: its constants are refitted to the training part."""
-    from sysid.search import search
-    from sysid.symbolic import distill
+    from sysid.symbolic.search import search
+    from sysid.symbolic.sparse import distill
 
     x = np.concatenate([tr.x for tr in mm_data])
     off = -1.5 * x / (2.1 + x)  # derivatives of a law with Km 5% off
@@ -95,7 +95,7 @@ def test_select_model_refits_inner_constants_before_comparing(mm_data):
 
 
 def test_search_systems_need_strong_evidence():
-    from sysid.refine import _SEARCH_EVIDENCE, CandidateScore, _choose
+    from sysid.select.selection import _SEARCH_EVIDENCE, CandidateScore, _choose
 
     def sc(origin: str, score: float, cx: int) -> CandidateScore:
         return CandidateScore({}, 2, cx, "ok", train_rmse=0.05, score=score, origin=origin)

@@ -14,13 +14,13 @@ import pytest
 import sympy as sp
 
 import sysid
-from sysid.errors import EquationError, ProblemFileError, SysidInputError
-from sysid.problems import (
+from sysid.core.errors import EquationError, ProblemFileError, SysidInputError
+from sysid.core.expressions import parse_equation
+from sysid.data.problems import (
     Problem,
     list_problems,
     load_problem,
     load_problems,
-    parse_equation,
     problem_from_dict,
     problems_dir,
 )
@@ -438,7 +438,7 @@ def test_problems_dir_finds_package_data_after_install(tmp_path):
     (site / "sysid" / "problems_data").mkdir()
     for f in SHIPPED_FILES:
         shutil.copy(f, site / "sysid" / "problems_data" / f.name)
-    code = "import sysid.problems as P; print(P.problems_dir()); print(len(P.list_problems()))"
+    code = "import sysid.data.problems as P; print(P.problems_dir()); print(len(P.list_problems()))"
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True

@@ -5,7 +5,7 @@
 * Scaling time by ``c`` scales every coefficient by ``1/c``.
 * Saving and loading reproduces a result exactly.
 
-Layers: :func:`~sysid.symbolic.distill` on exact derivatives, :func:`~sysid.refine`
+Layers: :func:`~sysid.symbolic.sparse.distill` on exact derivatives, :func:`~sysid.refine`
 through the ODE solver, :class:`~sysid.SymbolicModel` simulation and JSON, the
 CSV round trip of :class:`~sysid.Dataset`, and :func:`sysid.discover` (a tiny run
 by default; the full invariants at the test budgets are ``slow``).
@@ -27,7 +27,7 @@ from test_faults import TINY  # a discover run of a few seconds
 
 import sysid
 from sysid import Dataset, DiscoveryResult, Library, SymbolicModel, Trajectory, refine
-from sysid.symbolic import distill, knee
+from sysid.symbolic.sparse import distill, knee
 
 # ------------------------------------------------------------------ helpers
 COEF = st.floats(0.2, 3.0).map(lambda v: round(v, 3))
@@ -197,7 +197,7 @@ FINITE = st.floats(-1e6, 1e6, allow_nan=False).filter(lambda v: abs(v) > 1e-8)
     )
 )
 def test_model_json_round_trip_is_exact(data):
-    terms = [sysid.model.TermEstimate(s, sp.sympify(t), c, e) for s, t, c, e in data]
+    terms = [sysid.symbolic.model.TermEstimate(s, sp.sympify(t), c, e) for s, t, c, e in data]
     m = SymbolicModel(["x", "y"], terms, bounds=(np.zeros(2), np.ones(2)))
     back = SymbolicModel.from_dict(json.loads(json.dumps(m.to_dict())))
     assert back.to_dict() == m.to_dict()

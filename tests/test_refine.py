@@ -7,19 +7,18 @@ import pytest
 import sympy as sp
 
 import sysid
-from sysid.errors import ConfigError, EquationError
-from sysid.model import SymbolicModel
-from sysid.refine import (
+from sysid.core.errors import ConfigError, EquationError
+from sysid.fit.refit import RefitResult, refine
+from sysid.select.selection import (
     CandidateScore,
-    RefitResult,
     SelectionReport,
     _choose,
     _select_defaults,
     check_select_options,
-    refine,
     select_model,
 )
-from sysid.symbolic import Candidate, distill
+from sysid.symbolic.model import SymbolicModel
+from sysid.symbolic.sparse import Candidate, distill
 
 MISSION = ["falling-mass", "pendulum", "lotka-volterra", "sir"]
 

@@ -7,9 +7,9 @@ import pytest
 import sympy as sp
 
 from sysid import load_problem
-from sysid.errors import EquationError
-from sysid.score import compare_equations, holdout_r2, score, term_coefficients
-from sysid.simulate import integrate
+from sysid.core.errors import EquationError
+from sysid.data.simulation import integrate
+from sysid.report.scoring import compare_equations, holdout_r2, score, term_coefficients
 
 
 def test_true_equations_score_perfectly():

@@ -1,4 +1,4 @@
-"""Tests of the expression search (sysid.search)."""
+"""Tests of the expression search (sysid.symbolic.search)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sysid
-from sysid.errors import ConfigError, DataError
-from sysid.refine import select_model
-from sysid.search import (
+from sysid.core.compare import compare_with_constants
+from sysid.core.errors import ConfigError, DataError
+from sysid.fit.inner import refit_inner_constants
+from sysid.select.selection import select_model
+from sysid.symbolic.search import (
     DEFAULT_OPERATORS,
-    compare_with_constants,
     extend_fronts,
     library_fit_is_poor,
     merge_fronts,
-    refit_inner_constants,
     search,
 )
-from sysid.symbolic import Candidate, distill, knee
+from sysid.symbolic.sparse import Candidate, distill, knee
 
 NEW_PROBLEMS = ["michaelis-menten", "hill-switch", "gompertz", "sigmoid-neuron", "holling-ii"]
 
@@ -64,7 +64,7 @@ def test_candidates_are_the_distill_class_with_consistent_fields():
     for c in front:
         rebuilt = sum(float(a) * t for a, t in zip(c.coefficients, c.terms, strict=True))
         assert sp.simplify(rebuilt - c.expr) == 0
-        assert c.complexity == sum(sysid.library.term_complexity(t) + 1 for t in c.terms)
+        assert c.complexity == sum(sysid.core.expressions.term_complexity(t) + 1 for t in c.terms)
 
 
 def test_deterministic_for_a_seed():

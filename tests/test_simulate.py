@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sysid.data import Dataset
-from sysid.errors import ConfigError, SimulationError
-from sysid.problems import load_problem, problem_from_dict
-from sysid.simulate import integrate, sample_times, simulate
+from sysid.core.errors import ConfigError, SimulationError
+from sysid.data.dataset import Dataset
+from sysid.data.problems import load_problem, problem_from_dict
+from sysid.data.simulation import integrate, sample_times, simulate
 
 PROBLEMS = [
     "brusselator",

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
 import sysid
-from sysid.errors import ConfigError, DataError
-from sysid.library import Library, state_symbols
-from sysid.symbolic import Candidate, distill, front_to_dicts, knee, plausible
+from sysid.core.errors import ConfigError, DataError
+from sysid.core.expressions import state_symbols
+from sysid.symbolic.library import Library
+from sysid.symbolic.sparse import Candidate, distill, front_to_dicts, knee, plausible
 
 MISSION = ["falling-mass", "pendulum", "lotka-volterra", "sir"]
 

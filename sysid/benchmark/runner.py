@@ -8,7 +8,7 @@ distributed cluster; finished tasks are saved one file each under
 
 Examples
 --------
->>> from sysid.bench import build_tasks
+>>> from sysid.benchmark.runner import build_tasks
 >>> tasks = build_tasks(["lotka-volterra"], noise=[0.0, 0.05], samplings=["regular"],
 ...                     seeds=1, methods=["sysid"])
 >>> [(t.problem, t.noise, t.sampling, t.seed, t.method) for t in tasks]
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
-from .problems import Problem, load_problem, load_problems, problem_from_text
+from sysid.core.errors import ConfigError
+from sysid.data.problems import Problem, load_problem, load_problems, problem_from_text
 
 __all__ = [
     "Task",
@@ -139,7 +139,7 @@ def build_tasks(
     timeout : float
         Seconds a task may take before it is recorded as timed out.
     """
-    from .baselines import BASELINES
+    from sysid.benchmark.baselines import BASELINES
 
     bad = [s for s in samplings if s not in SAMPLINGS]
     if bad:
@@ -177,7 +177,7 @@ def _alarm(signum: int, frame: Any) -> None:  # pragma: no cover - signal handle
 
 
 def _simulate_cell(problem: Problem, task: Task):
-    from .simulate import simulate
+    from sysid.data.simulation import simulate
 
     n = problem.n_samples // 4 if task.sampling == "sparse" else problem.n_samples
     return simulate(
@@ -190,17 +190,17 @@ def _simulate_cell(problem: Problem, task: Task):
 
 
 def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
-    from .model import SymbolicModel
-    from .score import score
+    from sysid.report.scoring import score
+    from sysid.symbolic.model import SymbolicModel
 
     data = _simulate_cell(problem, task)
     if task.method == "sysid":
-        from .pipeline import discover
+        from sysid.pipeline import discover
 
         result = discover(data, seed=task.seed, quiet=True)
         model = result.model
     else:
-        from .baselines import BASELINES
+        from sysid.benchmark.baselines import BASELINES
 
         equations = BASELINES[task.method](data, seed=task.seed)
         model = SymbolicModel.from_equations(data.states, equations)
@@ -464,7 +464,7 @@ def bench(
 
 
 def _write_outputs(result: BenchResult, tasks: list[Task], scheduler: str | None, workers: int):
-    from .plots import plot_recovery
+    from sysid.report.figures import plot_recovery
 
     out = result.outdir
     config = {

@@ -15,9 +15,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .data import Dataset, Trajectory
-from .errors import ConfigError, SimulationError
-from .problems import Problem, load_problem
+from sysid.core.errors import ConfigError, SimulationError
+from sysid.data.dataset import Dataset, Trajectory
+from sysid.data.problems import Problem, load_problem
 
 __all__ = ["simulate", "sample_times", "integrate"]
 

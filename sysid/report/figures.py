@@ -7,7 +7,7 @@ state), so they work without a display.
 Examples
 --------
 >>> import numpy as np
->>> from sysid.plots import plot_loss
+>>> from sysid.report.figures import plot_loss
 >>> fig = plot_loss({"epoch": [0, 1, 2], "loss": [1.0, 0.5, 0.2]})
 >>> len(fig.axes)
 1
@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from .data import Dataset
+from sysid.core.style import COLORS
+from sysid.data.dataset import Dataset
 
 __all__ = [
     "plot_trajectories",
@@ -35,8 +36,6 @@ __all__ = [
 
 Simulator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 VectorField = Callable[[np.ndarray], np.ndarray]
-
-_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
 
 
 def _save(fig: Figure, path: str | os.PathLike | None) -> Figure:
@@ -84,7 +83,7 @@ def plot_trajectories(
     axes = fig.subplots(d, len(sets), squeeze=False, sharex="col")
     for col, (label, ds, x0s) in enumerate(sets):
         for k, tr in enumerate(ds):
-            color = _COLORS[k % len(_COLORS)]
+            color = COLORS[k % len(COLORS)]
             td = _dense_time(tr.t)
             x0 = tr.x[0] if x0s is None or k >= len(x0s) else np.asarray(x0s[k], dtype=float)
             sims = {}
@@ -175,7 +174,7 @@ def plot_phase_portrait(
                 ax.text(0.5, 0.5, "field failed", transform=ax.transAxes, ha="center")
             for k, tr in enumerate(data):
                 yj = tr.x[:, j] if d > 1 else np.zeros(tr.n_samples)
-                ax.plot(tr.x[:, i], yj, ".", ms=2, color=_COLORS[k % len(_COLORS)], alpha=0.6)
+                ax.plot(tr.x[:, i], yj, ".", ms=2, color=COLORS[k % len(COLORS)], alpha=0.6)
             ax.set_xlim(lo[i], hi[i])
             if d > 1:
                 ax.set_ylim(lo[j], hi[j])
@@ -265,7 +264,7 @@ def plot_recovery(
     ----------
     summary : list of dict
         Rows with ``method``, ``sampling``, ``noise`` and ``recovery_rate``
-        (as from :func:`sysid.bench.summarise`).
+        (as from :func:`sysid.benchmark.runner.summarise`).
     """
     fig = Figure(figsize=(5.5, 3.6))
     ax = fig.subplots()
@@ -278,7 +277,7 @@ def plot_recovery(
     methods = sorted({m for m, _ in lines})
     for (method, sampling), pts in sorted(lines.items()):
         pts.sort()
-        color = _COLORS[methods.index(method) % len(_COLORS)]
+        color = COLORS[methods.index(method) % len(COLORS)]
         ax.plot(
             [100 * p[0] for p in pts],
             [100 * p[1] for p in pts],

@@ -1,19 +1,19 @@
 """Last touch on a chosen model: drop negligible terms, refit every constant.
 
-:func:`sysid.refine.select_model` refits the coefficient of each term through
+:func:`sysid.select.selection.select_model` refits the coefficient of each term through
 the ODE solver but keeps numbers *inside* terms (``Km`` in ``S/(Km + S)``) at
 the values the expression search found on derivative samples, and on clean
 data a few terms with coefficients of 1e-9 can survive (they mop up the small
 error of those inner constants). :func:`polish_model` drops terms that never
 exceed a small fraction of their equation's largest term on the data, then
 fits all numbers together (coefficients and inner constants, with the start
-states) to the trajectories with :func:`sysid.graybox.fit_model`, and keeps
+states) to the trajectories with :func:`sysid.fit.graybox.fit_model`, and keeps
 the result only when it simulates the data as well as the input model.
 
 Examples
 --------
 >>> import sysid
->>> from sysid.model import SymbolicModel
+>>> from sysid.symbolic.model import SymbolicModel
 >>> data = sysid.simulate("michaelis-menten", n_samples=40)
 >>> m = SymbolicModel.from_equations(["S"], {"S": "-1.4*S/(S + 2.3) + 1e-9*S**2"})
 >>> print(polish_model(m, data))
@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .data import Dataset, load_data
-from .errors import ConfigError
-from .model import SymbolicModel, TermEstimate, round_to_uncertainty
+from sysid.core.errors import ConfigError
+from sysid.data.dataset import Dataset, load_data
+from sysid.symbolic.model import SymbolicModel, TermEstimate, round_to_uncertainty
 
 __all__ = [
     "NEGLIGIBLE",
@@ -107,7 +107,7 @@ def polish_model(
     Parameters
     ----------
     model : SymbolicModel
-        The chosen model (from :func:`sysid.refine.select_model`).
+        The chosen model (from :func:`sysid.select.selection.select_model`).
     data : Dataset or anything :func:`sysid.load_data` reads
         The trajectories it was fitted to.
     negligible : float
@@ -160,7 +160,7 @@ def refit_all(
     """Fit every number of ``model`` (coefficients and inner constants) through the ODE solver.
 
     Each coefficient and each Float inside a term becomes a parameter of
-    :func:`sysid.graybox.fit_model`, started at its current value (start
+    :func:`sysid.fit.graybox.fit_model`, started at its current value (start
     states are fitted too), within ``time_limit`` seconds in all (when they
     run out, the best point so far is kept, without standard errors).
     Returns the refitted model (coefficients with standard errors, inner
@@ -175,7 +175,7 @@ def refit_all(
     >>> print(refit_all(m, data)[0])
     dS/dt = -1.5*S/(S + 2.0)
     """
-    from .graybox import fit_model
+    from sysid.fit.graybox import fit_model
 
     params: dict[str, float] = {}
     layout: list[tuple[str, str, sp.Expr, list[str]]] = []

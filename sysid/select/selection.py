@@ -1,37 +1,10 @@
-"""Refit constants through the ODE solver, and choose the model by held-out simulation.
-
-:func:`refine` refits the coefficients of a candidate system (and the start
-state of each stretch of data) by minimising the error of simulated against
-measured trajectories with ``scipy.optimize.least_squares``; the Jacobian comes
-from forward sensitivities integrated with the states. The fit starts on short
-windows (multiple shooting: a window cannot drift far from the data) and
-continues on ever longer ones up to whole trajectories (single shooting), which
-walks around the local minima of long oscillatory records. This removes the
-bias a smoother leaves in derivative-based coefficients, and gives each
-coefficient a standard error from the Jacobian.
-
-:func:`select_model` turns the per-state Pareto fronts of
-:func:`sysid.symbolic.distill` into candidate systems, refits each on training
-data, simulates it on held-out data, drops candidates whose simulation fails
-(with the reason), and among those that generalise about as well as the best
-picks the lowest extended BIC of the trajectory residuals; a
-:class:`SelectionReport` explains the choice.
-
-Examples
---------
->>> import sysid
->>> from sysid.refine import refine
->>> data = sysid.simulate("lotka-volterra", n_samples=60)
->>> fit = refine({"x": "1.0*x - 0.45*x*y", "y": "0.11*x*y - 0.36*y"}, data)
->>> fit.success, fit.equations()["x"]
-(True, -0.4*x*y + 1.1*x)
-"""
+"""Model selection: refit every candidate system through the solver and pick one
+by its simulated error."""
 
 from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,392 +13,61 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ._symbolic_ode import CompiledSystem, Guard, GuardTripped, single_threaded
-from ._symbolic_shooting import (
-    MIN_SEGMENT,
-    continued_starts,
-    mean_square,
-    segment_lengths,
+from sysid.core.errors import ConfigError
+from sysid.core.expressions import term_complexity
+from sysid.core.ode import CompiledSystem, Guard, GuardTripped, single_threaded
+from sysid.data.dataset import MIN_SAMPLES, Dataset, Trajectory, load_data
+from sysid.fit.refit import (
+    RefitResult,
+    _check_positives,
+    _check_segment_points,
+    _is_finite,
+    _require,
+    _scales,
+    refine,
+)
+from sysid.fit.shooting import (
     segments,
     shoot,
-    standard_errors,
     window_length,
 )
-from .data import MIN_SAMPLES, Dataset, Trajectory, load_data
-from .errors import ConfigError, EquationError
-from .library import state_symbols, term_complexity
-from .model import SymbolicModel, TermEstimate, _check_positive, expression_terms
-from .problems import parse_equation
-from .symbolic import Candidate, _check_int, front_to_dicts, knee, plausible
+from sysid.symbolic.model import SymbolicModel, TermEstimate
+from sysid.symbolic.sparse import Candidate, _check_int, front_to_dicts, knee, plausible
 
-__all__ = [
-    "RefitResult",
-    "refine",
-    "CandidateScore",
-    "SelectionReport",
-    "select_model",
-]
+__all__ = ["CandidateScore", "SelectionReport", "check_select_options", "select_model"]
 
 #: Errors (in units of a state's spread) below this count as exact: solver precision.
 _RMSE_FLOOR = 1e-6
+
+
 #: Largest relative excess of a candidate's training error over the best one's.
 _TRAIN_SLACK = 0.1
+
+
 #: Score advantage that a system with expression-search terms needs over every
 #: library system with as many fitted numbers or fewer ("very strong" evidence
 #: on the scale of Kass and Raftery 1995 for BIC differences). Library systems
 #: with more numbers get no such protection: a search law that is both shorter
 #: and better (gompertz's ``N*log(N)`` against a cubic, irregular 5 % noise) wins.
 _SEARCH_EVIDENCE = 10.0
+
+
 #: Search systems whose inner constants are refitted after the main loop, and
 #: the seconds each refit may take.
 _INNER_REFITS = 3
+
+
 _INNER_LIMIT = 8.0
+
+
 #: Scores within this of the best count as ties, won by the shortest expression: a
 #: longer system must beat it by "very strong" evidence (Kass and Raftery 1995).
 #: The score sums the training and held-out residuals; with a slack of 2, a small
 #: spurious term (``c*y``, c = 0.001-0.02, in the Brusselator at 1-10 % noise) that
 #: absorbs refit and solver error won by 3-4.
 _SCORE_SLACK = 10.0
-_SystemLike = Mapping[str, Any] | Sequence[Candidate] | SymbolicModel
 
 
-# --------------------------------------------------------------- options
-def _require(ok: bool, name: str, wanted: str, value: Any, hint: str | None = None) -> None:
-    """A :class:`ConfigError` "``name`` must be ``wanted``, found ``value``" unless ``ok``."""
-    if not ok:
-        raise ConfigError(
-            f"{name} must be {wanted}, found {value!r}", source=f"argument '{name}'", hint=hint
-        )
-
-
-def _is_finite(value: Any) -> bool:
-    """A real number (not a bool, not text) that is finite."""
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    return real and math.isfinite(value)
-
-
-def _check_positives(integers: Sequence[str] = (), **values: Any) -> None:
-    """Each of ``values`` a finite number > 0; those named in ``integers`` an integer >= 1."""
-    for name, value in values.items():
-        _check_positive(value, name, f"argument '{name}'", integer=name in integers)
-
-
-def _check_segment_points(value: Any) -> None:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 2
-    _require(value is None or ok, "segment_points", "None or an integer >= 2", value)
-
-
-# ----------------------------------------------------------- system parsing
-def _system_params(
-    system: _SystemLike, states: tuple[str, ...]
-) -> tuple[list[tuple[int, sp.Expr]], np.ndarray]:
-    """(equation index, term) per coefficient, and the starting coefficients."""
-    symbols = state_symbols(states)
-    names = {s.name: s for s in symbols}
-    if isinstance(system, SymbolicModel):
-        if tuple(system.states) != states:
-            raise ConfigError(
-                f"model states {list(system.states)} differ from data states {list(states)}",
-                source="refine",
-            )
-        params = [(states.index(t.state), t.term) for t in system.terms]
-        return params, np.array([t.coefficient for t in system.terms], dtype=float)
-    if not isinstance(system, Mapping):
-        items = list(system)
-        if not all(isinstance(c, Candidate) for c in items):
-            raise ConfigError(
-                "expected a dict state -> equation, a list of Candidates or a SymbolicModel, "
-                f"found {type(system).__name__}",
-                source="refine",
-            )
-        system = {c.state: c for c in items}
-    missing = [s for s in states if s not in system]
-    unknown = [s for s in system if s not in states]
-    if missing or unknown:
-        raise ConfigError(
-            f"the system needs one equation per state {list(states)}; missing {missing}, "
-            f"unknown {unknown}",
-            source="refine",
-            hint="give an equation (possibly '0') for every state of the data",
-        )
-    params: list[tuple[int, sp.Expr]] = []
-    theta: list[float] = []
-    for i, s in enumerate(states):
-        eq = system[s]
-        if isinstance(eq, Candidate):
-            pairs = [
-                (_rename(t, names), float(c))
-                for t, c in zip(eq.terms, eq.coefficients, strict=True)
-            ]
-        else:
-            if isinstance(eq, str):
-                expr = parse_equation(eq, names, source=f"equation of {s!r}")
-            elif isinstance(eq, (sp.Basic, int, float)):
-                expr = _rename(sp.sympify(eq), names)
-            else:
-                raise EquationError(
-                    f"equation of {s!r} must be a string, sympy expression or Candidate, "
-                    f"found {type(eq).__name__}",
-                    source="refine",
-                )
-            pairs = expression_terms(expr, symbols)
-        for term, coef in pairs:
-            extra = sorted(str(f) for f in term.free_symbols - set(symbols))
-            if extra or not np.isfinite(coef):
-                raise EquationError(
-                    f"term {coef}*{term} of {s!r} uses {extra} (not states {list(states)}) "
-                    "or a non-finite coefficient",
-                    source="refine",
-                    hint="terms may depend on the data's states only",
-                )
-            params.append((i, term))
-            theta.append(coef)
-    return params, np.array(theta, dtype=float)
-
-
-def _rename(expr: sp.Expr, names: Mapping[str, sp.Symbol]) -> sp.Expr:
-    return expr.xreplace({f: names[f.name] for f in expr.free_symbols if f.name in names})
-
-
-# ------------------------------------------------------------ public refit
-@dataclass
-class RefitResult:
-    """Outcome of :func:`refine`; ``success`` False with a ``message`` when it failed.
-
-    Attributes
-    ----------
-    states : tuple of str
-    terms : list of (str, sympy.Expr)
-        (state, term) of each coefficient.
-    coefficients, stderr, initial_coefficients : ndarray (p,)
-    initial_states : ndarray (n_trajectories, d)
-        Fitted state at each trajectory's first sample time.
-    segment_trajectory, segment_t0 : ndarray (k,)
-        Trajectory index and start time of each shooting segment of the kept fit.
-    segment_states : ndarray (k, d)
-        Fitted state at the start of each segment.
-    rss : ndarray (d,)
-        Residual sum of squares of the simulated states, per state, in data units.
-    n_samples : int
-        Number of samples fitted: the most measured values of any state.
-    n_observed : ndarray (d,) of int
-        Measured values fitted per state (fewer than ``n_samples`` where values
-        are missing: missing values have no residual).
-    method : str
-        ``"single shooting"`` or ``"multiple shooting (k segments)"``.
-    success : bool
-        True when a fit was obtained (the candidate simulates); False with the
-        reason in ``message`` otherwise.
-    message : str
-    converged : bool
-        Whether the least-squares iteration met its tolerances (otherwise it
-        stopped at ``max_nfev`` or the time limit, keeping the best fit so far).
-    nfev : int
-        Simulations run.
-    elapsed : float
-        Seconds.
-    """
-
-    states: tuple[str, ...]
-    terms: list[tuple[str, sp.Expr]]
-    coefficients: np.ndarray
-    stderr: np.ndarray
-    initial_coefficients: np.ndarray
-    initial_states: np.ndarray
-    segment_trajectory: np.ndarray
-    segment_t0: np.ndarray
-    segment_states: np.ndarray
-    rss: np.ndarray
-    n_samples: int
-    method: str
-    success: bool
-    message: str
-    n_observed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
-    converged: bool = False
-    nfev: int = 0
-    elapsed: float = 0.0
-
-    def term_estimates(self) -> list[TermEstimate]:
-        """Coefficients with their standard errors."""
-        return [
-            TermEstimate(s, t, float(c), None if not np.isfinite(e) else float(e))
-            for (s, t), c, e in zip(self.terms, self.coefficients, self.stderr, strict=True)
-        ]
-
-    def equations(self) -> dict[str, sp.Expr]:
-        """Right-hand sides with coefficients rounded to their uncertainty."""
-        return self.model().equations
-
-    def model(self, **kwargs: Any) -> SymbolicModel:
-        """The refitted :class:`~sysid.model.SymbolicModel` (keyword arguments pass through)."""
-        return SymbolicModel(self.states, self.term_estimates(), **kwargs)
-
-
-def _failed(states, params, theta0, n_traj, message, nfev, start, method) -> RefitResult:
-    return RefitResult(
-        states=states,
-        terms=[(states[i], t) for i, t in params],
-        coefficients=theta0.copy(),
-        stderr=np.full(theta0.size, np.nan),
-        initial_coefficients=theta0.copy(),
-        initial_states=np.full((n_traj, len(states)), np.nan),
-        segment_trajectory=np.zeros(0, dtype=int),
-        segment_t0=np.zeros(0),
-        segment_states=np.zeros((0, len(states))),
-        rss=np.full(len(states), np.inf),
-        n_samples=0,
-        method=method,
-        success=False,
-        message=message,
-        nfev=nfev,
-        elapsed=time.perf_counter() - start,
-    )
-
-
-def _scales(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Each state's spread (missing values left out) and all samples."""
-    _, x = data.stacked()
-    sigma = np.nanstd(x, axis=0)
-    fallback = np.maximum(np.nanmax(np.abs(x), axis=0), 1.0)
-    return np.where(sigma > 0, sigma, fallback), x
-
-
-@single_threaded
-def refine(
-    system: _SystemLike,
-    data: Dataset | Any,
-    *,
-    segment_points: int | None = 20,
-    polish: bool = True,
-    max_nfev: int = 60,
-    rtol: float = 1e-8,
-    margin: float = 5.0,
-    max_evals: int = 20_000,
-    sim_time_limit: float = 10.0,
-    time_limit: float = 60.0,
-) -> RefitResult:
-    """Refit a candidate system's coefficients against measured trajectories.
-
-    Minimises the simulated-minus-measured states, each scaled by its standard
-    deviation, over the coefficients and the start state of each window.
-    Missing values (NaN) have no residual. The
-    fit starts by multiple shooting on short windows of ``segment_points``
-    samples (robust: a window cannot drift far from the data), then continues
-    on windows twice as long, and so on up to whole trajectories (single
-    shooting), each stage starting from the last. A stage is kept while it
-    fits about as well as the previous one (mean squared residual at most 1.5
-    times larger); this walks around the local minima that single shooting
-    meets on long oscillatory or near-chaotic records.
-
-    Parameters
-    ----------
-    system : dict state -> (str, sympy.Expr or Candidate), list of Candidate, or SymbolicModel
-        The structure and the starting coefficients (e.g. from :func:`~sysid.symbolic.distill`).
-    data : Dataset (or anything :func:`sysid.load_data` reads)
-        Raw (noisy) trajectories.
-    segment_points : int or None
-        Samples per window of the first stage (None: single shooting only);
-        raised when more than 60 windows would be needed, halved (down to 10)
-        when the model diverges within a window.
-    polish : bool
-        Continue to longer windows after the first stage.
-    max_nfev : int
-        Most least-squares iterations per stage.
-    rtol : float
-        Relative tolerance of the ODE solver.
-    margin : float
-        Blow-up box: the data's range widened by ``margin`` ranges on each side.
-    max_evals : int
-        Most right-hand-side evaluations per simulation.
-    sim_time_limit : float
-        Most seconds per simulation (a slower one fails the candidate).
-    time_limit : float
-        Seconds per stage; the best fit so far is kept when it runs out.
-
-    Returns
-    -------
-    RefitResult
-        ``success`` is False, with the reason in ``message``, when the candidate
-        cannot be simulated (blow-up, stiffness) from its starting coefficients.
-
-    Examples
-    --------
-    >>> import sysid
-    >>> data = sysid.simulate("sir", n_samples=40)
-    >>> bad = refine({"S": "S**2", "I": "I**2", "R": "0.1*I"}, data)
-    >>> bad.success, bad.message.split(":")[0]
-    (False, 'blow-up')
-    """
-    start = time.perf_counter()
-    _check_segment_points(segment_points)
-    _check_positives(
-        ("max_nfev", "max_evals"),
-        max_nfev=max_nfev,
-        rtol=rtol,
-        margin=margin,
-        max_evals=max_evals,
-        sim_time_limit=sim_time_limit,
-        time_limit=time_limit,
-    )
-    data = load_data(data)
-    states = data.states
-    params, theta0 = _system_params(system, states)
-    compiled = CompiledSystem(states, params)
-    sigma, x_all = _scales(data)
-    guard = Guard.around(x_all, margin=margin, max_evals=max_evals, time_limit=sim_time_limit)
-    trajs = list(data.trajectories)
-    kw = dict(rtol=rtol, max_nfev=max_nfev, time_limit=time_limit)
-    seg_len = window_length(trajs, segment_points)
-    while True:
-        # A model may diverge from a window's start before reaching its end:
-        # shorter windows are then tried before giving up.
-        segs = segments(trajs, seg_len)
-        fit = shoot(compiled, segs, sigma, guard, theta0, fit_theta=True, x0=None, **kw)
-        if fit.residuals.size or not seg_len or seg_len <= MIN_SEGMENT:
-            break
-        seg_len = max(MIN_SEGMENT, seg_len // 2)
-    nfev = fit.nfev
-    if fit.residuals.size == 0:
-        return _failed(states, params, theta0, len(trajs), fit.message, nfev, start, "")
-    longest = max(tr.n_samples for tr in trajs)
-    lengths = segment_lengths(seg_len, longest) if polish else [seg_len]
-    for length in lengths[1:]:
-        longer = segments(trajs, length)
-        if len(longer) == len(segs) and length is not None:
-            continue
-        x0 = continued_starts(compiled, fit, segs, longer, guard)
-        nxt = shoot(compiled, longer, sigma, guard, fit.theta, fit_theta=True, x0=x0, **kw)
-        nfev += nxt.nfev
-        if not nxt.residuals.size or mean_square(nxt) > 1.5 * mean_square(fit) + (100 * rtol) ** 2:
-            break
-        fit, segs = nxt, longer
-    multi = len(segs) > len(trajs)
-    method = f"multiple shooting ({len(segs)} segments)" if multi else "single shooting"
-    first = [next(i for i, s in enumerate(segs) if s.traj == k) for k in range(len(trajs))]
-    rss, counts = fit.rss(sigma)
-    return RefitResult(
-        states=states,
-        terms=[(states[i], t) for i, t in params],
-        coefficients=fit.theta.copy(),
-        stderr=standard_errors(fit, len(states), compiled.n_params),
-        initial_coefficients=theta0.copy(),
-        initial_states=fit.x0[first].copy(),
-        segment_trajectory=np.array([sg.traj for sg in segs], dtype=int),
-        segment_t0=np.array([sg.t0 for sg in segs]),
-        segment_states=fit.x0.copy(),
-        rss=rss,
-        n_samples=int(counts.max()),
-        n_observed=counts,
-        method=method,
-        success=True,
-        converged=bool(fit.success),
-        message=fit.message,
-        nfev=nfev,
-        elapsed=time.perf_counter() - start,
-    )
-
-
-# --------------------------------------------------------------- selection
 @dataclass
 class CandidateScore:
     """One candidate system in a :class:`SelectionReport`.
@@ -680,7 +322,7 @@ def check_select_options(**options: Any) -> None:
     >>> check_select_options(time_budget=-1)
     Traceback (most recent call last):
     ...
-    sysid.errors.ConfigError: argument 'time_budget': time_budget must be a finite number >= 0...
+    sysid.core.errors.ConfigError: argument 'time_budget': time_budget must be a finite...
     """
     defaults = _select_defaults()
     unknown = sorted(set(options) - set(defaults))
@@ -776,9 +418,9 @@ def select_model(
     Candidates whose training error exceeds the best one's by more than 10 %
     are not eligible.
 
-    The search starts from each front's knee (:func:`~sysid.symbolic.knee`)
+    The search starts from each front's knee (:func:`~sysid.symbolic.sparse.knee`)
     and tries swapping one state's equation at a time for another plausible
-    candidate (:func:`~sysid.symbolic.plausible`) around the current winner,
+    candidate (:func:`~sysid.symbolic.sparse.plausible`) around the current winner,
     and dropping the winner's weak terms (coefficients within
     ``prune_below`` standard errors of zero), until the winner stays or
     ``time_budget`` runs out. The winner is finally refitted on all data,
@@ -787,7 +429,7 @@ def select_model(
     Parameters
     ----------
     fronts : dict state -> list of Candidate
-        From :func:`~sysid.symbolic.distill`.
+        From :func:`~sysid.symbolic.sparse.distill`.
     data : Dataset
         Raw trajectories.
     holdout : None, "windows", "trajectory" or Dataset
@@ -808,7 +450,7 @@ def select_model(
         ODE solver tolerance while scoring candidates (far below the noise of
         real data); the winner's final refit uses :func:`refine`'s default.
     ratio, improvement
-        Passed to :func:`~sysid.symbolic.plausible`. The wide default ratio
+        Passed to :func:`~sysid.symbolic.sparse.plausible`. The wide default ratio
         matters on noisy data: the neural field's own error lets long candidates
         fit it 10-30 times better than the law does (michaelis-menten at 1 %
         noise: ``-1.5*S/(S + 1.98)`` at loss 4.8e-3 against 2.0e-4 for seven
@@ -826,7 +468,7 @@ def select_model(
     Examples
     --------
     >>> import numpy as np, sysid
-    >>> from sysid.symbolic import distill
+    >>> from sysid.symbolic.sparse import distill
     >>> p = sysid.load_problem("lotka-volterra")
     >>> data = sysid.simulate(p, n_samples=100)
     >>> x = np.concatenate([tr.x for tr in data])
@@ -1075,10 +717,10 @@ def _refit_inner_constants(
     Candidates of the expression search carry inner constants fitted to the
     neural field's derivatives; a few percent off, they lose to longer library
     fits in the trajectory-based selection. Every number of the system is
-    fitted to ``train`` through the ODE solver (:func:`sysid.polish.refit_all`);
+    fitted to ``train`` through the ODE solver (:func:`sysid.fit.polish.refit_all`);
     a system without inner constants, or a failed fit, comes back unchanged.
     """
-    from .polish import has_inner_constants, refit_all
+    from sysid.fit.polish import has_inner_constants, refit_all
 
     if not any(has_inner_constants(t) for c in system.values() for t in c.terms):
         return system

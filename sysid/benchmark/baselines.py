@@ -19,7 +19,7 @@ problem:
 Examples
 --------
 >>> import sysid
->>> from sysid.baselines import pysindy_available
+>>> from sysid.benchmark.baselines import pysindy_available
 >>> isinstance(pysindy_available(), bool)
 True
 """
@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .data import Dataset
-from .errors import ConfigError
-from .problems import parse_equation
+from sysid.core.errors import ConfigError
+from sysid.core.expressions import parse_equation
+from sysid.data.dataset import Dataset
 
 __all__ = ["pysindy_available", "pysindy_discover", "BASELINES"]
 
@@ -145,8 +145,8 @@ def _simulated_rss(
     coef: np.ndarray, names: list[str], data: Dataset, spread: np.ndarray
 ) -> float | None:
     """Residual sum of squares of a model simulated from each trajectory's start."""
-    from .errors import SimulationError
-    from .model import SymbolicModel
+    from sysid.core.errors import SimulationError
+    from sysid.symbolic.model import SymbolicModel
 
     model = SymbolicModel.from_equations(data.states, _equations(coef, names, list(data.states)))
     rss = 0.0

@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 from scipy.integrate import solve_ivp
 
-from .library import state_symbols
+from sysid.core.expressions import state_symbols
 
 __all__ = [
     "Guard",

@@ -1,4 +1,4 @@
-"""Training loop of :class:`sysid.neural.NeuralField`: curriculum, faults, budget.
+"""Training loop of :class:`sysid.neural.field.NeuralField`: curriculum, faults, budget.
 
 The field is first fitted to derivatives of smoothing splines (a cheap warm
 start), then by multiple shooting through the ODE solver: every trajectory is
@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._neural_net import FIXED_SOLVERS, VectorField, WindowDynamics, solve_windows
-from ._neural_windows import Windows, gather_states, make_windows, observed_span, smooth
+from sysid.neural.net import FIXED_SOLVERS, VectorField, WindowDynamics, solve_windows
+from sysid.neural.windows import Windows, gather_states, make_windows, observed_span, smooth
 
 __all__ = [
     "Settings",

@@ -8,7 +8,7 @@ option, from backpropagation through the solver. The fitted field is a
 smoother and a derivative oracle for the symbolic step: evaluate it as a plain
 numpy function with :meth:`NeuralField.predict` inside :attr:`region_`.
 
-How it trains (details in :mod:`sysid._neural_train`):
+How it trains (details in :mod:`sysid.neural.train`):
 
 * states are centred and scaled per column, time is scaled so that the
   normalised states move at unit root-mean-square speed; everything the user
@@ -18,7 +18,7 @@ How it trains (details in :mod:`sysid._neural_train`):
   and a curriculum of longer windows;
 * irregular, per-trajectory time grids are solved exactly in one batch by
   running each window in its own sample-index time (see
-  :mod:`sysid._neural_windows`);
+  :mod:`sysid.neural.windows`);
 * missing values (NaN states) count in no loss: the misfit is averaged over
   the observed entries, and each state's spline uses its own samples;
 * the learning rate halves on plateaus; each stage stops early when the loss on
@@ -28,7 +28,7 @@ How it trains (details in :mod:`sysid._neural_train`):
 Examples
 --------
 >>> import numpy as np, sysid
->>> from sysid.neural import NeuralField
+>>> from sysid.neural.field import NeuralField
 >>> ds = sysid.simulate("lotka-volterra", n_samples=40, seed=0)
 >>> nf = NeuralField(width=16, max_epochs=20, quiet=True).fit(ds)
 >>> nf.predict(ds[0].x[:3]).shape
@@ -55,11 +55,11 @@ import numpy as np
 import torch
 from torchdiffeq import odeint
 
-from ._neural_net import ACTIVATIONS, ADAPTIVE_SOLVERS, FIXED_SOLVERS, VectorField
-from ._neural_train import FAULTS, Settings, _Stage, objective, pretrain, split_gap, train
-from ._neural_windows import Scaler, fit_scaler, holdout_masks, make_windows, smooth
-from .data import Dataset, load_data
-from .errors import ConfigError, DataError, SimulationError, SysidWarning, TrainingError
+from sysid.core.errors import ConfigError, DataError, SimulationError, SysidWarning, TrainingError
+from sysid.data.dataset import Dataset, load_data
+from sysid.neural.net import ACTIVATIONS, ADAPTIVE_SOLVERS, FIXED_SOLVERS, VectorField
+from sysid.neural.train import FAULTS, Settings, _Stage, objective, pretrain, split_gap, train
+from sysid.neural.windows import Scaler, fit_scaler, holdout_masks, make_windows, smooth
 
 __all__ = ["NeuralField", "loss_and_grads", "training_step"]
 
@@ -919,7 +919,7 @@ def _versions() -> dict[str, str]:
     import scipy
     import torchdiffeq
 
-    from . import __version__
+    from sysid.core.version import __version__
 
     return {
         "sysid": __version__,

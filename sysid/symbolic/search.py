@@ -15,9 +15,9 @@ state it
    variable projection (``scipy.optimize.least_squares`` over the ``c``'s with
    the linear coefficients solved exactly inside);
 4. returns the non-dominated candidates (complexity against loss) as
-   :class:`sysid.symbolic.Candidate` objects, the same class as
-   :func:`sysid.symbolic.distill` returns, so the fronts can be merged
-   (:func:`merge_fronts`) and go through :func:`sysid.refine.select_model`.
+   :class:`sysid.symbolic.sparse.Candidate` objects, the same class as
+   :func:`sysid.symbolic.sparse.distill` returns, so the fronts can be merged
+   (:func:`merge_fronts`) and go through :func:`sysid.select.selection.select_model`.
 
 The grammar::
 
@@ -27,19 +27,19 @@ The grammar::
                | sin(x_i) | cos(x_i)
 
 with monomials of degree <= 2 (3 for a single state); ``operators`` switches
-wrappers off. Complexity is :func:`sysid.library.term_complexity` (sympy node
+wrappers off. Complexity is :func:`sysid.core.expressions.term_complexity` (sympy node
 count, inner constants included) plus one per coefficient, as in ``distill``.
 
 Inner constants are fixed at the search's values when the candidates go
-through :func:`sysid.refine.select_model`: its refit (and the final refit)
+through :func:`sysid.select.selection.select_model`: its refit (and the final refit)
 re-estimates the linear coefficients of every term through the ODE solver,
 not the constants inside terms.
 
 Examples
 --------
 >>> import numpy as np
->>> from sysid.search import search
->>> from sysid.symbolic import knee
+>>> from sysid.symbolic.search import search
+>>> from sysid.symbolic.sparse import knee
 >>> s = np.linspace(0.1, 10.0, 200)[:, None]
 >>> fronts = search(s, -1.5 * s / (2.0 + s), ["S"], time_budget=20.0)
 >>> print(knee(fronts["S"]).expr.evalf(6))
@@ -57,12 +57,11 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares
 
-from ._search_shapes import KNOWN_OPERATORS, Shape, build_shapes
-from ._symbolic_ode import single_threaded
-from .errors import ConfigError, DataError
-from .library import state_symbols, term_complexity
-from .problems import parse_equation
-from .symbolic import Candidate, knee
+from sysid.core.errors import ConfigError, DataError
+from sysid.core.expressions import state_symbols, term_complexity
+from sysid.core.ode import single_threaded
+from sysid.symbolic.shapes import KNOWN_OPERATORS, Shape, build_shapes
+from sysid.symbolic.sparse import Candidate, knee
 
 __all__ = [
     "DEFAULT_OPERATORS",
@@ -71,8 +70,6 @@ __all__ = [
     "merge_fronts",
     "library_fit_is_poor",
     "extend_fronts",
-    "refit_inner_constants",
-    "compare_with_constants",
 ]
 
 #: Operators used by default (all the grammar knows).
@@ -552,7 +549,7 @@ def merge_fronts(
     Examples
     --------
     >>> import numpy as np
-    >>> from sysid.symbolic import distill
+    >>> from sysid.symbolic.sparse import distill
     >>> s = np.linspace(0.1, 10.0, 100)[:, None]
     >>> y = -1.5 * s / (2.0 + s)
     >>> both = merge_fronts(distill(s, y, ["S"]), search(s, y, ["S"], time_budget=20.0))
@@ -621,7 +618,7 @@ def library_fit_is_poor(
 ) -> bool:
     """Whether the library's fronts call for an expression search.
 
-    For each state the front's knee (:func:`sysid.symbolic.knee`) is compared
+    For each state the front's knee (:func:`sysid.symbolic.sparse.knee`) is compared
     with what the data allow. With ``x`` and ``dxdt`` (the samples given to
     ``distill``, states in the fronts' order), a model-free *noise floor* is
     estimated per state: the relative RMS error of a leave-one-out local linear
@@ -636,7 +633,7 @@ def library_fit_is_poor(
     Examples
     --------
     >>> import numpy as np
-    >>> from sysid.symbolic import distill
+    >>> from sysid.symbolic.sparse import distill
     >>> s = np.linspace(0.1, 10.0, 100)[:, None]
     >>> y = -1.5 * s / (0.5 + s)
     >>> library_fit_is_poor(distill(s, -2.0 * s**2, ["S"]), s, -2.0 * s**2)
@@ -690,7 +687,7 @@ def extend_fronts(
     Parameters
     ----------
     fronts : dict state -> list of Candidate
-        From :func:`sysid.symbolic.distill` on ``x``, ``dxdt``.
+        From :func:`sysid.symbolic.sparse.distill` on ``x``, ``dxdt``.
     x, dxdt : ndarray (n, d)
         The samples given to ``distill``.
     states : sequence of str
@@ -705,7 +702,7 @@ def extend_fronts(
     Examples
     --------
     >>> import numpy as np
-    >>> from sysid.symbolic import distill
+    >>> from sysid.symbolic.sparse import distill
     >>> s = np.linspace(0.1, 10.0, 100)[:, None]
     >>> y = -1.5 * s / (2.0 + s)
     >>> print(knee(extend_fronts(distill(s, y, ["S"]), s, y, ["S"])["S"]).expr.evalf(6))
@@ -717,187 +714,4 @@ def extend_fronts(
     return merge_fronts(fronts, found)
 
 
-def refit_inner_constants(
-    equations: Mapping[str, sp.Expr | str],
-    data: object,
-    *,
-    time_limit: float = 30.0,
-    max_nfev: int = 100,
-    _prune: bool = True,
-) -> tuple[dict[str, sp.Expr], bool]:
-    """Refit *every* number of a system (inner constants too) through the ODE solver.
-
-    :func:`sysid.refine.select_model` refits only the linear coefficients of
-    the terms; a constant inside a term (``Km`` in ``S/(Km + S)``) keeps the
-    value :func:`search` found on derivative samples. This turns each Float of
-    ``equations`` into a parameter, fits all of them (and the start states)
-    to the trajectories with :func:`sysid.graybox.fit_model`, starting from the
-    current values, and returns the refitted equations and whether the fit
-    succeeded (on failure, the input equations). Terms that never exceed
-    1e-6 of the largest rate on the data are then dropped and the rest
-    refitted once more.
-
-    Examples
-    --------
-    >>> import sysid
-    >>> data = sysid.simulate("michaelis-menten", n_samples=40)
-    >>> eqs, ok = refit_inner_constants({"S": "-1.4*S/(S + 2.3)"}, data)
-    >>> ok, eqs["S"].evalf(4)
-    (True, -1.5*S/(S + 2.0))
-    """
-    from .data import load_data
-    from .model import SymbolicModel
-    from .polish import negligible_terms, refit_all
-
-    ds = load_data(data)
-    states = list(ds.states)
-    exprs = {s: _as_sympy(equations[s], states, f"equation of {s!r}") for s in states}
-    model = SymbolicModel.from_equations(states, exprs)
-    if not model.terms:
-        return exprs, True
-    opts = {"time_limit": time_limit, "max_nfev": max_nfev}
-    fitted = refit_all(model, ds, **opts)  # type: ignore[arg-type]
-    if fitted is None:
-        return exprs, False
-    out = fitted[0]
-    if _prune:
-        dropped = negligible_terms(out, ds, 1e-6)
-        if dropped:
-            keep = [t for t in out.terms if t not in dropped]
-            again = refit_all(SymbolicModel(states, keep), ds, **opts)  # type: ignore[arg-type]
-            if again is not None:
-                out = again[0]
-    return dict(out.equations), True
-
-
 # ------------------------------------------------------- comparison helper
-def _normalise_term(term: sp.Expr) -> tuple[sp.Expr, float]:
-    """Scale denominators ``(a + b*u)`` to ``(a/b + u)``; return (term, factor).
-
-    A denominator with one non-constant term is made monic in it, so the
-    inner constant reads as in ``S/(Km + S)``; otherwise its constant term is
-    scaled to 1.
-    """
-    factor = 1.0
-    new = []
-    for f in sp.Mul.make_args(term):
-        base, expo = f.as_base_exp()
-        if isinstance(base, sp.Add) and expo.is_number and expo < 0:
-            varying = [a for a in base.args if not a.is_number]
-            scale = 0.0
-            if len(varying) == 1:
-                scale = float(varying[0].as_coeff_Mul()[0])
-            if scale == 0.0:
-                scale = sum((float(a) for a in base.args if a.is_number), 0.0)
-            if scale != 0.0:
-                base = sp.expand(base / scale)
-                factor *= scale ** float(expo)
-                f = base**expo
-        new.append(f)
-    return sp.Mul(*new), factor
-
-
-def _numeric(expr: sp.Expr) -> sp.Expr:
-    """Evaluate number-valued subexpressions such as ``log(50)`` or ``sqrt(2)`` to Floats."""
-    return expr.replace(
-        lambda e: e.is_number and not e.is_Atom and not isinstance(e, sp.Pow),
-        lambda e: e.evalf(),
-    )
-
-
-def _canonical_terms(expr: sp.Expr) -> list[tuple[sp.Expr, float]]:
-    """Expanded (term, coefficient) pairs, rational terms as partial fractions.
-
-    ``x*y/(x + 2)`` and ``y - 2*y/(x + 2)`` are the same function; partial
-    fractions in the denominator's symbol make both read the second way.
-    """
-    out: dict[sp.Expr, float] = {}
-    for term, coef in sp.expand(_numeric(expr)).as_coefficients_dict().items():
-        num, den = sp.fraction(sp.together(term))
-        parts = [(term, 1.0)]
-        syms = sorted(den.free_symbols, key=str)
-        if len(syms) == 1 and den.is_polynomial(syms[0]) and sp.degree(den, syms[0]) > 0:
-            try:
-                split = sp.expand(sp.apart(term, syms[0]))
-                parts = [(t, float(c)) for t, c in split.as_coefficients_dict().items()]
-            except (sp.PolynomialError, NotImplementedError, TypeError, ValueError):
-                pass
-        for t, c in parts:
-            out[t] = out.get(t, 0.0) + float(coef) * c
-    return [(t, c) for t, c in out.items() if c != 0.0]
-
-
-def _split(expr: sp.Expr) -> dict[str, tuple[sp.Expr, float, list[float]]]:
-    """Terms keyed by their shape (numbers replaced by a placeholder): (term, coef, constants)."""
-    plain = expr.xreplace({s: sp.Symbol(s.name) for s in expr.free_symbols})
-    out: dict[str, tuple[sp.Expr, float, list[float]]] = {}
-    for term, coef in _canonical_terms(plain):
-        t, factor = _normalise_term(term)
-        consts = [
-            float(a)
-            for a in sp.preorder_traversal(t)
-            if a.is_number and not (a.is_Integer or a.is_Rational)
-        ]
-        shape = t.replace(lambda e: e.is_Float, lambda e: sp.Symbol("_c"))
-        key = str(shape)
-        if key in out:  # same shape twice: keep both under distinct keys
-            key = f"{key}#{sum(k.startswith(str(shape)) for k in out)}"
-        out[key] = (t, coef * factor, consts)
-    return out
-
-
-def _as_sympy(value: sp.Expr | str, states: list[str], where: str) -> sp.Expr:
-    if isinstance(value, sp.Basic):
-        return value
-    return parse_equation(str(value), states, source=where)
-
-
-def compare_with_constants(
-    found: Mapping[str, sp.Expr | str], truth: Mapping[str, sp.Expr | str]
-) -> dict[str, object]:
-    """Like :func:`sysid.score.compare_equations`, with constants inside terms matched too.
-
-    Both sides are expanded, number-valued subexpressions (``log(50)``)
-    evaluated, and rational terms written as partial fractions in their
-    denominator's state (``x*y/(x + 2)`` reads ``y - 2*y/(x + 2)``). Terms are
-    then matched by their shape (numbers inside replaced by a placeholder,
-    denominators made monic, so ``y/(x + 2)`` and ``0.5*y/(0.5*x + 1)``
-    match); the coefficient error is the largest
-    relative error over the true terms' coefficients *and* inner constants.
-
-    Examples
-    --------
-    >>> r = compare_with_constants({"S": "-1.5003*S/(S + 2.001)"}, {"S": "-3*S/(2*S + 4)"})
-    >>> r["structure_recovered"], round(r["max_coefficient_relative_error"], 4)
-    (True, 0.0007)
-    """
-    states = list(truth)
-    res: dict[str, object] = {"per_state": {}}
-    all_ok, worst = True, 0.0
-    for s in states:
-        if s not in found:
-            raise DataError(f"no equation for state {s!r}", source="compare_with_constants")
-        f = _split(_as_sympy(found[s], states, f"found equation of {s!r}"))
-        t = _split(_as_sympy(truth[s], states, f"true equation of {s!r}"))
-        missing = [k for k in t if k not in f]
-        extra = [k for k in f if k not in t]
-        errs = []
-        for k, (_, coef, consts) in t.items():
-            if k not in f:
-                continue
-            errs.append(abs(f[k][1] - coef) / abs(coef))
-            for a, b in zip(f[k][2], consts, strict=False):
-                errs.append(abs(a - b) / max(abs(b), 1e-12))
-        ok = not missing and not extra
-        all_ok &= ok
-        w = max(errs, default=0.0)
-        worst = max(worst, w)
-        res["per_state"][s] = {  # type: ignore[index]
-            "structure_recovered": ok,
-            "missing_terms": missing,
-            "extra_terms": extra,
-            "max_coefficient_relative_error": w,
-        }
-    res["structure_recovered"] = bool(all_ok)
-    res["max_coefficient_relative_error"] = float(worst)
-    return res

@@ -9,7 +9,7 @@ exports, so what a user reads is what was validated.
 Examples
 --------
 >>> import numpy as np
->>> from sysid.model import SymbolicModel
+>>> from sysid.symbolic.model import SymbolicModel
 >>> m = SymbolicModel.from_equations(["x", "y"], {"x": "1.1*x - 0.4*x*y", "y": "0.1*x*y - 0.4*y"})
 >>> print(m)
 dx/dt = -0.4*x*y + 1.1*x
@@ -34,10 +34,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ._symbolic_ode import CompiledSystem, Guard, GuardTripped, simulate_batch
-from .errors import ConfigError, DataError, EquationError, SimulationError
-from .library import state_symbols
-from .problems import parse_equation
+from sysid.core.errors import ConfigError, DataError, EquationError, SimulationError
+from sysid.core.expressions import parse_equation, state_symbols
+from sysid.core.ode import CompiledSystem, Guard, GuardTripped, simulate_batch
 
 __all__ = ["TermEstimate", "SymbolicModel", "round_to_uncertainty", "expression_terms"]
 
@@ -191,7 +190,7 @@ class SymbolicModel:
     pareto : dict, optional
         The ``pareto`` block (state -> list of ``{"complexity", "loss", "equation"}``).
     selection : dict, optional
-        How the model was chosen (see :class:`sysid.refine.SelectionReport`).
+        How the model was chosen (see :class:`sysid.select.selection.SelectionReport`).
     bounds : (ndarray, ndarray), optional
         Range of the data the model was fitted on; used to detect blow-ups.
 
@@ -264,7 +263,7 @@ class SymbolicModel:
         >>> SymbolicModel.from_equations(["x"], {"x": "k*x"})
         Traceback (most recent call last):
         ...
-        sysid.errors.EquationError: equations.x: unknown name 'k'...
+        sysid.core.errors.EquationError: equations.x: unknown name 'k'...
         """
         src = "SymbolicModel.from_equations"
         states = _check_state_names(states, src)
@@ -496,7 +495,7 @@ class SymbolicModel:
 
         Guarded: a blow-up (non-finite states, or states far beyond both the
         fitted data's range and ``x0``), too many steps or the time limit raise
-        :class:`~sysid.errors.SimulationError` naming the reason.
+        :class:`~sysid.core.errors.SimulationError` naming the reason.
 
         Returns
         -------
@@ -508,7 +507,7 @@ class SymbolicModel:
         >>> m.simulate([1.0], [0.0, 2.0])
         Traceback (most recent call last):
         ...
-        sysid.errors.SimulationError: simulation from [1.0] failed: blow-up: state 'x' reached...
+        sysid.core.errors.SimulationError: simulation from [1.0] failed: blow-up: state 'x'...
         """
         src = "SymbolicModel.simulate"
         x0 = _float_array(x0, "x0", src).ravel()

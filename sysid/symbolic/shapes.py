@@ -1,4 +1,4 @@
-"""Private: term shapes for :mod:`sysid.search`, generated from a small grammar.
+"""Private: term shapes for :mod:`sysid.symbolic.search`, generated from a small grammar.
 
 A *shape* is one term of a right-hand side with at most one nonlinear constant
 ``c`` inside it, e.g. ``S/(c + S)``, ``x**2/(c + x**2)``, ``1/(1 + exp(c - x))``,

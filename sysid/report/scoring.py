@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import ConfigError, EquationError
-from .problems import Problem, parse_equation
-from .simulate import integrate, sample_times
+from sysid.core.errors import ConfigError, EquationError
+from sysid.core.expressions import parse_equation
+from sysid.data.problems import Problem
+from sysid.data.simulation import integrate, sample_times
 
 __all__ = ["term_coefficients", "compare_equations", "holdout_r2", "score"]
 
@@ -88,7 +89,7 @@ def compare_equations(
     -----
     When a side has numbers inside its terms (``S/(Km + S)`` with ``Km`` a
     number, ``exp(0.5*x)``), terms are matched by shape and the inner
-    constants count as coefficients (:func:`sysid.search.compare_with_constants`):
+    constants count as coefficients (:func:`sysid.core.compare.compare_with_constants`):
     ``-1.5*S/(S + 2.0)`` and ``-3*S/(2*S + 4)`` are the same law.
 
     Examples
@@ -110,7 +111,7 @@ def compare_equations(
         **{("truth", s): _as_expr(truth[s], states, f"true equation of {s}") for s in states},
     }
     if any(_has_inner_numbers(e) for e in exprs.values()):
-        from .search import compare_with_constants
+        from sysid.core.compare import compare_with_constants
 
         return compare_with_constants(
             {s: exprs["found", s] for s in states}, {s: exprs["truth", s] for s in states}

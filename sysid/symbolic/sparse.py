@@ -22,7 +22,7 @@ Examples
 --------
 >>> import numpy as np
 >>> import sysid
->>> from sysid.symbolic import distill, knee
+>>> from sysid.symbolic.sparse import distill, knee
 >>> p = sysid.load_problem("lotka-volterra")
 >>> x = np.concatenate([tr.x for tr in sysid.simulate(p)])
 >>> fronts = distill(x, p.rhs(0.0, x.T).T, p.states)
@@ -42,9 +42,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ._symbolic_ode import single_threaded
-from .errors import ConfigError, DataError, DataWarning
-from .library import Library, _check_states, term_complexity
+from sysid.core.errors import ConfigError, DataError, DataWarning
+from sysid.core.expressions import term_complexity
+from sysid.core.ode import single_threaded
+from sysid.symbolic.library import Library, _check_states
 
 __all__ = ["Candidate", "distill", "knee", "plausible", "front_to_dicts"]
 
@@ -72,10 +73,10 @@ class Candidate:
         Indices of the terms in the library.
     n_library : int
         Number of terms the support was chosen from (0 when unknown); used by
-        the extended BIC of :func:`sysid.refine.select_model`.
+        the extended BIC of :func:`sysid.select.selection.select_model`.
     origin : str
         ``"library"`` (sparse regression, :func:`distill`) or ``"search"``
-        (expression search, :func:`sysid.search.search`); the selection asks
+        (expression search, :func:`sysid.symbolic.search.search`); the selection asks
         stronger evidence of the latter.
     """
 

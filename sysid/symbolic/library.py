@@ -8,7 +8,7 @@ sympy form, so a fitted equation reads ``0.4*x*y``, never ``f3``.
 Examples
 --------
 >>> import numpy as np
->>> from sysid.library import Library
+>>> from sysid.symbolic.library import Library
 >>> lib = Library(["x", "y"], degree=2, trig=False)
 >>> lib.names
 ['1', 'x', 'y', 'x**2', 'x*y', 'y**2']
@@ -26,47 +26,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import ConfigError, DataError, EquationError
-from .problems import parse_equation
+from sysid.core.errors import ConfigError, DataError, EquationError
+from sysid.core.expressions import parse_equation, state_symbols, term_complexity
 
-__all__ = ["Library", "state_symbols", "term_complexity"]
-
-
-def state_symbols(states: Sequence[str]) -> tuple[sp.Symbol, ...]:
-    """Real sympy symbols for state names (the same symbols :class:`~sysid.Problem` uses).
-
-    Examples
-    --------
-    >>> state_symbols(["S", "I"])
-    (S, I)
-    """
-    return tuple(sp.Symbol(str(s), real=True) for s in states)
-
-
-#: Nodes a function application (sin, cos, exp, log...) counts for.
-FUNCTION_COST = 3
-
-
-def term_complexity(term: sp.Expr) -> int:
-    """Size of a term: the nodes of its sympy expression tree, functions counting 3.
-
-    A transcendental function costs more than a power, so that between two
-    equally good fits ``a*x + b*x**3`` beats ``a*x + b*sin(x)`` (on a small
-    range ``sin(x)`` imitates ``x - x**3/6``): the simpler law in the usual
-    sense wins the ties of selection.
-
-    Examples
-    --------
-    >>> x, y = state_symbols(["x", "y"])
-    >>> term_complexity(sp.Integer(1)), term_complexity(x), term_complexity(x * y)
-    (1, 1, 3)
-    >>> term_complexity(x**3), term_complexity(sp.sin(x))
-    (3, 4)
-    """
-    return sum(
-        FUNCTION_COST if isinstance(node, sp.Function) else 1
-        for node in sp.preorder_traversal(term)
-    )
+__all__ = ["Library"]
 
 
 def _check_states(states: Sequence[str]) -> tuple[str, ...]:
@@ -106,7 +69,7 @@ class Library:
         Add ``sin`` and ``cos`` of each state.
     extra : sequence of str or sympy expressions
         User terms, e.g. ``["exp(-x)", "x/(1 + y)"]``. Strings are parsed with
-        :func:`sysid.problems.parse_equation` (a whitelist, never ``eval``) and
+        :func:`sysid.core.expressions.parse_equation` (a whitelist, never ``eval``) and
         may use only the state names. Duplicates of existing terms are dropped.
     include_constant : bool
         Include the constant term ``1``.
@@ -129,7 +92,7 @@ class Library:
     >>> Library(["x"], extra=["y"])
     Traceback (most recent call last):
     ...
-    sysid.errors.EquationError: library term 'y': unknown name 'y'...
+    sysid.core.errors.EquationError: library term 'y': unknown name 'y'...
     """
 
     def __init__(

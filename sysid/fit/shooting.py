@@ -6,7 +6,7 @@ autonomous, so each runs in its own local time). ``scipy.optimize.least_squares`
 fits the coefficients and the start states, with the Jacobian from forward
 sensitivities. :func:`shoot` runs one fit; :func:`continued_starts` and
 :func:`segment_lengths` drive the continuation from short windows to whole
-trajectories used by :func:`sysid.refine.refine`.
+trajectories used by :func:`sysid.fit.refit.refine`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 
-from ._symbolic_ode import CompiledSystem, Guard, GuardTripped, simulate_batch
-from .data import Trajectory
+from sysid.core.ode import CompiledSystem, Guard, GuardTripped, simulate_batch
+from sysid.data.dataset import Trajectory
 
 __all__ = [
     "Segment",

@@ -15,7 +15,7 @@ get delta-method standard errors from :meth:`GrayBoxResult.derived`.
 Examples
 --------
 >>> import numpy as np
->>> from sysid.graybox import fit_model
+>>> from sysid.fit.graybox import fit_model
 >>> t = np.linspace(0.0, 4.0, 30)
 >>> res = fit_model({"x": "-k*x"}, (t, 2.0 * np.exp(-0.7 * t)), parameters={"k": 1.0},
 ...                 columns={"x": "x0"})
@@ -42,9 +42,10 @@ from scipy import stats
 from scipy.integrate import solve_ivp
 from scipy.optimize import least_squares
 
-from .data import Dataset, load_data, split_unit
-from .errors import ConfigError, DataError, EquationError
-from .problems import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS, parse_equation
+from sysid.core.errors import ConfigError, DataError, EquationError
+from sysid.core.expressions import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS, parse_equation
+from sysid.data.columns import split_unit
+from sysid.data.dataset import Dataset, load_data
 
 __all__ = ["fit_model", "GrayBoxResult", "DerivedQuantity"]
 
@@ -317,13 +318,13 @@ class GrayBoxResult:
         """
         from matplotlib.figure import Figure
 
-        from .plots import _COLORS
+        from sysid.core.style import COLORS
 
         d = len(self.states)
         fig = Figure(figsize=(6.5, 2.1 * d + 0.7))
         axes = fig.subplots(d, 1, squeeze=False, sharex=True)[:, 0]
         for k, tr in enumerate(self.trajectories):
-            color = _COLORS[k % len(_COLORS)]
+            color = COLORS[k % len(COLORS)]
             for j, s in enumerate(self.states):
                 ax = axes[j]
                 if tr["x_dense"] is not None:
@@ -617,7 +618,7 @@ def fit_model(
     ----------
     equations : dict state -> str
         Right-hand sides ``d(state)/dt``, e.g. ``{"S": "-beta*S*I/N", ...}``. Parsed
-        safely (:func:`sysid.problems.parse_equation`): only states, parameters,
+        safely (:func:`sysid.core.expressions.parse_equation`): only states, parameters,
         fixed constants, ``t`` and whitelisted functions are allowed.
     data : CSV path, DataFrame, Dataset or ``(t, x)`` arrays
         The measurements; one or several trajectories (trajectory id column).

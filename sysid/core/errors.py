@@ -7,7 +7,7 @@ model) derive from :class:`SysidRuntimeError`.
 
 Examples
 --------
->>> from sysid.errors import DataError
+>>> from sysid.core.errors import DataError
 >>> try:
 ...     raise DataError("column 'x' is missing", source="data.csv", hint="add it")
 ... except ValueError as err:

@@ -97,7 +97,7 @@ class WindowDynamics(nn.Module):
     """Right-hand side ``dz/ds = tau'(s) g(z)`` of a batch of windows.
 
     ``coef`` (3, m, B) holds ``tau'`` on each unit interval of ``s`` as
-    ``a + b u + c u**2`` (see :mod:`sysid._neural_windows`); the field's
+    ``a + b u + c u**2`` (see :mod:`sysid.neural.windows`); the field's
     parameters are the only parameters of this module.
     """
 

@@ -1,0 +1,1 @@
+"""The reproducible problem suite: tasks, executors (local processes, Dask), baselines, reports."""

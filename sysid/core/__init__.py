@@ -1,0 +1,3 @@
+"""Shared foundations: errors, the safe expression parser, expression comparison
+and the guarded ODE simulator.
+"""

@@ -1,0 +1,3 @@
+"""Data in: trajectories and datasets, reading files and columns, problem files,
+simulation with scipy.
+"""

@@ -1,0 +1,1 @@
+"""The neural vector field: network, training windows, the adjoint training loop, NeuralField."""

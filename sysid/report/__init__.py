@@ -1,0 +1,1 @@
+"""Reporting: the discovery result and result.json, scoring against a truth, figures."""

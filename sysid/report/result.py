@@ -1,0 +1,281 @@
+"""The result of a discovery: equations, fronts, timings; ``result.json`` and figures."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from sysid.core.errors import DataError
+from sysid.data.dataset import Dataset
+from sysid.data.problems import Problem, load_problem
+from sysid.data.simulation import integrate
+from sysid.neural.field import NeuralField
+from sysid.select.selection import SelectionReport
+from sysid.symbolic.model import SymbolicModel
+from sysid.symbolic.sparse import Candidate, front_to_dicts
+
+__all__ = ["DiscoveryResult", "RESULT_FILE"]
+
+RESULT_FILE = "result.json"
+
+
+@dataclass
+class DiscoveryResult:
+    """Everything :func:`discover` found, with methods to report, plot and save.
+
+    Attributes
+    ----------
+    model : SymbolicModel
+        The chosen equations with constants and standard errors.
+    field : NeuralField
+        The fitted neural vector field (the smoother).
+    fronts : dict state -> list of Candidate
+        Pareto fronts of the distillation.
+    selection : SelectionReport
+        Every candidate system tried, its scores, and why the winner won.
+    data : Dataset
+        The data it was fitted to.
+    timings : dict
+        Seconds per stage: ``neural_s``, ``symbolic_s``, ``refine_s``, ``total_s``.
+    seed : int
+    score : dict, optional
+        Comparison with the truth (only from :func:`recover`).
+    problem : Problem, optional
+        The problem (only from :func:`recover`).
+    holdout : Dataset, optional
+        Held-out trajectories (only from :func:`recover`), drawn in figures.
+    """
+
+    model: SymbolicModel
+    field: NeuralField | None
+    fronts: dict[str, list[Candidate]]
+    selection: SelectionReport | None
+    data: Dataset
+    timings: dict[str, float]
+    seed: int
+    score: dict[str, Any] | None = None
+    problem: Problem | None = None
+    holdout: Dataset | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def equations(self) -> dict[str, sp.Expr]:
+        """The chosen right-hand sides, keyed by state name."""
+        return dict(self.model.equations)
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return tuple(self.data.states)
+
+    def __str__(self) -> str:
+        return str(self.model)
+
+    # ------------------------------------------------------------ exports
+    def to_dict(self) -> dict[str, Any]:
+        """The ``result.json`` content (contract section 4)."""
+        from sysid.core.version import __version__
+
+        model = self.model.to_dict()
+        pareto = front_to_dicts(self.fronts) if self.fronts else model.get("pareto", {})
+        chosen = {s: str(e) for s, e in self.model.equations.items()}
+        for s, entries in pareto.items():
+            for e in entries:
+                e["chosen"] = _same(e["equation"], chosen.get(s), self.states)
+        out: dict[str, Any] = {
+            "sysid_version": __version__,
+            "states": list(self.states),
+            "equations": model["equations"],
+            "latex": model["latex"],
+            "terms": model["terms"],
+            "pareto": pareto,
+            "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
+            "seed": int(self.seed),
+            "data": {
+                "n_trajectories": self.data.n_trajectories,
+                "n_samples": self.data.n_samples,
+                "sha256": self.data.sha256(),
+                "source": self.data.source,
+                "time_unit": self.data.time_unit,
+                "time_origin": self.data.time_origin,
+                "units": dict(self.data.units),
+            },
+        }
+        if self.selection is not None:
+            out["selection"] = self.selection.to_dict()
+        if self.field is not None:
+            out["neural"] = {
+                "status": getattr(self.field, "status_", None),
+                "message": getattr(self.field, "message_", None),
+                "epochs": len(self.field.history_.get("loss", [])),
+                "fit_s": round(float(getattr(self.field, "fit_time_", 0.0)), 3),
+            }
+        if self.score is not None:
+            out["score"] = _json_safe(self.score)
+        if self.problem is not None:
+            out["problem"] = self.problem.name
+        out.update(self.extra)
+        return _json_safe(out)
+
+    def to_json(self, indent: int = 2) -> str:
+        """``result.json`` as text."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    # ------------------------------------------------------------ figures
+    def _truth_simulator(self):
+        if self.problem is None:
+            return None
+        problem = self.problem
+        return lambda x0, t: integrate(problem, x0, t)
+
+    def plot_trajectories(self, path: str | os.PathLike | None = None):
+        """Data vs identified model (vs truth), training and held-out trajectories."""
+        from sysid.report.figures import plot_trajectories
+
+        starts = holdout_starts = None
+        p = self.problem
+        if p is not None and p.initial_conditions.shape[0] == self.data.n_trajectories:
+            starts = list(p.initial_conditions)  # recover: the true, noise-free starts
+            holdout_starts = list(p.holdout_initial_conditions)
+        elif self.field is not None:
+            try:  # discover: the field's denoised first states
+                starts = [s[0] for s in self.field.smoothed(self.data)]
+            except Exception:  # noqa: BLE001 - fall back to the first samples
+                starts = None
+        return plot_trajectories(
+            self.data,
+            self.model.simulate,
+            self._truth_simulator(),
+            holdout=self.holdout,
+            starts=starts,
+            holdout_starts=holdout_starts,
+            title=None,
+            path=path,
+        )
+
+    def plot_phase_portrait(self, path: str | os.PathLike | None = None):
+        """True (when known), neural and symbolic vector fields with the data."""
+        from sysid.report.figures import plot_phase_portrait
+
+        fields: dict[str, Any] = {}
+        if self.problem is not None:
+            rhs = self.problem.rhs
+            fields["true"] = lambda x: rhs(0.0, x.T).T
+        if self.field is not None:
+            fields["neural"] = self.field.predict
+        fields["symbolic"] = self.model.rhs
+        return plot_phase_portrait(self.data, fields, path=path)
+
+    def plot_pareto(self, path: str | os.PathLike | None = None):
+        """Pareto front per state with the chosen equation marked."""
+        from sysid.report.figures import plot_pareto
+
+        return plot_pareto(self.to_dict()["pareto"], path=path)
+
+    def plot_loss(self, path: str | os.PathLike | None = None):
+        """The neural field's training loss curve."""
+        from sysid.report.figures import plot_loss
+
+        history = self.field.history_ if self.field is not None else {}
+        return plot_loss(history, path=path)
+
+    # ------------------------------------------------------- save / load
+    def save(self, outdir: str | os.PathLike, *, figures: bool = True) -> Path:
+        """Write ``result.json``, the model, the field, the data and figures to ``outdir``.
+
+        Returns the path of ``result.json``. A figure that fails is skipped
+        with its error recorded in ``figures_failed.txt``; the results are kept.
+        """
+        out = Path(outdir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / RESULT_FILE
+        path.write_text(self.to_json())
+        self.model.save(out / "model.json")
+        self.data.to_csv(out / "data.csv")
+        if self.holdout is not None:
+            self.holdout.to_csv(out / "holdout.csv")
+        if self.field is not None:
+            self.field.save(out / "field")
+        if figures:
+            failed = []
+            for name, fn in (
+                ("trajectories.png", self.plot_trajectories),
+                ("phase_portrait.png", self.plot_phase_portrait),
+                ("pareto.png", self.plot_pareto),
+                ("loss.png", self.plot_loss),
+            ):
+                try:
+                    fn(path=out / name)
+                except Exception as err:  # noqa: BLE001 - figures never lose results
+                    failed.append(f"{name}: {type(err).__name__}: {err}")
+            if failed:
+                (out / "figures_failed.txt").write_text("\n".join(failed) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, outdir: str | os.PathLike) -> DiscoveryResult:
+        """Read a result written by :meth:`save` (fronts come back as plain dicts)."""
+        out = Path(outdir)
+        path = out / RESULT_FILE
+        if not path.is_file():
+            raise DataError("no result.json here", source=str(out), hint="run sysid discover")
+        info = json.loads(path.read_text())
+        model = SymbolicModel.load(out / "model.json")
+        meta = info.get("data", {})
+        carried = {
+            "time_unit": meta.get("time_unit"),
+            "units": dict(meta.get("units") or {}),
+            "time_origin": meta.get("time_origin"),
+        }
+        data = Dataset.from_csv(out / "data.csv", **carried)
+        data.source = meta.get("source") or data.source
+        holdout = None
+        if (out / "holdout.csv").exists():
+            holdout = Dataset.from_csv(out / "holdout.csv", **carried)
+        nf = NeuralField.load(out / "field") if (out / "field").exists() else None
+        problem = load_problem(info["problem"]) if info.get("problem") else None
+        res = cls(
+            model=model,
+            field=nf,
+            fronts={},
+            selection=None,
+            data=data,
+            timings=dict(info.get("timings", {})),
+            seed=int(info.get("seed", 0)),
+            score=info.get("score"),
+            problem=problem,
+            holdout=holdout,
+        )
+        res.extra["pareto"] = info.get("pareto", {})
+        return res
+
+
+def _same(a: str, b: str | None, states: Sequence[str]) -> bool:
+    if b is None:
+        return False
+    try:
+        return sp.expand(sp.sympify(a) - sp.sympify(b)) == 0
+    except (sp.SympifyError, TypeError):  # pragma: no cover - defensive
+        return a == b
+
+
+def _json_safe(obj: Any) -> Any:
+    """Replace NaN/inf by None and numpy scalars by Python ones, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if np.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj

@@ -1,0 +1,1 @@
+"""Model selection: candidate systems refitted and scored by their simulated error."""

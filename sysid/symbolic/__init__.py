@@ -1,0 +1,3 @@
+"""From the field to equations: term libraries, sparse regression, expression
+search, the symbolic model.
+"""
