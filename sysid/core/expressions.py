@@ -103,6 +103,31 @@ def parse_equation(
     else:
         symbols = {str(n): sp.Symbol(str(n), real=True) for n in names}
     symbols.setdefault("t", sp.Symbol("t", real=True))
+    tree, py_text = _syntax_tree(text, source)
+    _check_tree(tree, py_text, text, symbols, functions, source)
+    try:
+        expr = _build(tree.body, symbols, functions, source, text)
+    except RecursionError:
+        raise EquationError(
+            f"{_short(text)} is nested too deeply", source=source, hint="simplify the expression"
+        ) from None
+    if expr.has(sp.zoo, sp.oo, sp.nan):
+        raise EquationError(
+            f"{_short(text)} evaluates to an infinite or undefined number ({expr})",
+            source=source,
+            hint="check for a division by zero",
+        )
+    if _expanded_size(expr) > _MAX_EXPANDED_TERMS:
+        raise EquationError(
+            f"{_short(text)} would expand to more than {_MAX_EXPANDED_TERMS} terms",
+            source=source,
+            hint="write the right-hand side in a simpler form",
+        )
+    return expr
+
+
+def _syntax_tree(text: Any, source: str) -> tuple[ast.Expression, str]:
+    """Parse ``text`` (``^`` read as ``**``) as a Python expression; return it and its text."""
     if not isinstance(text, str):
         raise EquationError(
             f"expected a string, got {type(text).__name__} {text!r}",
@@ -128,6 +153,18 @@ def parse_equation(
         raise EquationError(
             f"{_short(text)} is nested too deeply", source=source, hint="simplify the expression"
         ) from None
+    return tree, py_text
+
+
+def _check_tree(
+    tree: ast.Expression,
+    py_text: str,
+    text: str,
+    symbols: Mapping[str, sp.Basic],
+    functions: Mapping[str, Any],
+    source: str,
+) -> None:
+    """Reject any node but numbers, known names, whitelisted calls and arithmetic."""
     allowed_names = set(symbols) | set(ALLOWED_CONSTANTS)
     called: set[int] = set()  # ids of the Name nodes that are called as functions
     for node in ast.walk(tree):
@@ -179,25 +216,6 @@ def parse_equation(
                 source=source,
                 hint="only numbers may appear as constants",
             )
-    try:
-        expr = _build(tree.body, symbols, functions, source, text)
-    except RecursionError:
-        raise EquationError(
-            f"{_short(text)} is nested too deeply", source=source, hint="simplify the expression"
-        ) from None
-    if expr.has(sp.zoo, sp.oo, sp.nan):
-        raise EquationError(
-            f"{_short(text)} evaluates to an infinite or undefined number ({expr})",
-            source=source,
-            hint="check for a division by zero",
-        )
-    if _expanded_size(expr) > _MAX_EXPANDED_TERMS:
-        raise EquationError(
-            f"{_short(text)} would expand to more than {_MAX_EXPANDED_TERMS} terms",
-            source=source,
-            hint="write the right-hand side in a simpler form",
-        )
-    return expr
 
 
 def _short(text: str, limit: int = 80) -> str:

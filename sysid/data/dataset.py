@@ -2,9 +2,10 @@
 
 A :class:`Dataset` holds one or more :class:`Trajectory` objects that share
 state names; each trajectory has its own, possibly irregular, time vector.
-Data come from numpy arrays, a pandas DataFrame or a CSV file (contract
-section 2) and are validated on the way in: every problem is reported with the
-file, column, row or value at fault and a hint how to fix it.
+Data come from numpy arrays, a pandas DataFrame or a CSV file
+(docs/contract.md#data-files) and are validated on the way in: every problem
+is reported with the file, column, row or value at fault and a hint how to
+fix it.
 
 Examples
 --------
@@ -25,82 +26,17 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sysid.core.errors import DataError, DataWarning
-from sysid.data.columns import (
-    _NA_STRINGS,
-    _READ_CSV_OPTIONS,
-    _as_float_array,
-    _bare_columns,
-    _check_csv_layout,
-    _is_flat_numbers,
-    _merge_units,
-    _numeric_column,
-    _state_names,
-    _time_values,
-    _unit_from_name,
-    _warn_dropped,
-    split_unit,
-)
+from sysid.data import reading
+from sysid.data.columns import _state_names, _warn_dropped, split_unit
+from sysid.data.trajectory import MIN_SAMPLES, Trajectory, _validated
 
 __all__ = ["Trajectory", "Dataset", "load_data", "split_unit", "MIN_SAMPLES"]
-
-#: Fewest samples a trajectory may have: an ODE fit needs a start and a shape.
-MIN_SAMPLES = 3
-
-
-def _row_label(kind: str, index: int, rows: Sequence[Any] | None) -> str:
-    """Name row ``index`` of a trajectory the way the user sees it."""
-    if rows is None:
-        return f"sample {index}"
-    label = rows[index]
-    return f"{kind} {label}"
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """One experiment: states ``x`` measured at times ``t``.
-
-    Parameters
-    ----------
-    t : ndarray, shape (n,)
-        Strictly increasing sample times.
-    x : ndarray, shape (n, d)
-        State values; row ``i`` is measured at ``t[i]``.
-    name : str
-        Identifier of the experiment (the trajectory id column in CSV files).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> tr = Trajectory(np.array([0.0, 0.5, 1.0]), np.ones((3, 2)), name="run1")
-    >>> tr.n_samples, tr.n_states, tr.duration
-    (3, 2, 1.0)
-    """
-
-    t: np.ndarray
-    x: np.ndarray
-    name: str = "0"
-
-    @property
-    def n_samples(self) -> int:
-        """Number of sample times."""
-        return int(self.t.shape[0])
-
-    @property
-    def n_states(self) -> int:
-        """Number of state variables."""
-        return int(self.x.shape[1])
-
-    @property
-    def duration(self) -> float:
-        """Time between the first and the last sample."""
-        return float(self.t[-1] - self.t[0])
 
 
 @dataclass
@@ -249,69 +185,7 @@ class Dataset:
         >>> Dataset.from_arrays(ts, xs).n_samples
         7
         """
-        single = (isinstance(t, np.ndarray) and t.ndim <= 1) or _is_flat_numbers(t)
-        if single:
-            ts, xs = [t], [x]
-        else:
-            ts, xs = list(t), list(x)
-            if len(ts) != len(xs):
-                raise DataError(
-                    f"got {len(ts)} time vectors but {len(xs)} state arrays",
-                    source="arrays",
-                    hint="pass one state array per time vector",
-                )
-        trajs = []
-        n_states = None
-        for k, (tk, xk) in enumerate(zip(ts, xs, strict=True)):
-            tk = _as_float_array(tk, f"t[{k}]" if not single else "t")
-            xk = _as_float_array(xk, f"x[{k}]" if not single else "x")
-            if tk.ndim != 1:
-                raise DataError(
-                    f"times must be 1-D, found shape {tk.shape} for trajectory {k}",
-                    source="arrays",
-                    hint="pass a vector of sample times",
-                )
-            if xk.ndim == 1:
-                xk = xk[:, None]
-            if xk.ndim != 2:
-                raise DataError(
-                    f"states must be 2-D (samples x states), found shape {xk.shape} "
-                    f"for trajectory {k}",
-                    source="arrays",
-                    hint="reshape to (n_samples, n_states)",
-                )
-            if xk.shape[0] != tk.shape[0]:
-                if xk.shape[1] == tk.shape[0]:
-                    hint = "the state array looks transposed: pass x.T"
-                else:
-                    hint = "pass one row of states per sample time"
-                raise DataError(
-                    f"trajectory {k} has {tk.shape[0]} times but {xk.shape[0]} rows of states "
-                    f"(shape {xk.shape})",
-                    source="arrays",
-                    hint=hint,
-                )
-            if n_states is None:
-                n_states = xk.shape[1]
-            elif xk.shape[1] != n_states:
-                raise DataError(
-                    f"trajectory {k} has {xk.shape[1]} states but trajectory 0 has {n_states}",
-                    source="arrays",
-                    hint="every trajectory needs the same state columns",
-                )
-            name = str(names[k]) if names is not None else str(k)
-            trajs.append(Trajectory(tk, xk, name))
-        if states is None:
-            states = [f"x{i}" for i in range(n_states or 0)]
-        states = list(states)
-        if len(states) != n_states:
-            raise DataError(
-                f"{len(states)} state names {states} given for {n_states} state columns",
-                source="arrays",
-                hint="give one name per column of x",
-            )
-        kwargs.setdefault("source", "arrays")
-        return cls(trajs, tuple(states), **kwargs)
+        return reading.from_arrays(cls, t, x, states, names, **kwargs)
 
     @classmethod
     def from_dataframe(
@@ -368,111 +242,9 @@ class Dataset:
         **kwargs: Any,
     ) -> Dataset:
         """:meth:`from_dataframe`, naming rows by ``df.index`` as ``row_kind`` ("row", "line")."""
-        if not isinstance(df, pd.DataFrame):
-            raise DataError(
-                f"expected a pandas DataFrame, got {type(df).__name__}",
-                source=where,
-                hint="use Dataset.from_arrays for numpy arrays",
-            )
-        if df.shape[0] == 0:
-            raise DataError(
-                "no data rows", source=where, hint="the file or frame has a header but no samples"
-            )
-        columns = [str(c) for c in df.columns]
-        df = df.copy()
-        df.columns = columns
-        if len(set(columns)) != len(columns):
-            dup = sorted({c for c in columns if columns.count(c) > 1})
-            raise DataError(f"duplicate column names {dup}", source=where, hint="rename them")
-        raw = columns
-        columns, header_units = _bare_columns(raw, where)
-        df.columns = columns
-        time_column = split_unit(str(time_column))[0]
-        if trajectory_column is not None:
-            trajectory_column = split_unit(str(trajectory_column))[0]
-        if time_column not in columns:
-            raise DataError(
-                f"time column '{time_column}' not found; columns are {raw}",
-                source=where,
-                hint="name the time column with --time-column / time_column=",
-            )
-        has_id = trajectory_column is not None and trajectory_column in columns
-        reserved = {time_column} | ({trajectory_column} if has_id else set())
-        if states is None:
-            state_cols = [c for c in columns if c not in reserved]
-        else:
-            state_cols = _state_names(states, columns, raw, where)
-            clash = [s for s in state_cols if s in reserved]
-            if clash:
-                raise DataError(
-                    f"column(s) {clash} cannot be both a state and the time or id column",
-                    source=where,
-                    hint="name other state columns",
-                )
-        if not state_cols:
-            raise DataError(
-                f"no state columns: only {raw}",
-                source=where,
-                hint="add at least one column of measured states",
-            )
-        # Row labels as the user sees them: file line numbers or frame index.
-        row_labels = np.asarray(df.index)
-        numeric = {}
-        t_unit = _merge_units(header_units, state_cols, time_column, kwargs, where)
-        times, unit, origin = _time_values(
-            df[time_column], time_column, where, row_kind, row_labels
+        return reading.from_frame(
+            cls, df, time_column, trajectory_column, states, where, row_kind, **kwargs
         )
-        numeric[time_column] = times
-        if unit is not None:
-            if t_unit is not None and _unit_from_name(t_unit) != "days":
-                raise DataError(
-                    f"time column '{time_column}' holds dates, which become days since the "
-                    f"first date, but its unit is given as '{t_unit}'",
-                    source=where,
-                    hint="drop the unit or write [days]",
-                )
-            kwargs.setdefault("time_unit", t_unit or unit)
-            kwargs.setdefault("time_origin", origin)
-        elif "time_unit" not in kwargs:
-            kwargs["time_unit"] = t_unit or _unit_from_name(time_column)
-            finite = times[np.isfinite(times)]
-            is_years = _unit_from_name(kwargs["time_unit"] or "") == "years"
-            if is_years and finite.size and finite.min() >= 1000:
-                # Calendar years become years since the first one (origin kept).
-                first = float(finite.min())
-                numeric[time_column] = times - first
-                kwargs.setdefault("time_origin", f"{first:g}")
-        for col in state_cols:
-            numeric[col] = _numeric_column(df[col], col, where, row_kind, row_labels)
-        if has_id:
-            ids = df[trajectory_column]
-            if ids.isna().any():
-                i = int(np.flatnonzero(ids.isna().to_numpy())[0])
-                raise DataError(
-                    f"empty trajectory id in column '{trajectory_column}' at {row_kind} "
-                    f"{row_labels[i]}",
-                    source=where,
-                    hint="give every row a trajectory id",
-                )
-            groups = list(dict.fromkeys(ids.tolist()))
-        else:
-            ids = None
-            groups = [None]
-        trajs, dropped = [], []
-        for g in groups:
-            mask = np.ones(df.shape[0], bool) if ids is None else (ids == g).to_numpy()
-            t = numeric[time_column][mask]
-            x = np.column_stack([numeric[c][mask] for c in state_cols])
-            rows = row_labels[mask]
-            tr = Trajectory(t, x, "0" if g is None else str(g))
-            tr_ok, gone = _validated(
-                tr, tuple(state_cols), where, rows=rows, row_kind=row_kind, time_column=time_column
-            )
-            trajs.append(tr_ok)
-            dropped += gone
-        _warn_dropped(dropped, where)
-        kwargs.setdefault("source", where)
-        return cls(trajs, tuple(state_cols), **kwargs)
 
     @classmethod
     def from_csv(
@@ -483,7 +255,7 @@ class Dataset:
         states: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> Dataset:
-        """Read a CSV file in the format of contract section 2.
+        """Read a CSV file in the format of docs/contract.md#data-files.
 
         Examples
         --------
@@ -494,45 +266,7 @@ class Dataset:
         >>> Dataset.from_csv(path).states
         ('y',)
         """
-        path = Path(path)
-        where = str(path)
-        if not path.exists():
-            raise DataError("file not found", source=where, hint="check the path")
-        if path.is_dir():
-            raise DataError("is a folder, not a CSV file", source=where, hint="name a .csv file")
-        if path.stat().st_size == 0:
-            raise DataError(
-                "file is empty", source=where, hint="a header line and data rows are needed"
-            )
-        header = _check_csv_layout(path, where)
-        # Ids are text ("01" and "1" differ; "NA" is a name); only an empty id is missing.
-        bare_id = None if trajectory_column is None else split_unit(str(trajectory_column))[0]
-        id_header = next((h for h in header if split_unit(h)[0] == bare_id), None)
-        has_id = id_header is not None
-        na_values = {c: ([""] if c == id_header else list(_NA_STRINGS)) for c in header}
-        try:
-            df = pd.read_csv(
-                path,
-                skipinitialspace=True,
-                skip_blank_lines=False,  # keep one row per line: exact line numbers
-                index_col=False,
-                dtype={id_header: str} if has_id else None,
-                keep_default_na=False,
-                na_values=na_values,
-                encoding="utf-8",
-                **_READ_CSV_OPTIONS,
-            )
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-            msg = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-            raise DataError(
-                f"not a readable CSV file ({msg})",
-                source=where,
-                hint="save it as comma-separated text with one header line",
-            ) from None
-        df.index = pd.RangeIndex(2, 2 + df.shape[0])  # line numbers; the header is line 1
-        df = df[~df.isna().all(axis=1)]  # blank lines
-        kwargs.setdefault("source", where)
-        return cls._from_frame(df, time_column, trajectory_column, states, where, "line", **kwargs)
+        return reading.from_csv(cls, path, time_column, trajectory_column, states, **kwargs)
 
     # --------------------------------------------------------------- export
     def to_dataframe(
@@ -567,7 +301,7 @@ class Dataset:
     def to_csv(
         self, path: str | os.PathLike, *, units_in_header: bool = False, **kwargs: Any
     ) -> None:
-        """Write the dataset as CSV (contract section 2); readable by :meth:`from_csv`.
+        """Write the dataset as CSV (docs/contract.md#data-files); readable by :meth:`from_csv`.
 
         Missing values are written as empty cells. Numbers round-trip exactly.
 
@@ -576,8 +310,9 @@ class Dataset:
         path : str or Path
         units_in_header : bool
             Write ``name [unit]`` headers for the time and the states that have
-            a unit (:attr:`time_unit`, :attr:`units`); :meth:`from_csv` reads
-            them back. Off by default: plain names, as ``sysid simulate`` writes.
+            a unit (:attr:`time_unit`, :attr:`units`; docs/contract.md#units);
+            :meth:`from_csv` reads them back. Off by default: plain names, as
+            ``sysid simulate`` writes.
         **kwargs
             ``time_column`` and ``trajectory_column``, as in :meth:`to_dataframe`.
 
@@ -677,86 +412,6 @@ def _select_states(ds: Dataset, states: Sequence[str]) -> Dataset:
     trajs = [Trajectory(tr.t, tr.x[:, cols], tr.name) for tr in ds.trajectories]
     units = {s: ds.units[s] for s in names if s in ds.units}
     return replace(ds, trajectories=trajs, states=tuple(names), units=units)
-
-
-def _validated(
-    tr: Trajectory,
-    states: tuple[str, ...],
-    where: str,
-    rows: Sequence[Any] | None,
-    row_kind: str = "row",
-    time_column: str = "t",
-) -> tuple[Trajectory, list[str]]:
-    """Check one trajectory; return a float64 contiguous copy and the dropped rows.
-
-    Missing states (NaN) are kept; rows where every state is missing are
-    dropped and returned as labels (``"line 7"``) for one warning per dataset.
-    """
-    t = np.ascontiguousarray(tr.t, dtype=np.float64)
-    x = np.ascontiguousarray(tr.x, dtype=np.float64)
-    label = f"trajectory '{tr.name}'"
-    if t.ndim != 1 or x.ndim != 2 or x.shape[0] != t.shape[0]:
-        raise DataError(
-            f"{label}: times of shape {t.shape} do not match states of shape {x.shape}",
-            source=where,
-            hint="pass t with shape (n,) and x with shape (n, n_states)",
-        )
-    if x.shape[1] != len(states):
-        raise DataError(
-            f"{label} has {x.shape[1]} state columns but {len(states)} state names {list(states)}",
-            source=where,
-            hint="give one name per state column",
-        )
-    empty = np.isnan(x).all(axis=1) if x.shape[1] else np.zeros(t.shape[0], bool)
-    dropped = [_row_label(row_kind, int(i), rows) for i in np.flatnonzero(empty)]
-    if dropped:
-        keep = ~empty
-        t, x = np.ascontiguousarray(t[keep]), np.ascontiguousarray(x[keep])
-        rows = None if rows is None else [r for r, k in zip(rows, keep, strict=True) if k]
-    if t.shape[0] < MIN_SAMPLES:
-        after = ""
-        if dropped:
-            after = f" after dropping {len(dropped)} row(s) where every state is missing"
-        raise DataError(
-            f"{label} has {t.shape[0]} sample(s){after} while at least {MIN_SAMPLES} are needed",
-            source=where,
-            hint="merge it with another experiment or measure more points",
-        )
-    bad_t = ~np.isfinite(t)
-    if bad_t.any():
-        i = int(np.flatnonzero(bad_t)[0])
-        raise DataError(
-            f"{label}: time column '{time_column}' is {t[i]} at {_row_label(row_kind, i, rows)}",
-            source=where,
-            hint="every sample needs a finite time; delete that row",
-        )
-    bad_x = np.isinf(x)
-    if bad_x.any():
-        i, j = (int(v) for v in np.argwhere(bad_x)[0])
-        raise DataError(
-            f"{label}: value {x[i, j]} in column '{states[j]}' at "
-            f"{_row_label(row_kind, i, rows)} is infinite",
-            source=where,
-            hint="fix that value, or leave the cell empty to mark it as missing",
-        )
-    same, back = t[1:] == t[:-1], t[1:] < t[:-1]  # no np.diff: it overflows near 1e308
-    if same.any():
-        i = int(np.flatnonzero(same)[0]) + 1
-        raise DataError(
-            f"{label}: duplicate time {t[i]} at {_row_label(row_kind, i, rows)}",
-            source=where,
-            hint="average or delete repeated measurements; if they are separate experiments "
-            "give them a trajectory id column",
-        )
-    if back.any():
-        i = int(np.flatnonzero(back)[0]) + 1
-        raise DataError(
-            f"{label}: times are not increasing: {t[i]} at {_row_label(row_kind, i, rows)} "
-            f"comes after {t[i - 1]}",
-            source=where,
-            hint="sort the rows by time within each trajectory, or add a trajectory id column",
-        )
-    return Trajectory(t, x, str(tr.name)), dropped
 
 
 def _check_observed(ds: Dataset) -> None:

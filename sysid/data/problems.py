@@ -1,9 +1,9 @@
 """Benchmark problems: TOML files that describe a dynamical system as data.
 
-A problem file (contract section 1) names the states, parameters, right-hand
-sides, time span and initial conditions of a system. Equations are untrusted
-text: they are parsed by :func:`parse_equation` with a whitelist of names and
-never reach ``eval``.
+A problem file (docs/contract.md#problem-files) names the states,
+parameters, right-hand sides, time span and initial conditions of a system.
+Equations are untrusted text: they are parsed by :func:`parse_equation` with
+a whitelist of names and never reach ``eval``.
 
 Examples
 --------
@@ -203,7 +203,7 @@ def _check_type(value: Any, expected: Any, key: str, where: str) -> None:
         raise ProblemFileError(
             f"key '{key}' must be {names}, found {type(value).__name__} {value!r}",
             source=where,
-            hint="see CONTRACT.md section 1 for the format",
+            hint="see docs/contract.md#problem-keys",
         )
 
 
@@ -230,6 +230,73 @@ def _float_matrix(value: Any, key: str, n_states: int, where: str) -> np.ndarray
 
 def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Problem:
     """Validate a parsed problem file and build a :class:`Problem`."""
+    _check_keys(data, where)
+    name = data["name"]
+    if not _NAME_RE.match(name):
+        raise ProblemFileError(
+            f"name {name!r} must be lower-case letters and digits joined by dashes",
+            source=where,
+            hint='e.g. name = "lotka-volterra"',
+        )
+    states, params = _states_and_parameters(data, where)
+    eqs = {str(k): v for k, v in data["equations"].items()}
+    missing = [s for s in states if s not in eqs]
+    extra = [k for k in eqs if k not in states]
+    if missing or extra:
+        raise ProblemFileError(
+            f"equations must have exactly one entry per state; missing {missing}, unknown {extra}",
+            source=where,
+            hint="write one equation per state, keyed by the state's name",
+        )
+    t_span, n_samples = _time_grid(data, where)
+    ics = _float_matrix(data["initial_conditions"], "initial_conditions", len(states), where)
+    hold = data.get("holdout_initial_conditions", [])
+    holdout = (
+        _float_matrix(hold, "holdout_initial_conditions", len(states), where)
+        if hold
+        else np.zeros((0, len(states)))
+    )
+    units = {str(k): str(v) for k, v in data.get("units", {}).items()}
+    unknown_units = sorted(set(units) - set(states))
+    if unknown_units:
+        raise ProblemFileError(
+            f"units given for unknown state(s) {unknown_units}; states are {states}",
+            source=where,
+            hint="key units by state name; the unit of time goes in time_unit",
+        )
+    noise = data.get("noise")
+    _check_noise(noise, where)
+    problem = Problem(
+        name=name,
+        states=tuple(states),
+        parameters={k: float(v) for k, v in params.items()},
+        equations={s: eqs[s] for s in states},
+        t_span=t_span,
+        initial_conditions=ics,
+        holdout_initial_conditions=holdout,
+        n_samples=n_samples,
+        title=data.get("title", name),
+        description=data.get("description", ""),
+        reference=data.get("reference", ""),
+        units=units,
+        time_unit=data.get("time_unit"),
+        noise=noise,
+        notes=data.get("notes", ""),
+        path=Path(where) if where != "problem" else None,
+    )
+    for s, text in problem.equations.items():
+        if not isinstance(text, str):
+            raise ProblemFileError(
+                f"equation of '{s}' must be a string, found {text!r}",
+                source=where,
+                hint=f'write {s} = "..."',
+            )
+    problem.symbolic_equations()  # parse now: bad equations fail at load time
+    return problem
+
+
+def _check_keys(data: Mapping[str, Any], where: str) -> None:
+    """No unknown key, every required key, every value of its type."""
     unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         raise ProblemFileError(
@@ -240,19 +307,18 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
     for key, typ in _REQUIRED.items():
         if key not in data:
             raise ProblemFileError(
-                f"required key '{key}' is missing", source=where, hint="see CONTRACT.md section 1"
+                f"required key '{key}' is missing",
+                source=where,
+                hint="see docs/contract.md#problem-keys",
             )
         _check_type(data[key], typ, key, where)
     for key, typ in _OPTIONAL.items():
         if key in data:
             _check_type(data[key], typ, key, where)
-    name = data["name"]
-    if not _NAME_RE.match(name):
-        raise ProblemFileError(
-            f"name {name!r} must be lower-case letters and digits joined by dashes",
-            source=where,
-            hint='e.g. name = "lotka-volterra"',
-        )
+
+
+def _states_and_parameters(data: Mapping[str, Any], where: str) -> tuple[list[str], dict[str, Any]]:
+    """State names and parameter values: usable, distinct names and finite numbers."""
     states = [str(s) for s in data["states"]]
     if not states:
         raise ProblemFileError("'states' is empty", source=where, hint="name at least one state")
@@ -281,15 +347,11 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
             raise ProblemFileError(
                 f"parameter '{p}' must be a finite number, found {v!r}", source=where
             )
-    eqs = {str(k): v for k, v in data["equations"].items()}
-    missing = [s for s in states if s not in eqs]
-    extra = [k for k in eqs if k not in states]
-    if missing or extra:
-        raise ProblemFileError(
-            f"equations must have exactly one entry per state; missing {missing}, unknown {extra}",
-            source=where,
-            hint="write one equation per state, keyed by the state's name",
-        )
+    return states, params
+
+
+def _time_grid(data: Mapping[str, Any], where: str) -> tuple[tuple[float, float], int]:
+    """``t_span`` as ``(start, end)`` with end > start, and ``n_samples`` (>= 3)."""
     t_span = data["t_span"]
     if (
         len(t_span) != 2
@@ -302,22 +364,11 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
     n_samples = int(data.get("n_samples", 200))
     if n_samples < 3:
         raise ProblemFileError(f"n_samples must be >= 3, found {n_samples}", source=where)
-    ics = _float_matrix(data["initial_conditions"], "initial_conditions", len(states), where)
-    hold = data.get("holdout_initial_conditions", [])
-    holdout = (
-        _float_matrix(hold, "holdout_initial_conditions", len(states), where)
-        if hold
-        else np.zeros((0, len(states)))
-    )
-    units = {str(k): str(v) for k, v in data.get("units", {}).items()}
-    unknown_units = sorted(set(units) - set(states))
-    if unknown_units:
-        raise ProblemFileError(
-            f"units given for unknown state(s) {unknown_units}; states are {states}",
-            source=where,
-            hint="key units by state name; the unit of time goes in time_unit",
-        )
-    noise = data.get("noise")
+    return (float(t_span[0]), float(t_span[1])), n_samples
+
+
+def _check_noise(noise: Any, where: str) -> None:
+    """``noise`` is absent, a number >= 0, or a list of them."""
     levels = noise if isinstance(noise, list) else [] if noise is None else [noise]
     for level in levels:
         if (
@@ -330,33 +381,6 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
                 source=where,
                 hint="write e.g. noise = [0.0, 0.01, 0.05]",
             )
-    problem = Problem(
-        name=name,
-        states=tuple(states),
-        parameters={k: float(v) for k, v in params.items()},
-        equations={s: eqs[s] for s in states},
-        t_span=(float(t_span[0]), float(t_span[1])),
-        initial_conditions=ics,
-        holdout_initial_conditions=holdout,
-        n_samples=n_samples,
-        title=data.get("title", name),
-        description=data.get("description", ""),
-        reference=data.get("reference", ""),
-        units=units,
-        time_unit=data.get("time_unit"),
-        noise=noise,
-        notes=data.get("notes", ""),
-        path=Path(where) if where != "problem" else None,
-    )
-    for s, text in problem.equations.items():
-        if not isinstance(text, str):
-            raise ProblemFileError(
-                f"equation of '{s}' must be a string, found {text!r}",
-                source=where,
-                hint=f'write {s} = "..."',
-            )
-    problem.symbolic_equations()  # parse now: bad equations fail at load time
-    return problem
 
 
 def _load_file(path: Path) -> Problem:

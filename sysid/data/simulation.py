@@ -183,6 +183,30 @@ def integrate(
     )
 
 
+def _start_states(
+    problem: Problem, initial_conditions: np.ndarray | None, holdout: bool
+) -> tuple[np.ndarray, str]:
+    """The initial conditions to simulate, and the prefix of the trajectories' names."""
+    if initial_conditions is not None:
+        ics = _check_initial_conditions(initial_conditions, problem.n_states)
+        prefix = ""
+    elif holdout:
+        ics = problem.holdout_initial_conditions
+        prefix = "holdout-"
+    else:
+        ics = problem.initial_conditions
+        prefix = ""
+    if ics.shape[0] == 0 or ics.shape[1] != problem.n_states:
+        raise ConfigError(
+            f"need initial conditions of shape (k, {problem.n_states}), found {ics.shape}",
+            source=f"problem '{problem.name}'",
+            hint="add holdout_initial_conditions to the problem file"
+            if holdout
+            else "give one value per state",
+        )
+    return ics, prefix
+
+
 def simulate(
     problem: Problem | str,
     *,
@@ -246,23 +270,7 @@ def simulate(
                 f"{name} must be True or False, found {flag!r}", source=f"argument '{name}'"
             )
     span = problem.t_span if t_span is None else _check_span(t_span)
-    if initial_conditions is not None:
-        ics = _check_initial_conditions(initial_conditions, problem.n_states)
-        prefix = ""
-    elif holdout:
-        ics = problem.holdout_initial_conditions
-        prefix = "holdout-"
-    else:
-        ics = problem.initial_conditions
-        prefix = ""
-    if ics.shape[0] == 0 or ics.shape[1] != problem.n_states:
-        raise ConfigError(
-            f"need initial conditions of shape (k, {problem.n_states}), found {ics.shape}",
-            source=f"problem '{problem.name}'",
-            hint="add holdout_initial_conditions to the problem file"
-            if holdout
-            else "give one value per state",
-        )
+    ics, prefix = _start_states(problem, initial_conditions, holdout)
     # Independent streams: held-out data do not change the training data of a seed.
     rng = np.random.default_rng([int(seed), 1 if holdout else 0])
     times = [sample_times(span, int(n), irregular, rng) for _ in range(ics.shape[0])]

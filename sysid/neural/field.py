@@ -39,16 +39,10 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
-import numbers
 import os
-import platform
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,27 +51,15 @@ from torchdiffeq import odeint
 
 from sysid.core.errors import ConfigError, DataError, SimulationError, SysidWarning, TrainingError
 from sysid.data.dataset import Dataset, load_data
-from sysid.neural.net import ACTIVATIONS, ADAPTIVE_SOLVERS, FIXED_SOLVERS, VectorField
-from sysid.neural.train import FAULTS, Settings, _Stage, objective, pretrain, split_gap, train
-from sysid.neural.windows import Scaler, fit_scaler, holdout_masks, make_windows, smooth
+from sysid.neural import persist
+from sysid.neural.gradients import loss_and_grads, training_step
+from sysid.neural.net import VectorField
+from sysid.neural.options import DTYPES, differs, dtype_name, torch_device, validate
+from sysid.neural.options import torch_threads as _torch_threads
+from sysid.neural.train import FAULTS, Settings, pretrain, train
+from sysid.neural.windows import fit_scaler, holdout_masks, smooth
 
 __all__ = ["NeuralField", "loss_and_grads", "training_step"]
-
-_FORMAT = "sysid.NeuralField"
-_FORMAT_VERSION = 1
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
-_GRADIENTS = ("adjoint", "direct")
-
-
-def _dtype_name(dtype: Any) -> str:
-    for name, dt in _DTYPES.items():
-        if dtype is dt or dtype == name:
-            return name
-    raise ConfigError(
-        f"dtype must be torch.float64 or torch.float32, found {dtype!r}",
-        source="NeuralField(dtype=...)",
-        hint="float64 is the default on CPU",
-    )
 
 
 class NeuralField:
@@ -240,83 +222,19 @@ class NeuralField:
 
     def __repr__(self) -> str:
         default = NeuralField()
-        changed = {k: v for k, v in self.get_params().items() if _differs(v, getattr(default, k))}
+        changed = {k: v for k, v in self.get_params().items() if differs(v, getattr(default, k))}
         inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         return f"NeuralField({inner})"
 
     def _validate(self) -> Settings:
         """Check every hyperparameter; return the training settings."""
-        src = "NeuralField"
-        _check_int(self.width, "width", 1)
-        _check_int(self.depth, "depth", 1)
-        _check_int(self.max_window, "max_window", 2)
-        _check_int(self.max_epochs, "max_epochs", 0)
-        _check_int(self.patience, "patience", 1)
-        _check_int(self.pretrain_epochs, "pretrain_epochs", 0)
-        _check_int(self.seed, "seed", 0)
-        if self.n_threads is not None:
-            _check_int(self.n_threads, "n_threads", 1)
-        _check_choice(self.activation, "activation", tuple(ACTIVATIONS))
-        _check_choice(self.gradient, "gradient", _GRADIENTS)
-        _check_choice(self.solver, "solver", FIXED_SOLVERS + ADAPTIVE_SOLVERS)
-        _check_positive(self.rtol, "rtol")
-        _check_positive(self.atol, "atol")
-        _check_positive(self.max_step, "max_step")
-        _check_positive(self.step_tol, "step_tol")
-        _check_positive(self.timeout, "timeout")
-        _check_positive(self.lr, "lr")
-        _check_number(self.continuity, "continuity", lo=0.0)
-        _check_number(self.val_fraction, "val_fraction", lo=0.0, hi=0.5, hi_open=True)
-        if not isinstance(self.quiet, (bool, np.bool_)):
-            raise ConfigError(f"quiet must be True or False, found {self.quiet!r}", source=src)
-        hz = self.horizons
-        if isinstance(hz, (str, bytes)) or not isinstance(hz, Sequence) or len(hz) == 0:
-            raise ConfigError(
-                f"horizons must be a non-empty sequence of positive numbers, found {hz!r}",
-                source="NeuralField(horizons=...)",
-                hint="e.g. horizons=(0.5, 1.0, 2.0, 4.0)",
-            )
-        for h in hz:
-            _check_positive(h, "horizons")
-        _dtype_name(self.dtype)
-        self._torch_device()
-        return Settings(
-            gradient=self.gradient,
-            solver=self.solver,
-            rtol=float(self.rtol),
-            atol=float(self.atol),
-            max_step=float(self.max_step),
-            step_tol=float(self.step_tol),
-            horizons=tuple(float(h) for h in hz),
-            max_window=int(self.max_window),
-            max_epochs=int(self.max_epochs),
-            timeout=float(self.timeout),
-            lr=float(self.lr),
-            patience=int(self.patience),
-            continuity=float(self.continuity),
-            pretrain_epochs=int(self.pretrain_epochs),
-            quiet=bool(self.quiet),
-        )
+        return validate(self)
 
     def _torch_device(self) -> torch.device:
-        try:
-            dev = torch.device(self.device)
-        except (RuntimeError, TypeError) as err:
-            raise ConfigError(
-                f"device {self.device!r} is not a torch device ({err})",
-                source="NeuralField(device=...)",
-                hint="use 'cpu' or 'cuda'",
-            ) from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(
-                f"device {self.device!r} requested but CUDA is not available",
-                source="NeuralField(device=...)",
-                hint="use device='cpu'",
-            )
-        return dev
+        return torch_device(self.device)
 
     def _torch_dtype(self) -> torch.dtype:
-        return _DTYPES[_dtype_name(self.dtype)]
+        return DTYPES[dtype_name(self.dtype)]
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: Any) -> NeuralField:
@@ -616,316 +534,9 @@ class NeuralField:
         >>> bool(np.array_equal(back.predict(ds[0].x), nf.predict(ds[0].x)))
         True
         """
-        self._check_fitted()
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        params = self.get_params()
-        params["dtype"] = _dtype_name(self.dtype)
-        params["horizons"] = [float(h) for h in self.horizons]
-        config = {
-            "format": _FORMAT,
-            "format_version": _FORMAT_VERSION,
-            "params": params,
-            "states": list(self.states_),
-            "scaler": self.scaler_.to_dict(),
-            "region": [[float(v) for v in self.region_[0]], [float(v) for v in self.region_[1]]],
-            "status": self.status_,
-            "message": self.message_,
-            "interrupted": bool(self.interrupted_),
-            "window": self.window_,
-            "pretrain_loss": _json_float(self.pretrain_loss_),
-            "fit_time": float(self.fit_time_),
-            "train_times": [[float(v) for v in t] for t in self.train_times_],
-            "history": _json_ready(self.history_),
-            "versions": _versions(),
-        }
-        tensors = {
-            "field": {k: v.detach().cpu() for k, v in self.field_.state_dict().items()},
-            "smoothed": [torch.as_tensor(s) for s in self.smoothed_],
-        }
-        torch.save(tensors, folder / "weights.pt")
-        (folder / "config.json").write_text(json.dumps(config, indent=1))
+        persist.save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> NeuralField:
         """Load a field saved by :meth:`save` (predictions are reproduced exactly)."""
-        folder = Path(path)
-        cfg_path, w_path = folder / "config.json", folder / "weights.pt"
-        if not cfg_path.is_file() or not w_path.is_file():
-            raise ConfigError(
-                "not a saved NeuralField (config.json and weights.pt are needed)",
-                source=str(folder),
-                hint="pass the folder given to NeuralField.save",
-            )
-        try:
-            cfg = json.loads(cfg_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(
-                f"config.json is not valid JSON ({err})", source=str(folder)
-            ) from None
-        if cfg.get("format") != _FORMAT or cfg.get("format_version", 0) > _FORMAT_VERSION:
-            raise ConfigError(
-                f"unsupported format {cfg.get('format')!r} version {cfg.get('format_version')!r}",
-                source=str(cfg_path),
-                hint="save it again with this version of sysid",
-            )
-        params = dict(cfg["params"])
-        params["dtype"] = _DTYPES[params["dtype"]]
-        params["horizons"] = tuple(params["horizons"])
-        params["device"] = device
-        obj = cls(**params)
-        obj._validate()
-        tensors = torch.load(w_path, weights_only=True, map_location=obj._torch_device())
-        n = len(cfg["states"])
-        gen = torch.Generator().manual_seed(int(obj.seed))
-        net = VectorField(
-            n, int(obj.width), int(obj.depth), obj.activation, gen, obj._torch_dtype()
-        )
-        net.load_state_dict(tensors["field"])
-        obj.field_ = net.to(obj._torch_device())
-        obj.states_ = tuple(cfg["states"])
-        obj.n_states_ = n
-        obj.scaler_ = Scaler.from_dict(cfg["scaler"])
-        obj.region_ = (np.asarray(cfg["region"][0]), np.asarray(cfg["region"][1]))
-        obj.status_ = cfg["status"]
-        obj.message_ = cfg["message"]
-        obj.interrupted_ = bool(cfg["interrupted"])
-        obj.window_ = cfg["window"]
-        obj.pretrain_loss_ = _from_json_float(cfg["pretrain_loss"])
-        obj.fit_time_ = float(cfg["fit_time"])
-        obj.train_times_ = [np.asarray(t, dtype=np.float64) for t in cfg["train_times"]]
-        obj.history_ = cfg["history"]
-        obj.n_epochs_ = len(obj.history_.get("epoch", []))
-        obj.smoothed_ = [s.cpu().numpy().astype(np.float64) for s in tensors["smoothed"]]
-        obj.versions_ = cfg.get("versions", {})
-        return obj
-
-
-def loss_and_grads(
-    field: NeuralField,
-    data: Any,
-    *,
-    gradient: str = "adjoint",
-    window: int | None = None,
-    solver: str | None = None,
-    substeps: int | None = None,
-    rtol: float | None = None,
-    atol: float | None = None,
-) -> tuple[float, dict[str, np.ndarray]]:
-    """The multiple-shooting objective on ``data`` and its gradients.
-
-    Start states come from smoothing splines of ``data``; no sample is held
-    out. Used to check that adjoint and direct gradients agree.
-
-    Parameters
-    ----------
-    field : NeuralField
-        A fitted field (``max_epochs=0`` is enough).
-    data : Dataset or anything :func:`sysid.data.load_data` accepts
-        Trajectories with the field's state columns.
-    gradient : {"adjoint", "direct"}
-    window : int, optional
-        Sample intervals per window; default the field's last training window.
-    solver, substeps, rtol, atol : optional
-        Override the field's solver; ``substeps`` fixes the steps per sample
-        interval of a fixed-step solver.
-
-    Returns
-    -------
-    loss : float
-    grads : dict
-        Gradient of every weight (by state_dict name) and of the window start
-        states (``"start_states"``), as float64 arrays.
-
-    Examples
-    --------
-    >>> import sysid
-    >>> ds = sysid.simulate("lotka-volterra", n_samples=20, seed=0)
-    >>> nf = NeuralField(width=8, max_epochs=0, quiet=True).fit(ds)
-    >>> la, ga = loss_and_grads(nf, ds, gradient="adjoint", window=5)
-    >>> ld, gd = loss_and_grads(nf, ds, gradient="direct", window=5)
-    >>> bool(abs(la - ld) < 1e-12)
-    True
-    """
-    step = training_step(
-        field,
-        data,
-        gradient=gradient,
-        window=window,
-        solver=solver,
-        substeps=substeps,
-        rtol=rtol,
-        atol=atol,
-    )
-    return step()
-
-
-def training_step(
-    field: NeuralField,
-    data: Any,
-    *,
-    gradient: str = "adjoint",
-    window: int | None = None,
-    solver: str | None = None,
-    substeps: int | None = None,
-    rtol: float | None = None,
-    atol: float | None = None,
-) -> Callable[[], tuple[float, dict[str, np.ndarray]]]:
-    """Prepare one training step on ``data``; calling it solves and backpropagates.
-
-    All data handling (windows, start states, tensors) happens here, so the
-    returned function does only the work whose cost depends on the gradient
-    method (used by ``examples/adjoint_memory.py``). Parameters as in
-    :func:`loss_and_grads`, which is ``training_step(...)()``.
-
-    Examples
-    --------
-    >>> import sysid
-    >>> ds = sysid.simulate("sir", n_samples=20, seed=0)
-    >>> nf = NeuralField(width=8, max_epochs=0, quiet=True).fit(ds)
-    >>> step = training_step(nf, ds, gradient="adjoint", window=19)
-    >>> loss, grads = step()
-    >>> sorted(grads)[:2]
-    ['net.0.bias', 'net.0.weight']
-    """
-    field._check_fitted()
-    _check_choice(gradient, "gradient", _GRADIENTS)
-    st = field._validate()
-    if solver is not None:
-        _check_choice(solver, "solver", FIXED_SOLVERS + ADAPTIVE_SOLVERS)
-        st.solver = solver
-    st.rtol = st.rtol if rtol is None else float(rtol)
-    st.atol = st.atol if atol is None else float(atol)
-    ds = load_data(data)
-    sc = field.scaler_
-    taus = [(tr.t - tr.t[0]) / sc.time_scale for tr in ds]
-    zs = [sc.to_z(tr.x) for tr in ds]
-    m = window if window is not None else (field.window_ or 4)
-    _check_int(m, "window", 1)
-    w = make_windows(taus, zs, int(m), max_gap=split_gap(taus))
-    starts = [smooth(t, z)[0] for t, z in zip(taus, zs, strict=True)]
-    p = next(field.field_.parameters())
-    stage = _Stage(w, field.field_, taus, starts, st, p.device, p.dtype, st.lr)
-    if substeps is not None:
-        _check_int(substeps, "substeps", 1)
-        stage.substeps = int(substeps)
-
-    def step() -> tuple[float, dict[str, np.ndarray]]:
-        stage.opt.zero_grad(set_to_none=True)
-        with _torch_threads(field.n_threads):
-            total, _, _ = objective(stage, gradient, st.rtol, st.atol, st.continuity)
-            total.backward()
-        grads = {
-            name: q.grad.detach().cpu().numpy().astype(np.float64).copy()
-            for name, q in field.field_.named_parameters()
-        }
-        grads["start_states"] = stage.S.grad.detach().cpu().numpy().astype(np.float64).copy()
-        for q in field.field_.parameters():
-            q.grad = None
-        return float(total.item()), grads
-
-    return step
-
-
-# ------------------------------------------------------------------ helpers
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Use ``n`` torch intra-op threads inside the block (``None``: unchanged)."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _differs(a: Any, b: Any) -> bool:
-    try:
-        return bool(a != b)
-    except (TypeError, ValueError):
-        return True
-
-
-def _check_int(value: Any, name: str, lo: int) -> None:
-    ok = isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
-    if not ok or value < lo:
-        raise ConfigError(
-            f"{name} must be an integer >= {lo}, found {value!r}",
-            source=f"NeuralField({name}=...)",
-        )
-
-
-def _check_number(
-    value: Any, name: str, lo: float, hi: float | None = None, hi_open: bool = False
-) -> None:
-    ok = isinstance(value, (numbers.Real, np.floating)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) and v >= lo and (hi is None or (v < hi if hi_open else v <= hi))
-    if not ok:
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}{')' if hi_open else ']'}"
-        raise ConfigError(
-            f"{name} must be a finite number {rng}, found {value!r}",
-            source=f"NeuralField({name}=...)",
-        )
-
-
-def _check_positive(value: Any, name: str) -> None:
-    ok = isinstance(value, (numbers.Real, np.floating)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(float(value)) or float(value) <= 0:
-        raise ConfigError(
-            f"{name} must be a finite number > 0, found {value!r}",
-            source=f"NeuralField({name}=...)",
-        )
-
-
-def _check_choice(value: Any, name: str, choices: Sequence[str]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ConfigError(
-            f"{name} must be one of {list(choices)}, found {value!r}",
-            source=f"NeuralField({name}=...)",
-        )
-
-
-def _json_float(v: float) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def _from_json_float(v: float | None) -> float:
-    return math.nan if v is None else float(v)
-
-
-def _json_ready(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (numbers.Integral, np.integer)):
-        return int(obj)
-    if isinstance(obj, (numbers.Real, np.floating)):
-        return _json_float(obj)
-    if obj is None or isinstance(obj, str):
-        return obj
-    return str(obj)
-
-
-def _versions() -> dict[str, str]:
-    import scipy
-    import torchdiffeq
-
-    from sysid.core.version import __version__
-
-    return {
-        "sysid": __version__,
-        "torch": torch.__version__,
-        "torchdiffeq": getattr(torchdiffeq, "__version__", "unknown"),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "python": platform.python_version(),
-    }
+        return persist.load(cls, path, device)

@@ -384,25 +384,15 @@ def train(
     """
     t_start = time.perf_counter() if t_start is None else t_start
     lengths = [int(t.shape[0]) for t in taus]
-    hist = _new_history()
+    run = _Run(_new_history(), [np.asarray(s, dtype=np.float64) for s in start_states])
+    hist = run.hist
     plan = plan_windows(taus, st.horizons, st.max_window) if st.max_epochs > 0 else []
     gap = split_gap(taus)
-    states = [np.asarray(s, dtype=np.float64) for s in start_states]
     status, message, interrupted = "converged", "all stages converged", False
-    epoch = 0
-    last_w: Windows | None = None
-    bar = tqdm(
-        total=st.max_epochs,
-        desc="neural field",
-        unit="epoch",
-        file=sys.stderr,
-        disable=st.quiet,
-        leave=False,
-        dynamic_ncols=True,
-    )
+    bar = _progress_bar(st)
     try:
         for si, m in enumerate(plan):
-            remaining_epochs = st.max_epochs - epoch
+            remaining_epochs = st.max_epochs - run.epoch
             if remaining_epochs <= 0:
                 status, message = "max_epochs", f"stopped after max_epochs={st.max_epochs}"
                 break
@@ -414,91 +404,14 @@ def train(
             stage_epochs = max(1, remaining_epochs // n_left)
             stage_deadline = time.perf_counter() + left_time / n_left
             w = make_windows(taus, zs, m, val_masks, max_gap=gap)
-            stage = _Stage(w, field_, taus, states, st, device, dtype, st.lr)
+            run.stage = stage = _Stage(w, field_, taus, run.states, st, device, dtype, st.lr)
             stage.calibrate(st.step_tol)
-            last_w = w
-            best_metric, best_snap = math.inf, stage.snapshot()
-            lr_best, lr_wait, es_wait, retries = math.inf, 0, 0, 0
-            lr_floor = st.lr * 1e-2
-            stage_status = "max_epochs"
-            e = 0
-            while e < stage_epochs:
-                if time.perf_counter() > stage_deadline:
-                    stage_status = "timeout"
-                    break
-                stage.apply_lr(min(1.0, (e + 1) / st.warmup) if st.warmup else 1.0)
-                try:
-                    stage.opt.zero_grad(set_to_none=True)
-                    total, parts, _ = objective(stage, st.gradient, st.rtol, st.atol, st.continuity)
-                    if not torch.isfinite(total):
-                        raise NonFiniteError(f"loss is {total.item()}")
-                    total.backward()
-                    grads = [p.grad for g in stage.opt.param_groups for p in g["params"]]
-                    if any(g is not None and not torch.isfinite(g).all() for g in grads):
-                        raise NonFiniteError("a gradient is not finite")
-                except FAULTS as err:
-                    retries += 1
-                    what = str(err).strip().splitlines()[0] if str(err).strip() else ""
-                    what = f"{type(err).__name__}: {what}"[:200]
-                    if retries > st.max_retries:
-                        stage.restore(best_snap)
-                        hist["events"].append(
-                            {"epoch": epoch, "kind": "fault", "message": f"{what}; giving up"}
-                        )
-                        raise _GiveUp(what, epoch, si) from err
-                    stage.restore(best_snap)
-                    change = stage.safer(st.max_step)
-                    lr_floor = min(lr_floor, stage.lr * 1e-2)
-                    hist["events"].append(
-                        {"epoch": epoch, "kind": "fault", "message": f"{what}; retry: {change}"}
-                    )
-                    continue
-                metric = parts["val_loss"] if stage.n_val else parts["loss"]
-                tol = parts["val_se"] if stage.n_val else 0.0
-                if metric <= best_metric + tol:
-                    # not significantly worse than the best: prefer the later weights
-                    best_snap = stage.snapshot()
-                if metric < best_metric * (1 - 1e-4):
-                    best_metric, es_wait = metric, 0
-                else:
-                    es_wait += 1
-                stage.opt.step()
-                tot = total.item()
-                if tot < lr_best * (1 - 1e-4) or e < st.warmup:
-                    lr_best, lr_wait = min(tot, lr_best), 0
-                else:
-                    lr_wait += 1
-                    if lr_wait > st.patience // 4 and stage.lr > lr_floor:
-                        stage.set_lr(max(stage.lr * 0.5, lr_floor))
-                        lr_wait = 0
-                rec = {
-                    "epoch": epoch,
-                    "stage": si,
-                    "window": m,
-                    "lr": stage.lr,
-                    "substeps": stage.substeps,
-                    "time": time.perf_counter() - t_start,
-                    **parts,
-                }
-                for k, v in rec.items():
-                    hist[k].append(v)
-                epoch += 1
-                e += 1
-                bar.update(1)
-                bar.set_postfix(
-                    stage=f"{si + 1}/{len(plan)}",
-                    win=m,
-                    loss=f"{parts['loss']:.3g}",
-                    val=f"{parts['val_loss']:.3g}",
-                    refresh=e == 1,
-                )
-                if on_epoch is not None:
-                    on_epoch(rec)
-                if es_wait >= st.patience:
-                    stage_status = "converged"
-                    break
-            stage.restore(best_snap)
-            states = _states_from(stage, lengths)
+            run.last_w = w
+            run.best_snap = stage.snapshot()
+            where = _Where(si, m, len(plan), t_start, bar, on_epoch)
+            stage_status = _fit_stage(run, st, where, stage_epochs, stage_deadline)
+            stage.restore(run.best_snap)
+            run.states = _states_from(stage, lengths)
             if stage_status != "converged" and si == len(plan) - 1:
                 if stage_status == "timeout":
                     status, message = "timeout", f"last stage stopped by timeout={st.timeout:g} s"
@@ -506,12 +419,12 @@ def train(
                     status, message = "max_epochs", f"stopped after max_epochs={st.max_epochs}"
     except KeyboardInterrupt:
         interrupted = True
-        status, message = "interrupted", f"interrupted by the user at epoch {epoch}"
-        hist["events"].append({"epoch": epoch, "kind": "interrupt", "message": message})
-        if "stage" in locals():
-            stage.restore(best_snap)
+        status, message = "interrupted", f"interrupted by the user at epoch {run.epoch}"
+        hist["events"].append({"epoch": run.epoch, "kind": "interrupt", "message": message})
+        if run.stage is not None:
+            run.stage.restore(run.best_snap)
             try:
-                states = _states_from(stage, lengths)
+                run.states = _states_from(run.stage, lengths)
             except (KeyboardInterrupt, *FAULTS):
                 pass
     except _GiveUp as err:
@@ -521,13 +434,160 @@ def train(
             f"{st.max_retries} retries: {err.what}"
         )
         try:
-            states = _states_from(stage, lengths)
+            run.states = _states_from(run.stage, lengths)
         except FAULTS:
             pass
-        return Result(hist, status, message, states, last_w, extra={"cause": err.__cause__})
+        return Result(hist, status, message, run.states, run.last_w, extra={"cause": err.__cause__})
     finally:
         bar.close()
-    return Result(hist, status, message, states, last_w, interrupted=interrupted)
+    return Result(hist, status, message, run.states, run.last_w, interrupted=interrupted)
+
+
+@dataclass
+class _Run:
+    """What :func:`train` has done so far (kept up to date for Ctrl-C and faults)."""
+
+    hist: dict[str, list]
+    states: list[np.ndarray]
+    epoch: int = 0
+    stage: _Stage | None = None
+    best_snap: tuple[dict, torch.Tensor] | None = None
+    last_w: Windows | None = None
+
+
+@dataclass
+class _Where:
+    """The stage being fitted, and where its epochs are reported."""
+
+    index: int
+    window: int
+    n_stages: int
+    t_start: float
+    bar: tqdm
+    on_epoch: Callable[[dict], None] | None
+
+
+def _progress_bar(st: Settings) -> tqdm:
+    return tqdm(
+        total=st.max_epochs,
+        desc="neural field",
+        unit="epoch",
+        file=sys.stderr,
+        disable=st.quiet,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def _fit_stage(run: _Run, st: Settings, where: _Where, n_epochs: int, deadline: float) -> str:
+    """Run the epochs of ``run.stage``; return ``"converged"``, ``"max_epochs"`` or ``"timeout"``.
+
+    ``run.best_snap`` follows the best weights; a fault restores them and
+    retries with safer settings (:class:`_GiveUp` after ``st.max_retries``).
+    """
+    stage = run.stage
+    best_metric = math.inf
+    lr_best, lr_wait, es_wait, retries = math.inf, 0, 0, 0
+    lr_floor = st.lr * 1e-2
+    e = 0
+    while e < n_epochs:
+        if time.perf_counter() > deadline:
+            return "timeout"
+        stage.apply_lr(min(1.0, (e + 1) / st.warmup) if st.warmup else 1.0)
+        try:
+            total, parts = _forward_backward(stage, st)
+        except FAULTS as err:
+            retries += 1
+            lr_floor = _retry(run, st, err, retries > st.max_retries, where.index, lr_floor)
+            continue
+        metric = parts["val_loss"] if stage.n_val else parts["loss"]
+        tol = parts["val_se"] if stage.n_val else 0.0
+        if metric <= best_metric + tol:
+            # not significantly worse than the best: prefer the later weights
+            run.best_snap = stage.snapshot()
+        if metric < best_metric * (1 - 1e-4):
+            best_metric, es_wait = metric, 0
+        else:
+            es_wait += 1
+        stage.opt.step()
+        tot = total.item()
+        if tot < lr_best * (1 - 1e-4) or e < st.warmup:
+            lr_best, lr_wait = min(tot, lr_best), 0
+        else:
+            lr_wait += 1
+            if lr_wait > st.patience // 4 and stage.lr > lr_floor:
+                stage.set_lr(max(stage.lr * 0.5, lr_floor))
+                lr_wait = 0
+        e += 1
+        _record(run, where, parts, first=e == 1)
+        if es_wait >= st.patience:
+            return "converged"
+    return "max_epochs"
+
+
+def _forward_backward(stage: _Stage, st: Settings) -> tuple[torch.Tensor, dict[str, float]]:
+    """Objective and gradients at the current parameters; NonFiniteError on NaN/inf."""
+    stage.opt.zero_grad(set_to_none=True)
+    total, parts, _ = objective(stage, st.gradient, st.rtol, st.atol, st.continuity)
+    if not torch.isfinite(total):
+        raise NonFiniteError(f"loss is {total.item()}")
+    total.backward()
+    grads = [p.grad for g in stage.opt.param_groups for p in g["params"]]
+    if any(g is not None and not torch.isfinite(g).all() for g in grads):
+        raise NonFiniteError("a gradient is not finite")
+    return total, parts
+
+
+def _retry(
+    run: _Run, st: Settings, err: BaseException, give_up: bool, si: int, lr_floor: float
+) -> float:
+    """Restore the best weights after fault ``err`` and switch to safer settings.
+
+    Returns the new learning-rate floor; raises :class:`_GiveUp` when ``give_up``.
+    """
+    stage = run.stage
+    what = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    what = f"{type(err).__name__}: {what}"[:200]
+    if give_up:
+        stage.restore(run.best_snap)
+        run.hist["events"].append(
+            {"epoch": run.epoch, "kind": "fault", "message": f"{what}; giving up"}
+        )
+        raise _GiveUp(what, run.epoch, si) from err
+    stage.restore(run.best_snap)
+    change = stage.safer(st.max_step)
+    lr_floor = min(lr_floor, stage.lr * 1e-2)
+    run.hist["events"].append(
+        {"epoch": run.epoch, "kind": "fault", "message": f"{what}; retry: {change}"}
+    )
+    return lr_floor
+
+
+def _record(run: _Run, where: _Where, parts: dict[str, float], first: bool) -> None:
+    """Append one epoch to the history, advance the progress bar, call ``on_epoch``."""
+    stage = run.stage
+    rec = {
+        "epoch": run.epoch,
+        "stage": where.index,
+        "window": where.window,
+        "lr": stage.lr,
+        "substeps": stage.substeps,
+        "time": time.perf_counter() - where.t_start,
+        **parts,
+    }
+    for k, v in rec.items():
+        run.hist[k].append(v)
+    run.epoch += 1
+    where.bar.update(1)
+    where.bar.set_postfix(
+        stage=f"{where.index + 1}/{where.n_stages}",
+        win=where.window,
+        loss=f"{parts['loss']:.3g}",
+        val=f"{parts['val_loss']:.3g}",
+        refresh=first,
+    )
+    if where.on_epoch is not None:
+        where.on_epoch(rec)
 
 
 class _GiveUp(Exception):

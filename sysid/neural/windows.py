@@ -397,6 +397,38 @@ def _window_starts(n: int, m: int) -> list[int]:
     return starts
 
 
+def _one_window(
+    tau: np.ndarray, orig: np.ndarray, z: np.ndarray, val: np.ndarray, a: int, m: int
+) -> tuple[np.ndarray, ...]:
+    """The window of ``m`` intervals starting at point ``a`` of one trajectory.
+
+    Returns local times, observed states (zeros where missing), the missing
+    entries, which points are real samples, which are held out, and each
+    point's sample index (-1: virtual or padding).
+    """
+    n, d = tau.shape[0], z.shape[1]
+    sel = np.arange(a, min(a + m + 1, n))
+    loc = tau[sel] - tau[a]
+    src = orig[sel]
+    real = src >= 0
+    ob = np.zeros((sel.shape[0], d))
+    ob[real] = z[src[real]]
+    missing = np.isnan(ob)
+    ob[missing] = 0.0
+    v = np.zeros(sel.shape[0], bool)
+    v[real] = val[src[real]]
+    pad = m + 1 - sel.shape[0]
+    if pad:
+        step = (tau[-1] - tau[0]) / (n - 1)
+        loc = np.concatenate([loc, loc[-1] + step * np.arange(1, pad + 1)])
+        ob = np.concatenate([ob, np.zeros((pad, d))], axis=0)
+        missing = np.concatenate([missing, np.zeros((pad, d), bool)], axis=0)
+        real = np.r_[real, np.zeros(pad, bool)]
+        v = np.r_[v, np.zeros(pad, bool)]
+        src = np.r_[src, -np.ones(pad, int)]
+    return loc, ob, missing, real, v, src
+
+
 def make_windows(
     taus: Sequence[np.ndarray],
     zs: Sequence[np.ndarray],
@@ -429,7 +461,6 @@ def make_windows(
     m = int(m)
     if m < 1:
         raise ValueError(f"window length must be >= 1 interval, found {m}")
-    d = zs[0].shape[1]
     times, obs, om, tm, vm, idx, traj, t0s, prev, offset = ([] for _ in range(10))
     for k, (tau0, z) in enumerate(zip(taus, zs, strict=True)):
         tau, orig = _with_virtual_points(np.asarray(tau0, dtype=np.float64), max_gap)
@@ -438,25 +469,7 @@ def make_windows(
         starts = _window_starts(n, m)
         base = len(times)
         for w, a in enumerate(starts):
-            sel = np.arange(a, min(a + m + 1, n))
-            loc = tau[sel] - tau[a]
-            src = orig[sel]
-            real = src >= 0
-            ob = np.zeros((sel.shape[0], d))
-            ob[real] = z[src[real]]
-            missing = np.isnan(ob)
-            ob[missing] = 0.0
-            v = np.zeros(sel.shape[0], bool)
-            v[real] = val[src[real]]
-            pad = m + 1 - sel.shape[0]
-            if pad:
-                step = (tau[-1] - tau[0]) / (n - 1)
-                loc = np.concatenate([loc, loc[-1] + step * np.arange(1, pad + 1)])
-                ob = np.concatenate([ob, np.zeros((pad, d))], axis=0)
-                missing = np.concatenate([missing, np.zeros((pad, d), bool)], axis=0)
-                real = np.r_[real, np.zeros(pad, bool)]
-                v = np.r_[v, np.zeros(pad, bool)]
-                src = np.r_[src, -np.ones(pad, int)]
+            loc, ob, missing, real, v, src = _one_window(tau, orig, z, val, a, m)
             times.append(loc)
             obs.append(ob)
             om.append(~missing)

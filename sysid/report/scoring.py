@@ -1,4 +1,4 @@
-"""Compare identified equations with a known truth (contract section 4).
+"""Compare identified equations with a known truth (docs/contract.md#score).
 
 Structure recovered means: after ``sympy.expand``, each right-hand side has
 exactly the true set of terms (monomials / function terms), no more, no fewer.

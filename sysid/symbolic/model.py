@@ -178,6 +178,35 @@ class TermEstimate:
         }
 
 
+def _equation_expr(s: str, eq: Any, names: Mapping[str, sp.Symbol]) -> sp.Expr:
+    """The right-hand side of state ``s``: text parsed safely, or a sympy expression or number.
+
+    It must hold only finite numbers and must not depend on time.
+    """
+    if isinstance(eq, str):
+        expr = parse_equation(eq, names, source=f"equations.{s}")
+    elif isinstance(eq, sp.Basic) or (
+        isinstance(eq, (int, float, np.integer, np.floating)) and not isinstance(eq, bool)
+    ):
+        expr = sp.sympify(eq)
+        expr = expr.xreplace({f: names[f.name] for f in expr.free_symbols if f.name in names})
+    else:
+        raise EquationError(
+            f"expected a string, sympy expression or number, found {type(eq).__name__} {eq!r}",
+            source=f"equations.{s}",
+            hint="write the equation as text in quotes",
+        )
+    if not all(c.is_finite for c in expr.atoms(sp.Number)):
+        raise EquationError(f"non-finite number in {expr}", source=f"equations.{s}")
+    if sp.Symbol("t", real=True) in expr.free_symbols:
+        raise EquationError(
+            f"equation of {s!r} depends on time t: {expr}",
+            source=f"equations.{s}",
+            hint="only autonomous systems dx/dt = f(x) are supported",
+        )
+    return expr
+
+
 class SymbolicModel:
     """A system of ODEs ``dx/dt = f(x)``: sympy equations with coefficient uncertainties.
 
@@ -298,31 +327,7 @@ class SymbolicModel:
         stderr = dict(stderr or {})
         terms = []
         for s in states:
-            eq = equations[s]
-            if isinstance(eq, str):
-                expr = parse_equation(eq, names, source=f"equations.{s}")
-            elif isinstance(eq, sp.Basic) or (
-                isinstance(eq, (int, float, np.integer, np.floating)) and not isinstance(eq, bool)
-            ):
-                expr = sp.sympify(eq)
-                expr = expr.xreplace(
-                    {f: names[f.name] for f in expr.free_symbols if f.name in names}
-                )
-            else:
-                raise EquationError(
-                    f"expected a string, sympy expression or number, found "
-                    f"{type(eq).__name__} {eq!r}",
-                    source=f"equations.{s}",
-                    hint="write the equation as text in quotes",
-                )
-            if not all(c.is_finite for c in expr.atoms(sp.Number)):
-                raise EquationError(f"non-finite number in {expr}", source=f"equations.{s}")
-            if sp.Symbol("t", real=True) in expr.free_symbols:
-                raise EquationError(
-                    f"equation of {s!r} depends on time t: {expr}",
-                    source=f"equations.{s}",
-                    hint="only autonomous systems dx/dt = f(x) are supported",
-                )
+            expr = _equation_expr(s, equations[s], names)
             for term, coef in expression_terms(expr, symbols):
                 terms.append(TermEstimate(s, term, coef, stderr.get((s, str(term)))))
         return cls(states, terms, **kwargs)

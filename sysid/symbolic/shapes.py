@@ -84,91 +84,9 @@ def build_shapes(
     monos = _monomials(d, degree)
     if "pow" not in operators:
         monos = [m for m in monos if len(set(m)) == len(m)]
-    shapes: list[Shape] = []
-    none = np.zeros(0)
-
-    def plain(combo: tuple[int, ...]) -> Shape:
-        return Shape(
-            _mono_expr(combo, syms), lambda z, c, combo=combo: _mono_val(combo, z), none, (0, 0)
-        )
-
-    for m in monos:
-        shapes.append(plain(m))
-    low_monos = [m for m in monos if len(m) <= 1]
+    shapes: list[Shape] = [_plain(m, syms) for m in monos]
     for i in range(d):
-        xi = x[:, i]
-        inners: list[tuple[sp.Expr, Callable[[np.ndarray], np.ndarray]]] = [
-            (syms[i], lambda z, i=i: z[:, i])
-        ]
-        if "pow" in operators or "*" in operators:
-            inners.append((syms[i] ** 2, lambda z, i=i: z[:, i] ** 2))
-        span = float(np.ptp(xi)) or 1.0
-        scale = float(np.mean(np.abs(xi))) or 1.0
-        for inner_expr, inner_fn in inners:
-            u = inner_fn(x)
-            u_min, u_scale = float(u.min()), float(np.mean(np.abs(u))) or 1.0
-            if "/" in operators:
-                # m / (c + u), c beyond the pole at -min(u).
-                lo = max(0.0, -u_min)
-                grid = lo + u_scale * np.geomspace(1e-2, 1e2, n_grid)
-                for m in monos:
-                    if len(m) > 2:
-                        continue
-                    tmpl = _mono_expr(m, syms) / (C + inner_expr)
-                    shapes.append(
-                        Shape(
-                            tmpl,
-                            lambda z, c, m=m, f=inner_fn: _mono_val(m, z) / (c + f(z)),
-                            grid,
-                            (lo + 1e-9 * u_scale, np.inf),
-                        )
-                    )
-            if "exp" in operators and inner_expr == syms[i]:
-                rates = np.geomspace(0.05, 5.0, max(n_grid // 2, 2)) / scale
-                grid = np.concatenate([-rates[::-1], rates])
-                for m in low_monos:
-                    tmpl = _mono_expr(m, syms) * sp.exp(C * inner_expr)
-                    shapes.append(
-                        Shape(
-                            tmpl,
-                            lambda z, c, m=m, f=inner_fn: _mono_val(m, z) * np.exp(c * f(z)),
-                            grid,
-                            (-50.0 / scale, 50.0 / scale),
-                        )
-                    )
-                if "/" in operators:
-                    grid = np.linspace(xi.min(), xi.max(), n_grid)
-                    for m in low_monos:
-                        tmpl = _mono_expr(m, syms) / (1 + sp.exp(C - inner_expr))
-                        shapes.append(
-                            Shape(
-                                tmpl,
-                                lambda z, c, m=m, f=inner_fn: (
-                                    _mono_val(m, z) / (1.0 + np.exp(np.clip(c - f(z), -700, 700)))
-                                ),
-                                grid,
-                                (float(xi.min()) - 5 * span, float(xi.max()) + 5 * span),
-                            )
-                        )
-            if "log" in operators and inner_expr == syms[i] and u_min > 0:
-                for m in low_monos:
-                    tmpl = _mono_expr(m, syms) * sp.log(inner_expr)
-                    shapes.append(
-                        Shape(
-                            tmpl,
-                            lambda z, c, m=m, f=inner_fn: _mono_val(m, z) * np.log(f(z)),
-                            none,
-                            (0, 0),
-                        )
-                    )
-            if inner_expr == syms[i]:
-                for name, sfn, nfn in (("sin", sp.sin, np.sin), ("cos", sp.cos, np.cos)):
-                    if name in operators:
-                        shapes.append(
-                            Shape(
-                                sfn(inner_expr), lambda z, c, g=nfn, i=i: g(z[:, i]), none, (0, 0)
-                            )
-                        )
+        shapes += _state_shapes(x, syms, i, monos, operators, n_grid)
     # Deduplicate templates (sympy canonical form).
     seen: set[str] = set()
     out = []
@@ -178,3 +96,114 @@ def build_shapes(
             seen.add(key)
             out.append(s)
     return out
+
+
+_NONE = np.zeros(0)
+
+
+def _plain(combo: tuple[int, ...], syms: Sequence[sp.Symbol]) -> Shape:
+    """The monomial ``combo`` as a shape without constant."""
+    return Shape(
+        _mono_expr(combo, syms), lambda z, c, combo=combo: _mono_val(combo, z), _NONE, (0, 0)
+    )
+
+
+def _state_shapes(
+    x: np.ndarray,
+    syms: Sequence[sp.Symbol],
+    i: int,
+    monos: list[tuple[int, ...]],
+    operators: frozenset[str],
+    n_grid: int,
+) -> list[Shape]:
+    """The shapes whose wrapper acts on state ``i`` (or its square)."""
+    low_monos = [m for m in monos if len(m) <= 1]
+    xi = x[:, i]
+    inners: list[tuple[sp.Expr, Callable[[np.ndarray], np.ndarray]]] = [
+        (syms[i], lambda z, i=i: z[:, i])
+    ]
+    if "pow" in operators or "*" in operators:
+        inners.append((syms[i] ** 2, lambda z, i=i: z[:, i] ** 2))
+    shapes: list[Shape] = []
+    for inner_expr, inner_fn in inners:
+        u = inner_fn(x)
+        u_min, u_scale = float(u.min()), float(np.mean(np.abs(u))) or 1.0
+        if "/" in operators:
+            # m / (c + u), c beyond the pole at -min(u).
+            lo = max(0.0, -u_min)
+            grid = lo + u_scale * np.geomspace(1e-2, 1e2, n_grid)
+            for m in monos:
+                if len(m) > 2:
+                    continue
+                tmpl = _mono_expr(m, syms) / (C + inner_expr)
+                shapes.append(
+                    Shape(
+                        tmpl,
+                        lambda z, c, m=m, f=inner_fn: _mono_val(m, z) / (c + f(z)),
+                        grid,
+                        (lo + 1e-9 * u_scale, np.inf),
+                    )
+                )
+        if inner_expr != syms[i]:
+            continue
+        if "exp" in operators:
+            shapes += _exp_shapes(xi, inner_expr, inner_fn, low_monos, syms, operators, n_grid)
+        if "log" in operators and u_min > 0:
+            for m in low_monos:
+                tmpl = _mono_expr(m, syms) * sp.log(inner_expr)
+                shapes.append(
+                    Shape(
+                        tmpl,
+                        lambda z, c, m=m, f=inner_fn: _mono_val(m, z) * np.log(f(z)),
+                        _NONE,
+                        (0, 0),
+                    )
+                )
+        for name, sfn, nfn in (("sin", sp.sin, np.sin), ("cos", sp.cos, np.cos)):
+            if name in operators:
+                shapes.append(
+                    Shape(sfn(inner_expr), lambda z, c, g=nfn, i=i: g(z[:, i]), _NONE, (0, 0))
+                )
+    return shapes
+
+
+def _exp_shapes(
+    xi: np.ndarray,
+    inner_expr: sp.Expr,
+    inner_fn: Callable[[np.ndarray], np.ndarray],
+    low_monos: list[tuple[int, ...]],
+    syms: Sequence[sp.Symbol],
+    operators: frozenset[str],
+    n_grid: int,
+) -> list[Shape]:
+    """``m * exp(c*x_i)`` and, with ``"/"``, the logistic ``m / (1 + exp(c - x_i))``."""
+    span = float(np.ptp(xi)) or 1.0
+    scale = float(np.mean(np.abs(xi))) or 1.0
+    shapes: list[Shape] = []
+    rates = np.geomspace(0.05, 5.0, max(n_grid // 2, 2)) / scale
+    grid = np.concatenate([-rates[::-1], rates])
+    for m in low_monos:
+        tmpl = _mono_expr(m, syms) * sp.exp(C * inner_expr)
+        shapes.append(
+            Shape(
+                tmpl,
+                lambda z, c, m=m, f=inner_fn: _mono_val(m, z) * np.exp(c * f(z)),
+                grid,
+                (-50.0 / scale, 50.0 / scale),
+            )
+        )
+    if "/" in operators:
+        grid = np.linspace(xi.min(), xi.max(), n_grid)
+        for m in low_monos:
+            tmpl = _mono_expr(m, syms) / (1 + sp.exp(C - inner_expr))
+            shapes.append(
+                Shape(
+                    tmpl,
+                    lambda z, c, m=m, f=inner_fn: (
+                        _mono_val(m, z) / (1.0 + np.exp(np.clip(c - f(z), -700, 700)))
+                    ),
+                    grid,
+                    (float(xi.min()) - 5 * span, float(xi.max()) + 5 * span),
+                )
+            )
+    return shapes

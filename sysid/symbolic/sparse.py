@@ -32,8 +32,6 @@ Examples
 
 from __future__ import annotations
 
-import itertools
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from sysid.core.errors import ConfigError, DataError, DataWarning
 from sysid.core.expressions import term_complexity
 from sysid.core.ode import single_threaded
 from sysid.symbolic.library import Library, _check_states
+from sysid.symbolic.subsets import _support_pools
 
 __all__ = ["Candidate", "distill", "knee", "plausible", "front_to_dicts"]
 
@@ -154,82 +153,7 @@ def _check_int(value: Any, name: str, lo: int) -> int:
     return int(value)
 
 
-# ------------------------------------------------------------ subset scoring
-def _score_supports(
-    gram: np.ndarray,
-    b: np.ndarray,
-    supports: np.ndarray,
-    collinearity_tol: float,
-    chunk: int = 40_000,
-) -> np.ndarray:
-    """Residual fractions ``rss / ||y||^2`` of each support for each target.
-
-    ``gram`` is the Gram matrix of unit-norm columns, ``b`` (m, q) the inner
-    products with unit-norm targets. Returns (n_supports, q); numerically
-    dependent supports get ``inf``.
-    """
-    out = np.empty((supports.shape[0], b.shape[1]))
-    k = supports.shape[1]
-    eye = np.eye(k)
-    for lo in range(0, supports.shape[0], chunk):
-        s = supports[lo : lo + chunk]
-        g = gram[s[:, :, None], s[:, None, :]]
-        rhs = b[s]  # (n, k, q)
-        lam_min = np.linalg.eigvalsh(g)[:, 0]
-        good = lam_min > collinearity_tol
-        beta = np.linalg.solve(g + 1e-14 * eye, rhs)
-        explained = np.einsum("nkq,nkq->nq", rhs, beta)
-        res = np.clip(1.0 - explained, 0.0, None)
-        res[~good] = np.inf
-        out[lo : lo + chunk] = res
-    return out
-
-
-def _stlsq_supports(
-    a: np.ndarray, y: np.ndarray, thresholds: np.ndarray, max_iter: int = 20
-) -> list[tuple[int, ...]]:
-    """Supports along a sequentially thresholded least-squares path (unit-norm columns)."""
-    found = []
-    for thr in thresholds:
-        active = np.ones(a.shape[1], dtype=bool)
-        for _ in range(max_iter):
-            beta = np.zeros(a.shape[1])
-            if active.any():
-                beta[active] = np.linalg.lstsq(a[:, active], y, rcond=None)[0]
-            new = np.abs(beta) >= thr
-            if (new == active).all():
-                break
-            active = new
-        if active.any():
-            found.append(tuple(int(i) for i in np.flatnonzero(active)))
-    return found
-
-
-def _level_supports(
-    m: int,
-    k: int,
-    previous: list[list[tuple[int, ...]]],
-    extra: set[tuple[int, ...]],
-    exhaustive_limit: int,
-) -> np.ndarray:
-    """Supports of size ``k`` to score: all of them, or a beam around the best smaller ones."""
-    if math.comb(m, k) <= exhaustive_limit:
-        return np.array(list(itertools.combinations(range(m), k)), dtype=np.int64).reshape(-1, k)
-    pool: set[tuple[int, ...]] = set(extra)
-    for beam in previous:
-        for sup in beam:
-            for j in range(m):
-                if j not in sup:
-                    pool.add(tuple(sorted((*sup, j))))
-            # Swaps: replace one member, keeping the size (helps escape a bad beam).
-            if len(sup) == k:
-                for i, j in itertools.product(range(k), range(m)):
-                    if j not in sup:
-                        pool.add(tuple(sorted((*sup[:i], *sup[i + 1 :], j))))
-    pool = {s for s in pool if len(s) == k}
-    return np.array(sorted(pool), dtype=np.int64).reshape(-1, k)
-
-
+# Over 80 lines only by its docstring (the numpydoc parameter list); the body is short.
 @single_threaded
 def distill(
     x: np.ndarray,
@@ -303,6 +227,58 @@ def distill(
             source="distill",
             hint="pass one derivative sample per state sample",
         )
+    library = _check_library(library, states)
+    max_terms = _check_int(max_terms, "max_terms", 1)
+    beam_width = _check_int(beam_width, "beam_width", 1)
+    n_refit = _check_int(n_refit, "n_refit", 1)
+    _check_int(seed, "seed", 0)
+    n = x.shape[0]
+    w = _sample_weights(weights, n)
+    if n > max_samples:
+        keep = np.sort(np.random.default_rng(seed).choice(n, max_samples, replace=False))
+        x, dxdt, w, n = x[keep], dxdt[keep], w[keep], max_samples
+    if n < 2:
+        raise DataError(f"found {n} sample(s) while at least 2 are needed", source="distill")
+    sys_ = _System.build(library, x, dxdt, w)
+    pool = _support_pools(
+        sys_, library, max_terms, beam_width, exhaustive_limit, n_refit, collinearity_tol
+    )
+    return _fronts(sys_, pool, states, library)
+
+
+def _fronts(
+    sys_: _System,
+    pool: list[dict[int, list[tuple[int, ...]]]],
+    states: tuple[str, ...],
+    library: Library,
+) -> dict[str, list[Candidate]]:
+    """Refit every pooled support exactly; the Pareto front of each state."""
+    fronts: dict[str, list[Candidate]] = {}
+    for q, state in enumerate(states):
+        if sys_.ynorm[q] == 0:
+            fronts[state] = [Candidate(state, sp.Integer(0), (), np.zeros(0), 1, 0.0, (), sys_.m)]
+            continue
+        cands = []
+        for k in sorted(pool[q]):
+            for sup in pool[q][k]:
+                cands.append(
+                    _exact_candidate(
+                        state,
+                        sup,
+                        sys_.a,
+                        sys_.y[:, q],
+                        sys_.ynorm[q],
+                        sys_.norms,
+                        sys_.cols,
+                        library,
+                    )
+                )
+        fronts[state] = _pareto(cands)
+    return fronts
+
+
+def _check_library(library: Library | None, states: tuple[str, ...]) -> Library:
+    """``library``, or the default ``Library(states)``; a ConfigError if it does not fit."""
     if library is None:
         library = Library(states)
     elif not isinstance(library, Library):
@@ -317,114 +293,68 @@ def distill(
             source="argument 'library'",
             hint="build the library with the same state names, in the same order",
         )
-    max_terms = _check_int(max_terms, "max_terms", 1)
-    beam_width = _check_int(beam_width, "beam_width", 1)
-    n_refit = _check_int(n_refit, "n_refit", 1)
-    _check_int(seed, "seed", 0)
-    n = x.shape[0]
+    return library
+
+
+def _sample_weights(weights: Any, n: int) -> np.ndarray:
+    """The ``n`` sample weights (all ones by default), checked."""
     if weights is None:
-        w = np.ones(n)
-    else:
-        try:
-            w = np.asarray(weights, dtype=np.float64).ravel()
-        except (TypeError, ValueError):
-            raise DataError(
-                f"'weights' is not numeric: {weights!r:.60}",
-                source="distill",
-                hint="pass one non-negative number per sample",
-            ) from None
-        if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or not (w > 0).any():
-            raise DataError(
-                f"weights must be {n} finite non-negative numbers, not all zero; "
-                f"found shape {w.shape}",
-                source="distill",
-                hint="pass one weight per sample",
-            )
-    if n > max_samples:
-        keep = np.sort(np.random.default_rng(seed).choice(n, max_samples, replace=False))
-        x, dxdt, w, n = x[keep], dxdt[keep], w[keep], max_samples
-    if n < 2:
-        raise DataError(f"found {n} sample(s) while at least 2 are needed", source="distill")
-
-    theta = library.evaluate(x)
-    sw = np.sqrt(w)
-    a_full = theta * sw[:, None]
-    finite = np.isfinite(a_full).all(axis=0)
-    if not finite.all():
-        bad = [library.names[i] for i in np.flatnonzero(~finite)]
-        warnings.warn(
-            f"distill: library term(s) {bad} are not finite at some samples and are left out; "
-            "restrict user terms to where they are defined",
-            DataWarning,
-            stacklevel=3,
+        return np.ones(n)
+    try:
+        w = np.asarray(weights, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise DataError(
+            f"'weights' is not numeric: {weights!r:.60}",
+            source="distill",
+            hint="pass one non-negative number per sample",
+        ) from None
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or not (w > 0).any():
+        raise DataError(
+            f"weights must be {n} finite non-negative numbers, not all zero; found shape {w.shape}",
+            source="distill",
+            hint="pass one weight per sample",
         )
-        a_full = np.where(np.isfinite(a_full), a_full, 0.0)
-    norms = np.linalg.norm(a_full, axis=0)
-    usable = finite & (norms > 0)
-    cols = np.flatnonzero(usable)
-    a = a_full[:, cols] / norms[cols]
-    m = a.shape[1]
-    y = dxdt * sw[:, None]
-    ynorm = np.linalg.norm(y, axis=0)
-    y_unit = y / np.where(ynorm > 0, ynorm, 1.0)
-    gram = a.T @ a
-    b = a.T @ y_unit
-    max_k = min(max_terms, m)
-    # Complexity of each usable column (node count + 1 for its coefficient).
-    col_cx = np.array([term_complexity(library.terms[i]) + 1 for i in cols], dtype=np.int64)
+    return w
 
-    # Pool of supports per state and size, best first (scored through the Gram matrix).
-    # Sizes with few subsets are enumerated; beyond, a beam grows from the best smaller
-    # supports, joined by the supports of an STLSQ path (computed only when needed).
-    stlsq: dict[int, list[tuple[int, ...]]] = {}
-    pool: list[dict[int, list[tuple[int, ...]]]] = [{} for _ in range(d)]
-    beams: list[list[list[tuple[int, ...]]]] = [[] for _ in range(d)]
-    for k in range(1, max_k + 1):
-        exhaustive = math.comb(m, k) <= exhaustive_limit
-        if exhaustive:
-            supports = _level_supports(m, k, [], set(), exhaustive_limit)
-            scores = _score_supports(gram, b, supports, collinearity_tol)
-        for q in range(d):
-            if ynorm[q] == 0:
-                continue
-            if exhaustive:
-                sup_q, sc_q = supports, scores[:, q]
-            else:
-                if q not in stlsq:
-                    stlsq[q] = _stlsq_supports(a, y_unit[:, q], np.geomspace(1e-3, 0.5, 12))
-                extra = {s for s in stlsq[q] if len(s) == k}
-                sup_q = _level_supports(m, k, beams[q][-1:], extra, exhaustive_limit)
-                if sup_q.size == 0:
-                    continue
-                sc_q = _score_supports(gram, b[:, [q]], sup_q, collinearity_tol)[:, 0]
-            order = np.argsort(sc_q, kind="stable")
-            order = order[np.isfinite(sc_q[order])][:beam_width]
-            best = [tuple(int(v) for v in sup_q[i]) for i in order]
-            beams[q].append(best)
-            # The best few, and the best of each complexity (a Pareto front needs the
-            # simplest good fit, e.g. x + x**3 when x + sin(x) is a hair better).
-            chosen = list(best[:n_refit])
-            seen_cx = {int(col_cx[list(sup)].sum()) for sup in chosen}
-            for sup in best[n_refit:]:
-                cx = int(col_cx[list(sup)].sum())
-                if cx not in seen_cx:
-                    seen_cx.add(cx)
-                    chosen.append(sup)
-            pool[q][k] = chosen
 
-    fronts: dict[str, list[Candidate]] = {}
-    for q, state in enumerate(states):
-        if ynorm[q] == 0:
-            fronts[state] = [Candidate(state, sp.Integer(0), (), np.zeros(0), 1, 0.0, (), m)]
-            continue
-        cands = []
-        for k in sorted(pool[q]):
-            for sup in pool[q][k]:
-                cands.append(
-                    _exact_candidate(state, sup, a, y[:, q], ynorm[q], norms, cols, library)
-                )
-        fronts[state] = _pareto(cands)
-    return fronts
+@dataclass
+class _System:
+    """The weighted regression: unit-norm usable library columns and targets."""
+
+    a: np.ndarray  # (n, m) usable columns, each of unit norm
+    norms: np.ndarray  # norm of every library column (weighted)
+    cols: np.ndarray  # library index of each usable column
+    y: np.ndarray  # (n, d) weighted targets
+    ynorm: np.ndarray  # (d,) their norms
+    y_unit: np.ndarray  # (n, d) targets of unit norm (zero targets left as they are)
+
+    @property
+    def m(self) -> int:
+        return int(self.a.shape[1])
+
+    @classmethod
+    def build(cls, library: Library, x: np.ndarray, dxdt: np.ndarray, w: np.ndarray) -> _System:
+        theta = library.evaluate(x)
+        sw = np.sqrt(w)
+        a_full = theta * sw[:, None]
+        finite = np.isfinite(a_full).all(axis=0)
+        if not finite.all():
+            bad = [library.names[i] for i in np.flatnonzero(~finite)]
+            warnings.warn(
+                f"distill: library term(s) {bad} are not finite at some samples and are left "
+                "out; restrict user terms to where they are defined",
+                DataWarning,
+                stacklevel=4,  # the caller of distill (through single_threaded)
+            )
+            a_full = np.where(np.isfinite(a_full), a_full, 0.0)
+        norms = np.linalg.norm(a_full, axis=0)
+        usable = finite & (norms > 0)
+        cols = np.flatnonzero(usable)
+        a = a_full[:, cols] / norms[cols]
+        y = dxdt * sw[:, None]
+        ynorm = np.linalg.norm(y, axis=0)
+        y_unit = y / np.where(ynorm > 0, ynorm, 1.0)
+        return cls(a, norms, cols, y, ynorm, y_unit)
 
 
 def _exact_candidate(
