@@ -424,11 +424,16 @@ def _component(value: Any, name: str) -> Any:
         return cls()
     if not isinstance(value, cls):
         raise ConfigError(
-            f"{name} must be a {cls.__name__} or None, found {type(value).__name__}",
+            f"{name} must be {_article(cls.__name__)} {cls.__name__} or None, "
+            f"found {type(value).__name__}",
             source=f"argument '{name}'",
             hint=f"e.g. {name}={cls.__name__}(...)",
         )
     return value
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _with_options(current: Any, name: str, changes: dict[str, Any]) -> Any:
