@@ -388,3 +388,19 @@ def _bad_frame() -> pd.DataFrame:
 def test_fit_checks_the_data_before_training(lv, no_training, data, options, match):
     with pytest.raises(DataError, match=match):
         SysID(quiet=True).fit(lv if data is None else data, **options)
+
+
+@pytest.mark.parametrize("polish", [True, False])
+def test_polish_is_an_option_of_the_selection(est, lv, monkeypatch, polish):
+    calls = []
+
+    def record(model, data, **options):
+        calls.append(options)
+        return None  # nothing to polish: the selected model stays
+
+    monkeypatch.setattr(sysid.pipeline, "polish_model", record)
+    sel = Selection(**FAST["select_options"], polish=polish, polish_time_limit=3.0)
+    again = SysID(library=LIBRARY, field=est.field_, search=NO_SEARCH, selection=sel, quiet=True)
+    again.fit(lv)
+    assert calls == ([{"negligible": 1e-4, "time_limit": 3.0}] if polish else [])
+    assert again.extra_["options"]["selection"]["polish"] is polish
