@@ -13,16 +13,18 @@ import numpy as np
 import sympy as sp
 
 from sysid.core.errors import ConfigError
-from sysid.core.expressions import term_complexity
 from sysid.core.ode import CompiledSystem, Guard, GuardTripped, single_threaded
-from sysid.data.dataset import MIN_SAMPLES, Dataset, Trajectory, load_data
+from sysid.data.dataset import Dataset, Trajectory, load_data
 from sysid.fit.refit import RefitResult, _scales, refine
 from sysid.fit.shooting import (
     segments,
     shoot,
     window_length,
 )
+from sysid.select.candidates import checked_fronts, describe, pruned_systems
+from sysid.select.holdout import split_holdout
 from sysid.select.options import SELECT_OPTIONS, Selection
+from sysid.select.report import CandidateScore, SelectionReport
 from sysid.symbolic.model import SymbolicModel, TermEstimate
 from sysid.symbolic.sparse import Candidate, front_to_dicts, knee, plausible
 
@@ -58,183 +60,6 @@ _INNER_LIMIT = 8.0
 #: spurious term (``c*y``, c = 0.001-0.02, in the Brusselator at 1-10 % noise) that
 #: absorbs refit and solver error won by 3-4.
 _SCORE_SLACK = 10.0
-
-
-@dataclass
-class CandidateScore:
-    """One candidate system in a :class:`SelectionReport`.
-
-    ``train_rmse`` and ``holdout_rmse`` are root-mean-square errors of the
-    simulated states in units of each state's standard deviation. ``score`` is
-    the selection score (lower is better): the information criterion of all
-    residuals, those of the training fit and those of the held-out
-    simulation. ``train_score`` and ``holdout_score`` are the same criterion
-    on each part alone, for reference (``holdout_score`` is None when nothing
-    was held out).
-    """
-
-    equations: dict[str, str]
-    n_params: int
-    complexity: int
-    status: str  # "ok" or "failed"
-    reason: str = ""
-    train_rmse: float | None = None
-    holdout_rmse: float | None = None
-    train_score: float | None = None
-    score: float | None = None
-    holdout_score: float | None = None
-    chosen: bool = False
-    origin: str = "library"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-@dataclass
-class SelectionReport:
-    """Why :func:`select_model` chose its model.
-
-    Attributes
-    ----------
-    criterion : str
-        ``"ebic"``, ``"bic"`` or ``"aic"``.
-    holdout : str
-        What the held-out data were.
-    candidates : list of CandidateScore
-        Every system tried, in the order tried; failed ones keep their reason.
-    winner : int or None
-        Index of the chosen candidate.
-    explanation : str
-        The choice in words.
-    elapsed : float
-        Seconds spent.
-    """
-
-    criterion: str
-    holdout: str
-    candidates: list[CandidateScore] = field(default_factory=list)
-    winner: int | None = None
-    explanation: str = ""
-    elapsed: float = 0.0
-
-    def __str__(self) -> str:
-        crit = self.criterion.upper()
-        lines = [
-            f"model selection ({crit} of training and held-out residuals; held out: {self.holdout})"
-        ]
-        lines.append(f"  {'#':>2} {crit:>10} {'held-out':>9} {'train':>9} {'p':>3}  equations")
-        for i, c in enumerate(self.candidates):
-            mark = "*" if c.chosen else ("-" if c.status != "ok" else " ")
-            eqs = "; ".join(f"{s}' = {e}" for s, e in c.equations.items())
-            if c.status == "ok":
-                lines.append(
-                    f"{mark} {i:2d} {c.score:10.1f} {c.holdout_rmse:9.3g} {c.train_rmse:9.3g} "
-                    f"{c.n_params:3d}  {eqs}"
-                )
-            else:
-                lines.append(f"{mark} {i:2d} {'failed':>10} {'':9} {'':9} {c.n_params:3d}  {eqs}")
-                lines.append(f"{'':16}reason: {c.reason}")
-        lines.append(self.explanation)
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (stored in the model's ``selection``)."""
-        return {
-            "criterion": self.criterion,
-            "holdout": self.holdout,
-            "winner": self.winner,
-            "explanation": self.explanation,
-            "elapsed_s": self.elapsed,
-            "candidates": [c.to_dict() for c in self.candidates],
-        }
-
-
-def _split_windows(data: Dataset, fraction: float) -> tuple[Dataset, list[int]]:
-    """Training trajectories (first part of each) and each one's number of training samples.
-
-    When a state is measured only in the held-out parts, nothing is held out.
-    """
-    trajs, n_train = [], []
-    for tr in data.trajectories:
-        n_test = int(math.floor(fraction * tr.n_samples))
-        if tr.n_samples - n_test < MIN_SAMPLES or n_test < 1:
-            n_test = 0
-        k = tr.n_samples - n_test
-        trajs.append(Trajectory(tr.t[:k], tr.x[:k], tr.name))
-        n_train.append(k)
-    if any(all(np.isnan(tr.x[:, j]).all() for tr in trajs) for j in range(data.n_states)):
-        return data, [tr.n_samples for tr in data.trajectories]
-    return Dataset(trajs, data.states, source=data.source), n_train
-
-
-def _describe(system: Mapping[str, Candidate]) -> dict[str, str]:
-    return {s: str(c.expr) for s, c in system.items()}
-
-
-def _pruned_systems(
-    system: Mapping[str, Candidate], fit: RefitResult | None, below: float
-) -> list[dict[str, Candidate]]:
-    """Copies of ``system`` without one weak term each (weakest first), refitted values."""
-    if fit is None or below <= 0:
-        return []
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_stat = np.abs(fit.coefficients) / fit.stderr
-    t_stat = np.where(np.isfinite(t_stat), t_stat, np.inf)
-    out = []
-    for k in np.argsort(t_stat, kind="stable"):
-        if t_stat[k] >= below:
-            break
-        state, term = fit.terms[k]
-        cand = system[state]
-        mine = [i for i, (s, _) in enumerate(fit.terms) if s == state]
-        pos = [str(t) for t in cand.terms].index(str(term))
-        keep = [j for j in range(cand.n_terms) if j != pos]
-        terms = tuple(cand.terms[j] for j in keep)
-        coefs = np.array([fit.coefficients[mine[j]] for j in keep], dtype=float)
-        expr = sp.Add(*[sp.Float(float(c)) * t for c, t in zip(coefs, terms, strict=True)])
-        support = tuple(cand.support[j] for j in keep) if len(cand.support) == cand.n_terms else ()
-        reduced = Candidate(
-            state,
-            expr,
-            terms,
-            coefs,
-            int(sum(term_complexity(t) + 1 for t in terms)),
-            float("nan"),
-            support,
-            cand.n_library,
-            origin=cand.origin,
-        )
-        out.append({**system, state: reduced})
-    return out
-
-
-def _checked_fronts(fronts: Any, states: tuple[str, ...]) -> dict[str, list[Candidate]]:
-    """Each state's front as a non-empty list of :class:`Candidate`, or a :class:`ConfigError`."""
-    hint = "pass the fronts returned by distill for the same states"
-    if not isinstance(fronts, Mapping):
-        raise ConfigError(
-            f"fronts must be a dict state -> list of Candidate, found {type(fronts).__name__}",
-            source="select_model",
-            hint=hint,
-        )
-    out = {}
-    for s in states:
-        front = fronts.get(s, [])
-        is_list = isinstance(front, Sequence) and not isinstance(front, str)
-        out[s] = list(front) if is_list else [front]
-    missing = [s for s in states if not out[s]]
-    if missing:
-        raise ConfigError(f"no candidates for state(s) {missing}", source="select_model", hint=hint)
-    for s, front in out.items():
-        bad = [type(c).__name__ for c in front if not isinstance(c, Candidate)]
-        if bad:
-            raise ConfigError(
-                f"the front of state '{s}' holds an item of type {bad[0]}, not Candidate",
-                source="select_model",
-                hint=hint,
-            )
-    return out
 
 
 def _choose(scores: list[CandidateScore]) -> int | None:
@@ -448,9 +273,9 @@ def select_model(
         prune_below=prune_below,
     )
     data = load_data(data)
-    fronts = _checked_fronts(fronts, data.states)
+    fronts = checked_fronts(fronts, data.states)
     sigma, x_all = _scales(data)
-    train, test, what = _split_holdout(data, opts)
+    train, test, what = split_holdout(data, opts)
     guard = Guard.around(x_all, margin=margin, time_limit=max(time_budget, 5.0))
     tried = _Tried(_Scorer(data.states, train, test, sigma, guard, opts))
     _explore(tried, fronts, opts, start)
@@ -459,35 +284,6 @@ def select_model(
 
 
 # ------------------------------------------------------- the selection loop
-def _split_holdout(data: Dataset, opts: Selection) -> tuple[Dataset, list[Trajectory], str]:
-    """Training data, held-out trajectories, and what was held out (in words)."""
-    holdout, states = opts.holdout, data.states
-    if isinstance(holdout, Dataset):
-        if holdout.states != states:
-            raise ConfigError(
-                f"holdout states {list(holdout.states)} differ from {list(states)}",
-                source="select_model",
-            )
-        return data, list(holdout.trajectories), f"{holdout.n_trajectories} separate trajectories"
-    if holdout == "trajectory":
-        if data.n_trajectories < 2:
-            raise ConfigError(
-                "holdout='trajectory' needs at least 2 trajectories",
-                source="select_model",
-                hint="use holdout='windows'",
-            )
-        k = int(np.random.default_rng(opts.seed).integers(data.n_trajectories))
-        rest = [i for i in range(data.n_trajectories) if i != k]
-        return data.subset(rest), [data[k]], f"trajectory '{data[k].name}'"
-    train, n_train = _split_windows(data, float(opts.holdout_fraction))
-    test = [
-        Trajectory(tr.t[k:], tr.x[k:], tr.name)
-        for tr, k in zip(data.trajectories, n_train, strict=True)
-        if tr.n_samples - k >= 2
-    ]
-    return train, test, f"last {opts.holdout_fraction:.0%} of each trajectory"
-
-
 @dataclass
 class _Scorer:
     """Refits a candidate system on the training part, simulates it on the held-out part."""
@@ -509,7 +305,7 @@ class _Scorer:
         o = self.opts
         p = _n_numbers(sys_)
         cx = sum(c.complexity for c in sys_.values())
-        eqs = _describe(sys_)
+        eqs = describe(sys_)
         fit = refine(
             sys_,
             self.train,
@@ -655,7 +451,7 @@ def _explore(
             # Drop terms whose refitted coefficient is weak (|t| below prune_below):
             # a biased derivative field can make a spurious term look useful.
             pruned.add(best)
-            for sys_ in _pruned_systems(tried.systems[best], tried.fits[best], opts.prune_below):
+            for sys_ in pruned_systems(tried.systems[best], tried.fits[best], opts.prune_below):
                 if not out_of_time():
                     tried.visit(sys_)
         else:
