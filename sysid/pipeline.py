@@ -691,6 +691,8 @@ def _options(
         raise ConfigError(
             f"{name} must be a dict of options, found {type(given).__name__}",
             source=f"argument '{name}'",
+            hint="components (NeuralField, Distiller, ExpressionSearch, Selection) go to "
+            "sysid.SysID(field=..., distiller=..., search=..., selection=...)",
         )
     hints = {
         "library": "the library is discover's own argument: library=Library(...) or a dict",
