@@ -40,6 +40,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -70,12 +71,14 @@ __all__ = ["SysID", "NotFittedError", "discover", "recover", "DiscoveryResult"]
 #: Options of :class:`~sysid.symbolic.library.Library` that a dict ``library`` may hold.
 LIBRARY_OPTIONS = ("degree", "trig", "extra", "include_constant")
 #: The component classes of :class:`SysID`, by parameter name (``None`` builds the default).
-_COMPONENTS: dict[str, type] = {
-    "field": NeuralField,
-    "distiller": Distiller,
-    "search": ExpressionSearch,
-    "selection": Selection,
-}
+_COMPONENTS: Mapping[str, type] = MappingProxyType(
+    {
+        "field": NeuralField,
+        "distiller": Distiller,
+        "search": ExpressionSearch,
+        "selection": Selection,
+    }
+)
 
 
 class NotFittedError(ConfigError, _SklearnNotFittedError):

@@ -468,3 +468,13 @@ FIXED = [
 def test_fixed_validation(small, fronts, exact, entry, error, match):
     with pytest.raises(error, match=match):
         entry(small, fronts, exact)
+
+
+def test_refine_polish_is_the_deprecated_name_of_continuation(small):
+    with pytest.warns(
+        DeprecationWarning, match=r"refine\(polish=\.\.\.\) is deprecated.*continuation"
+    ):
+        old = refine(LV, small, polish=False)
+    new = refine(LV, small, continuation=False)
+    assert old.method == new.method and old.method.startswith("multiple shooting")
+    np.testing.assert_array_equal(old.coefficients, new.coefficients)
