@@ -2,13 +2,15 @@
 
 The four verbs: :func:`load_problem` (benchmark systems as data files),
 :func:`simulate` (trajectories with noise and irregular sampling),
-:func:`discover` (equations from data; :func:`recover` adds a score against a
-known truth) and :func:`bench` (the reproducible problem suite). The stages
-are importable on their own, and the folders of the package follow them (see
+:func:`discover` (equations from data, or the :class:`SysID` estimator;
+:func:`recover` adds a score against a known truth) and :func:`bench` (the
+reproducible problem suite). The stages are importable on their own, and the
+folders of the package follow them (see
 ``docs/architecture.md``): ``sysid.core``, ``sysid.data``, ``sysid.neural``,
 ``sysid.symbolic``, ``sysid.fit``, ``sysid.select``, ``sysid.report``,
 ``sysid.pipeline``, ``sysid.benchmark`` and ``sysid.cli``. The stage objects:
-:class:`NeuralField`, :class:`Library`,
+:class:`NeuralField`, :class:`Library`, :class:`Distiller`, :class:`ExpressionSearch`,
+:class:`Selection` (the estimator's components),
 :func:`distill`, :func:`extend_fronts` (expression search),
 :func:`refine`, :func:`select_model`, :func:`polish_model`, :class:`SymbolicModel`.
 
@@ -45,12 +47,14 @@ from sysid.fit.graybox import GrayBoxResult, fit_model
 from sysid.fit.polish import polish_model
 from sysid.fit.refit import refine
 from sysid.neural.field import NeuralField
-from sysid.pipeline import discover, recover
+from sysid.pipeline import NotFittedError, SysID, discover, recover
 from sysid.report.result import DiscoveryResult
 from sysid.report.scoring import score
+from sysid.select.options import Selection
 from sysid.select.selection import select_model
 from sysid.symbolic.library import Library
 from sysid.symbolic.model import SymbolicModel
+from sysid.symbolic.options import Distiller, ExpressionSearch
 from sysid.symbolic.search import extend_fronts, merge_fronts
 from sysid.symbolic.sparse import distill
 
@@ -67,6 +71,10 @@ __all__ = [
     "simulate",
     "discover",
     "recover",
+    "SysID",
+    "Distiller",
+    "ExpressionSearch",
+    "Selection",
     "bench",
     "score",
     "DiscoveryResult",
@@ -90,6 +98,7 @@ __all__ = [
     "ProblemFileError",
     "SimulationError",
     "TrainingError",
+    "NotFittedError",
     "SysidWarning",
     "DataWarning",
 ]

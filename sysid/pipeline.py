@@ -1,38 +1,55 @@
-"""The whole flow with sane defaults: :func:`discover` and :func:`recover`.
+"""The whole flow: the :class:`SysID` estimator, :func:`discover` and :func:`recover`.
 
-``discover`` fits a neural vector field to the trajectories (torchdiffeq,
+:class:`SysID` fits a neural vector field to the trajectories (torchdiffeq,
 adjoint method), samples it at the denoised data states, distils per-state
-Pareto fronts of sparse equations, refits the constants of candidate systems
-through the ODE solver against the raw data, and picks the system that best
-simulates data it was not fitted on. ``recover`` is the demo: simulate a
-problem, discover, score against the truth.
+Pareto fronts of sparse equations (joined by expression trees when the library
+fits poorly), refits the constants of candidate systems through the ODE solver
+against the raw data, picks the system that best simulates data it was not
+fitted on, and polishes it. Each stage's options are a component, checked when
+it is built, before any training: :class:`~sysid.neural.field.NeuralField`,
+:class:`~sysid.symbolic.library.Library`, :class:`~sysid.symbolic.options.Distiller`,
+:class:`~sysid.symbolic.options.ExpressionSearch` and
+:class:`~sysid.select.options.Selection`. :func:`discover` is the same flow
+with dicts of options, returning a :class:`~sysid.report.result.DiscoveryResult`;
+:func:`recover` is the demo: simulate a problem, discover, score against the truth.
 
-One set of default settings serves every problem: nothing here reads the true
-equations, except the scorer in :func:`recover`.
+One set of default settings serves every problem (the components'
+signatures); nothing here reads the true equations, except the scorer in
+:func:`recover`.
 
 Examples
 --------
 >>> import sysid
 >>> ds = sysid.simulate("lotka-volterra", noise=0.01, seed=0, n_samples=60)
->>> res = sysid.discover(ds, seed=0, quiet=True)                  # doctest: +SKIP
->>> print(res)                                                    # doctest: +SKIP
+>>> est = sysid.SysID(selection=sysid.Selection(time_budget=30.0), quiet=True)
+>>> print(est.fit(ds).model_)                                     # doctest: +SKIP
 dx/dt = 1.1*x - 0.4*x*y
 dy/dt = 0.1*x*y - 0.4*y
+>>> est.score(ds) > 0.99                                          # doctest: +SKIP
+True
 """
+
+# One module over 600 lines on purpose: the estimator and its two function front
+# ends call the stage functions (distill, search, select_model, polish_model) by
+# their names in this module, the one place to replace them (tests interrupt a
+# stage that way); the lines over are docstrings.
 
 from __future__ import annotations
 
-import inspect
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import sympy as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-from sysid.core.errors import ConfigError
+from sysid.core.errors import ConfigError, DataError
+from sysid.core.options import Options, json_value, unknown_options
 from sysid.data.dataset import Dataset, load_data
 from sysid.data.problems import Problem, load_problem
 from sysid.data.simulation import simulate
@@ -40,244 +57,457 @@ from sysid.fit.polish import polish_model
 from sysid.neural.field import NeuralField
 from sysid.report.result import DiscoveryResult
 from sysid.report.scoring import score as score_equations
-from sysid.select.selection import SelectionReport, check_select_options, select_model
+from sysid.report.scoring import simulated_r2
+from sysid.select.options import Selection
+from sysid.select.selection import select_model
 from sysid.symbolic.library import Library
 from sysid.symbolic.model import SymbolicModel, TermEstimate
+from sysid.symbolic.options import SEARCH_MODES, Distiller, ExpressionSearch
 from sysid.symbolic.search import library_fit_is_poor, merge_fronts, search
 from sysid.symbolic.sparse import Candidate, distill, knee
 
-__all__ = ["discover", "recover", "DiscoveryResult"]
+__all__ = ["SysID", "NotFittedError", "discover", "recover", "DiscoveryResult"]
+
+#: Options of :class:`~sysid.symbolic.library.Library` that a dict ``library`` may hold.
+LIBRARY_OPTIONS = ("degree", "trig", "extra", "include_constant")
+#: The component classes of :class:`SysID`, by parameter name (``None`` builds the default).
+_COMPONENTS: Mapping[str, type] = MappingProxyType(
+    {
+        "field": NeuralField,
+        "distiller": Distiller,
+        "search": ExpressionSearch,
+        "selection": Selection,
+    }
+)
 
 
-#: Default keyword arguments of each stage, used where the caller gives none.
-#: One set for every problem; tests may lower the budgets here.
-DEFAULTS: dict[str, dict[str, Any]] = {"neural": {}, "distill": {}, "select": {}, "search": {}}
+class NotFittedError(ConfigError, _SklearnNotFittedError):
+    """A :class:`SysID` was asked for a model before :meth:`SysID.fit` ran.
 
-#: Seconds the expression search may add to a run (issue: at most 60 s on 2 cores,
-#: the inner-constant refit included).
-SEARCH_BUDGET = 40.0
-POLISH_LIMIT = 15.0
-_SEARCH_MODES = ("auto", "always", "never")
+    Also a ``sklearn.exceptions.NotFittedError``.
+    """
 
 
-def _stage(msg: str, quiet: bool) -> None:
+def _say(msg: str, quiet: bool) -> None:
     if not quiet:
         print(f"sysid: {msg}", file=sys.stderr, flush=True)
 
 
-def _check_options(
-    options: Mapping[str, Any] | None, name: str, target: Any, skip: Sequence[str] = ()
-) -> dict[str, Any]:
-    """Check that ``options`` are keyword arguments ``target`` accepts."""
-    if options is None:
-        return {}
-    if not isinstance(options, Mapping):
+def _check_seed(seed: Any, none_ok: bool = False) -> None:
+    if none_ok and seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        wanted = "None or a non-negative integer" if none_ok else "a non-negative integer"
+        raise ConfigError(f"seed must be {wanted}, found {seed!r}", source="argument 'seed'")
+
+
+def _check_quiet(quiet: Any) -> None:
+    if not isinstance(quiet, (bool, np.bool_)):
         raise ConfigError(
-            f"{name} must be a dict of keyword arguments, found {type(options).__name__}",
-            source=f"argument '{name}'",
+            f"quiet must be True or False, found {quiet!r}", source="argument 'quiet'"
         )
-    params = inspect.signature(target).parameters
-    allowed = [
-        p
-        for p, v in params.items()
-        if v.kind in (v.KEYWORD_ONLY, v.POSITIONAL_OR_KEYWORD) and p not in {"self", *skip}
-    ]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {unknown}",
-            source=f"argument '{name}'",
-            hint=f"allowed options are {allowed}",
-        )
-    return dict(options)
 
 
-def _sample_points(field: NeuralField, data: Dataset) -> np.ndarray:
-    """States where the field is sampled: denoised states and the data states."""
-    smooth = field.smoothed(data)
-    pts = [np.asarray(s, dtype=float) for s in smooth] + [tr.x for tr in data]
-    x = np.concatenate(pts, axis=0)
-    return x[np.isfinite(x).all(axis=1)]
+@dataclass(frozen=True)
+class _Plan:
+    """The components of one fit, checked and with the seeds applied."""
+
+    field: NeuralField
+    field_is_fitted: bool
+    distiller: Distiller
+    search: ExpressionSearch
+    selection: Selection
+    quiet: bool
 
 
-def discover(
-    data: Any,
-    *,
-    seed: int = 0,
-    quiet: bool = False,
-    time_column: str = "t",
-    trajectory_column: str | None = "trajectory",
-    states: Sequence[str] | None = None,
-    library: Library | Mapping[str, Any] | None = None,
-    neural: Mapping[str, Any] | None = None,
-    distill_options: Mapping[str, Any] | None = None,
-    select_options: Mapping[str, Any] | None = None,
-    expression_search: str = "auto",
-    search_options: Mapping[str, Any] | None = None,
-    field: NeuralField | None = None,
-) -> DiscoveryResult:
-    """Learn readable equations from trajectories.
+@dataclass
+class _Clock:
+    """The stage running now and the seconds per finished stage."""
+
+    stage: str = "neural"
+    start: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, key: str, since: float) -> None:
+        self.timings[key] = time.perf_counter() - since
+
+
+class SysID(BaseEstimator):
+    """Learn readable equations from trajectories, in scikit-learn style.
+
+    The constructor only stores its components; :meth:`fit` checks them and the
+    data before any training. Every component checks its own options when it
+    is built, so ``Selection(time_budget=-1)`` fails at once.
 
     Parameters
     ----------
-    data : Dataset, CSV path, pandas DataFrame, or ``(t, x)`` arrays
-        One or several trajectories, each on its own time grid.
-    seed : int
-        Seeds every random choice; the same seed gives the same equations on
-        the same machine.
+    library : Library, dict or None
+        Candidate terms: a :class:`~sysid.symbolic.library.Library` for the
+        data's states, a dict of its options (``degree``, ``trig``, ``extra``,
+        ``include_constant``; built for the data's states in :meth:`fit`), or
+        None for the default library.
+    field : NeuralField or None
+        The neural vector field. An unfitted one is a template: a copy is
+        trained (the given object is never changed). A fitted one (the
+        ``field_`` of an earlier fit on the same data) is reused and training
+        is skipped, to try other symbolic options in seconds.
+    distiller : Distiller or None
+        Options of the sparse regression.
+    search : ExpressionSearch or None
+        Options of the expression-tree search and when it runs.
+    selection : Selection or None
+        Options of the model selection and of the polish.
+    seed : int or None
+        An integer seeds every stage (it replaces the components' own seeds);
+        None keeps each component's seed.
     quiet : bool
-        Silence progress on stderr.
-    time_column, trajectory_column, states
-        How to read a CSV file or DataFrame (contract section 2).
-    library : Library or dict, optional
-        Candidate terms, or keyword arguments of :class:`~sysid.symbolic.library.Library`
-        (``degree``, ``trig``, ``extra``).
-    neural : dict, optional
-        Keyword arguments of :class:`~sysid.neural.field.NeuralField`.
-    distill_options : dict, optional
-        Keyword arguments of :func:`~sysid.symbolic.sparse.distill`.
-    select_options : dict, optional
-        Keyword arguments of :func:`~sysid.select.selection.select_model`.
-    expression_search : {"auto", "always", "never"}
-        Search over expression trees (rational, Hill, exponential, logarithmic
-        terms; :mod:`sysid.symbolic.search`) in addition to the library: ``"auto"``
-        when the library's best fits are poor (:func:`~sysid.symbolic.search.library_fit_is_poor`),
-        within about 40 s. Its candidates join the Pareto fronts. The chosen
-        model is then polished (:func:`~sysid.fit.polish.polish_model`): negligible
-        terms dropped, constants inside terms refitted through the ODE solver.
-    search_options : dict, optional
-        Keyword arguments of :func:`~sysid.symbolic.search.search` (``operators``,
-        ``max_terms``, ``time_budget``...).
-    field : NeuralField, optional
-        A field already fitted to these data (e.g. ``result.field`` of an
-        earlier run): training is skipped and only the symbolic stages run, to
-        try other library, search or selection options in seconds.
+        Silence progress on stderr (the field's progress bar included).
 
-    Returns
-    -------
-    DiscoveryResult
-        Pressing Ctrl-C (``KeyboardInterrupt``) does not lose the work done:
-        the result holds what was finished (the field, the knee of each
-        Pareto front as the model when the selection did not finish) and
-        ``result.extra["interrupted"]`` names the stage that was stopped.
+    Attributes
+    ----------
+    model_ : SymbolicModel
+        The chosen equations with constants and standard errors.
+    field_ : NeuralField
+        The fitted neural field.
+    fronts_ : dict state -> list of Candidate
+        Pareto fronts of the distillation (and search).
+    selection_ : SelectionReport or None
+        Every candidate system tried and why the winner won (None when
+        interrupted before the selection finished).
+    data_ : Dataset
+        The data fitted.
+    states_ : tuple of str
+    n_features_in_ : int
+        Number of states.
+    timings_ : dict
+        Seconds per stage: ``neural_s``, ``symbolic_s``, ``refine_s``, ``total_s``.
+    extra_ : dict
+        ``expression_search`` (mode, whether it ran, seconds), ``interrupted``
+        (the stage that Ctrl-C stopped, if any) and ``options`` (every
+        component's options, as written to ``result.json``).
+    seed_ : int
+        The seed of the run (``seed``, or the field's own when ``seed`` is None).
+    result_ : DiscoveryResult
+        All of it, to print, plot and save (``result_.save(outdir)``).
+
+    Examples
+    --------
+    >>> import sysid
+    >>> est = sysid.SysID(distiller=sysid.Distiller(max_terms=3), seed=1)
+    >>> est
+    SysID(distiller=Distiller(max_terms=3), seed=1)
+    >>> est.set_params(selection__time_budget=20.0).selection
+    Selection(time_budget=20.0)
+    >>> est.predict([[1.0, 2.0]])
+    Traceback (most recent call last):
+    ...
+    sysid.pipeline.NotFittedError: SysID: this SysID is not fitted yet. Hint: call fit(data) first
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(
-            f"seed must be a non-negative integer, found {seed!r}", source="argument 'seed'"
+
+    def __init__(
+        self,
+        library: Library | Mapping[str, Any] | None = None,
+        field: NeuralField | None = None,
+        distiller: Distiller | None = None,
+        search: ExpressionSearch | None = None,
+        selection: Selection | None = None,
+        seed: int | None = 0,
+        quiet: bool = False,
+    ) -> None:
+        self.library = library
+        self.field = field
+        self.distiller = distiller
+        self.search = search
+        self.selection = selection
+        self.seed = seed
+        self.quiet = quiet
+
+    # ------------------------------------------------------------ params
+    def set_params(self, **params: Any) -> SysID:
+        """Set parameters; ``component__option=value`` builds a new, checked component.
+
+        The components are frozen, so ``selection__time_budget=20`` replaces
+        ``selection`` by ``selection.replace(time_budget=20)`` (the default
+        component when it is None); a NeuralField is rebuilt from its options.
+        """
+        valid = self.get_params(deep=False)
+        nested: dict[str, dict[str, Any]] = {}
+        flat: dict[str, Any] = {}
+        for key, value in params.items():
+            name, sep, sub = key.partition("__")
+            if sep and name in _COMPONENTS:
+                nested.setdefault(name, {})[sub] = value
+            else:
+                flat[key] = value
+        unknown_options(flat, list(valid), "SysID.set_params")
+        super().set_params(**flat)
+        for name, changes in nested.items():
+            setattr(self, name, _with_options(getattr(self, name), name, changes))
+        return self
+
+    # --------------------------------------------------------------- fit
+    def fit(
+        self,
+        data: Any,
+        *,
+        time_column: str = "t",
+        trajectory_column: str | None = "trajectory",
+        states: Sequence[str] | None = None,
+    ) -> SysID:
+        """Learn equations from trajectories.
+
+        Parameters
+        ----------
+        data : Dataset, CSV path, pandas DataFrame, or ``(t, x)`` arrays
+            One or several trajectories, each on its own time grid.
+        time_column, trajectory_column, states
+            How to read a CSV file or DataFrame (contract section 2).
+
+        Returns
+        -------
+        SysID
+            ``self``, fitted. Ctrl-C (``KeyboardInterrupt``) keeps the work
+            done: the field, the knee of each Pareto front as the model when the
+            selection did not finish, and ``extra_["interrupted"]`` names the
+            stage that was stopped.
+        """
+        plan = self._plan()
+        ds = load_data(
+            data, time_column=time_column, trajectory_column=trajectory_column, states=states
         )
-    ds = load_data(
-        data, time_column=time_column, trajectory_column=trajectory_column, states=states
-    )
-    neural_kw = {**DEFAULTS["neural"], **_check_options(neural, "neural", NeuralField)}
-    distill_kw = {
-        **DEFAULTS["distill"],
-        **_check_options(distill_options, "distill_options", distill, ("x", "dxdt", "states")),
-    }
-    select_kw = {
-        **DEFAULTS["select"],
-        **_check_options(select_options, "select_options", select_model, ("fronts", "data")),
-    }
-    check_select_options(**{k: v for k, v in select_kw.items() if k != "holdout"})
-    if field is not None:
-        if not isinstance(field, NeuralField):
-            raise ConfigError(
-                f"field must be a fitted NeuralField, found {type(field).__name__}",
-                source="argument 'field'",
-            )
-        field._check_fitted()
-        if tuple(field.states_) != tuple(ds.states):
-            raise ConfigError(
-                f"the field was fitted to states {list(field.states_)}, the data have "
-                f"{list(ds.states)}",
-                source="argument 'field'",
-                hint="pass the field of a run on the same data",
-            )
-    if expression_search not in _SEARCH_MODES:
-        raise ConfigError(
-            f"expression_search must be one of {list(_SEARCH_MODES)}, found {expression_search!r}",
-            source="argument 'expression_search'",
+        lib = _library_for(self.library, ds.states)
+        if plan.field_is_fitted:
+            _check_field_states(plan.field, ds)
+        self._run(plan, ds, lib)
+        return self
+
+    def _plan(self) -> _Plan:
+        """Check the estimator's arguments and apply ``seed`` and ``quiet``."""
+        _check_seed(self.seed, none_ok=True)
+        _check_quiet(self.quiet)
+        nf = _component(self.field, "field")
+        parts = {n: _component(getattr(self, n), n) for n in ("distiller", "search", "selection")}
+        if self.seed is not None:
+            parts = {n: c.replace(seed=int(self.seed)) for n, c in parts.items()}
+        fitted = hasattr(nf, "field_")
+        if not fitted:  # train a copy: the caller's object stays as given
+            changes: dict[str, Any] = {} if self.seed is None else {"seed": int(self.seed)}
+            if self.quiet:
+                changes["quiet"] = True
+            nf = NeuralField(**{**nf.get_params(), **changes})
+        return _Plan(nf, fitted, quiet=bool(self.quiet), **parts)
+
+    def _run(self, plan: _Plan, ds: Dataset, lib: Library) -> None:
+        """The stages, in order; Ctrl-C keeps what was finished."""
+        self.field_: NeuralField | None = None
+        self.fronts_: dict[str, list[Candidate]] = {}
+        self.model_: SymbolicModel | None = None
+        self.selection_ = None
+        self.extra_: dict[str, Any] = {}
+        clock = _Clock()
+        try:
+            self._fit_field(plan, ds, clock)
+            self._distill(plan, ds, lib, clock)
+            self._select(plan, ds, clock)
+        except KeyboardInterrupt:
+            self.extra_["interrupted"] = clock.stage
+            _say(f"interrupted during '{clock.stage}': keeping the work done so far", plan.quiet)
+            if self.model_ is None:
+                self.model_ = _knee_model(ds.states, self.fronts_)
+        clock.lap("total_s", clock.start)
+        self.timings_ = clock.timings
+        self.data_ = ds
+        self.states_ = tuple(ds.states)
+        self.n_features_in_ = len(ds.states)
+        self.seed_ = int(self.seed) if self.seed is not None else int(plan.field.seed)
+        self.extra_["options"] = _options_dict(plan, lib, self.seed)
+        self.result_ = DiscoveryResult(
+            model=self.model_,
+            field=self.field_,
+            fronts=self.fronts_,
+            selection=self.selection_,
+            data=ds,
+            timings=self.timings_,
+            seed=self.seed_,
+            extra=self.extra_,
         )
-    search_kw = {
-        **DEFAULTS["search"],
-        **_check_options(
-            search_options, "search_options", search, ("x", "dxdt", "states", "weights")
-        ),
-    }
-    if isinstance(library, Library):
-        lib = library
-    else:
-        lib = Library(ds.states, **_check_options(library, "library", Library, ("states",)))
-    start = time.perf_counter()
-    timings: dict[str, float] = {}
-    stage = "neural"
-    nf: NeuralField | None = None
-    fronts: dict[str, list[Candidate]] = {}
-    model: SymbolicModel | None = None
-    report: SelectionReport | None = None
-    extra: dict[str, Any] = {}
-    try:
-        _stage(f"[1/3] fitting the neural vector field to {ds!r}", quiet)
-        if field is None:
-            neural_kw.setdefault("seed", int(seed))
-            neural_kw.setdefault("quiet", quiet)
-            nf = NeuralField(**neural_kw)
+
+    def _fit_field(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
+        _say(f"[1/3] fitting the neural vector field to {ds!r}", plan.quiet)
+        nf = plan.field
+        if not plan.field_is_fitted:
             nf.fit(ds)
-        else:
-            nf = field
-        timings["neural_s"] = time.perf_counter() - start
+        self.field_ = nf
+        clock.lap("neural_s", clock.start)
         if getattr(nf, "status_", None) == "interrupted":
             raise KeyboardInterrupt
 
-        stage = "distill"
-        _stage("[2/3] distilling equations from the field", quiet)
+    def _distill(self, plan: _Plan, ds: Dataset, lib: Library, clock: _Clock) -> None:
+        clock.stage = "distill"
+        _say("[2/3] distilling equations from the field", plan.quiet)
         t1 = time.perf_counter()
-        x = _sample_points(nf, ds)
-        dxdt = nf.predict(x)
-        distill_kw.setdefault("seed", int(seed))
-        fronts = distill(x, dxdt, ds.states, lib, **distill_kw)
-        if expression_search != "never":
-            stage = "search"
+        x = _sample_points(self.field_, ds)
+        dxdt = self.field_.predict(x)
+        self.fronts_ = distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
+        if plan.search.runs:
+            clock.stage = "search"
             t_search = time.perf_counter()
-            search_kw.setdefault("time_budget", SEARCH_BUDGET)
-            search_kw.setdefault("seed", int(seed))
-            run = expression_search == "always" or library_fit_is_poor(fronts, x, dxdt)
+            run = plan.search.mode == "always" or library_fit_is_poor(self.fronts_, x, dxdt)
             if run:
-                _stage("      the library fits poorly: searching expression trees", quiet)
-                found = search(x, dxdt, ds.states, **search_kw)
-                fronts = _library_origin(merge_fronts(fronts, found), lib)
-            extra["expression_search"] = {
-                "mode": expression_search,
+                _say("      the library fits poorly: searching expression trees", plan.quiet)
+                found = search(x, dxdt, ds.states, **plan.search.kwargs())
+                self.fronts_ = _library_origin(merge_fronts(self.fronts_, found), lib)
+            self.extra_["expression_search"] = {
+                "mode": plan.search.mode,
                 "ran": bool(run),
                 "seconds": round(time.perf_counter() - t_search, 3),
             }
-        timings["symbolic_s"] = time.perf_counter() - t1
+        clock.lap("symbolic_s", t1)
 
-        stage = "select"
-        _stage("[3/3] refitting constants through the ODE solver and selecting a model", quiet)
+    def _select(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
+        clock.stage = "select"
+        _say("[3/3] refitting constants through the ODE solver and selecting a model", plan.quiet)
         t2 = time.perf_counter()
-        select_kw.setdefault("seed", int(seed))
-        model, report = select_model(fronts, ds, **select_kw)
-        stage = "polish"
-        polished = polish_model(model, ds, time_limit=POLISH_LIMIT)
-        if polished is not None:
-            model = polished
-        timings["refine_s"] = time.perf_counter() - t2
-    except KeyboardInterrupt:
-        extra["interrupted"] = stage
-        _stage(f"interrupted during '{stage}': keeping the work done so far", quiet)
-        if model is None:
-            model = _knee_model(ds.states, fronts)
-    timings["total_s"] = time.perf_counter() - start
-    return DiscoveryResult(
-        model=model,
-        field=nf,
-        fronts=fronts,
-        selection=report,
-        data=ds,
-        timings=timings,
-        seed=int(seed),
-        extra=extra,
-    )
+        opts = plan.selection
+        model, self.selection_ = select_model(self.fronts_, ds, **opts.select_kwargs())
+        self.model_ = model
+        if opts.polish:
+            clock.stage = "polish"
+            polished = polish_model(model, ds, **opts.polish_kwargs())
+            if polished is not None:
+                self.model_ = polished
+        clock.lap("refine_s", t2)
+
+    # ------------------------------------------------------- the fitted model
+    def _fitted_model(self) -> SymbolicModel:
+        if getattr(self, "model_", None) is None:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet",
+                source=type(self).__name__,
+                hint="call fit(data) first",
+            )
+        return self.model_
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Derivatives ``dx/dt`` of the fitted equations at states ``x``: (n, d) -> (n, d)."""
+        return self._fitted_model().rhs(x)
+
+    def simulate(self, x0: Any, t: Any, **options: Any) -> np.ndarray:
+        """States at times ``t`` from ``x0`` at ``t[0]``: (len(t), d).
+
+        Guarded (:meth:`~sysid.symbolic.model.SymbolicModel.simulate`, whose
+        ``max_evals``, ``time_limit`` and ``rtol`` pass through): a blow-up
+        raises :class:`~sysid.core.errors.SimulationError` naming the reason.
+        """
+        return self._fitted_model().simulate(x0, t, **options)
+
+    def score(self, data: Any, **read_options: Any) -> float:
+        """Simulated R^2 of the fitted equations on trajectories, averaged over states.
+
+        Each trajectory is simulated from its first fully measured sample
+        (:func:`~sysid.report.scoring.simulated_r2`); a failed simulation
+        scores ``-inf``. ``read_options`` as in :meth:`fit`.
+        """
+        model = self._fitted_model()
+        ds = load_data(data, **read_options)
+        if tuple(ds.states) != tuple(model.states):
+            raise DataError(
+                f"the data have states {list(ds.states)}, the model {list(model.states)}",
+                source="SysID.score",
+                hint="score on data of the states the estimator was fitted to",
+            )
+        return simulated_r2(model.simulate, ds)
+
+
+# ------------------------------------------------------------- components
+def _component(value: Any, name: str) -> Any:
+    """``value`` checked to be the component ``name`` (None: the default one)."""
+    cls = _COMPONENTS[name]
+    if value is None:
+        return cls()
+    if not isinstance(value, cls):
+        raise ConfigError(
+            f"{name} must be {_article(cls.__name__)} {cls.__name__} or None, "
+            f"found {type(value).__name__}",
+            source=f"argument '{name}'",
+            hint=f"e.g. {name}={cls.__name__}(...)",
+        )
+    return value
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _with_options(current: Any, name: str, changes: dict[str, Any]) -> Any:
+    """A new component ``name``: ``current`` (or the default) with ``changes``."""
+    comp = _component(current, name)
+    if isinstance(comp, Options):
+        return comp.replace(**changes)
+    params = comp.get_params()
+    unknown_options(changes, list(params), type(comp).__name__)
+    return type(comp)(**{**params, **changes})
+
+
+def _library_for(spec: Library | Mapping[str, Any] | None, states: Sequence[str]) -> Library:
+    """The library for ``states``: as given, built from a dict of options, or the default."""
+    if isinstance(spec, Library):
+        if tuple(spec.states) != tuple(states):
+            raise ConfigError(
+                f"library states {list(spec.states)} differ from the data's {list(states)}",
+                source="argument 'library'",
+                hint="build the library with the data's state names, in the same order",
+            )
+        return spec
+    _check_library_spec(spec)
+    return Library(states, **dict(spec or {}))
+
+
+def _check_library_spec(spec: Any) -> None:
+    if spec is None or isinstance(spec, Library):
+        return
+    if not isinstance(spec, Mapping):
+        raise ConfigError(
+            f"library must be a dict of Library options or a Library, found {type(spec).__name__}",
+            source="argument 'library'",
+            hint="e.g. library={'degree': 2, 'trig': False}",
+        )
+    unknown_options(spec, LIBRARY_OPTIONS, "argument 'library'")
+
+
+def _check_field_states(nf: NeuralField, ds: Dataset) -> None:
+    if tuple(nf.states_) != tuple(ds.states):
+        raise ConfigError(
+            f"the field was fitted to states {list(nf.states_)}, the data have {list(ds.states)}",
+            source="argument 'field'",
+            hint="pass the field of a run on the same data",
+        )
+
+
+def _options_dict(plan: _Plan, lib: Library, seed: int | None) -> dict[str, Any]:
+    """Every component's options, JSON-ready (``result.json``'s ``options``)."""
+    return {
+        "seed": seed,
+        "library": {
+            "degree": lib.degree,
+            "trig": lib.trig,
+            "include_constant": lib.include_constant,
+            "n_terms": len(lib.terms),
+        },
+        "neural": {k: json_value(v) for k, v in plan.field.get_params().items()},
+        "distiller": plan.distiller.to_dict(),
+        "search": plan.search.to_dict(),
+        "selection": plan.selection.to_dict(),
+    }
+
+
+# ---------------------------------------------------------------- fronts
+def _sample_points(nf: NeuralField, data: Dataset) -> np.ndarray:
+    """States where the field is sampled: denoised states and the data states."""
+    smooth = nf.smoothed(data)
+    pts = [np.asarray(s, dtype=float) for s in smooth] + [tr.x for tr in data]
+    x = np.concatenate(pts, axis=0)
+    return x[np.isfinite(x).all(axis=1)]
 
 
 def _library_origin(
@@ -321,6 +551,189 @@ def _knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]]
     return SymbolicModel(states, terms)
 
 
+# -------------------------------------------------------------- discover
+def discover(
+    data: Any,
+    *,
+    seed: int = 0,
+    quiet: bool = False,
+    time_column: str = "t",
+    trajectory_column: str | None = "trajectory",
+    states: Sequence[str] | None = None,
+    library: Library | Mapping[str, Any] | None = None,
+    neural: Mapping[str, Any] | None = None,
+    distill_options: Mapping[str, Any] | None = None,
+    select_options: Mapping[str, Any] | None = None,
+    expression_search: str = "auto",
+    search_options: Mapping[str, Any] | None = None,
+    field: NeuralField | None = None,
+) -> DiscoveryResult:
+    """Learn readable equations from trajectories: :class:`SysID` with dicts of options.
+
+    Every option is checked before any work starts; an unknown key is a
+    :class:`~sysid.core.errors.ConfigError` naming it and the valid ones.
+
+    Parameters
+    ----------
+    data : Dataset, CSV path, pandas DataFrame, or ``(t, x)`` arrays
+        One or several trajectories, each on its own time grid.
+    seed : int
+        Seeds every random choice (unless an options dict gives its own
+        ``seed``); the same seed gives the same equations on the same machine.
+    quiet : bool
+        Silence progress on stderr.
+    time_column, trajectory_column, states
+        How to read a CSV file or DataFrame (contract section 2).
+    library : Library or dict, optional
+        Candidate terms, or options of :class:`~sysid.symbolic.library.Library`
+        (``degree``, ``trig``, ``extra``, ``include_constant``).
+    neural : dict, optional
+        Options of :class:`~sysid.neural.field.NeuralField`.
+    distill_options : dict, optional
+        Options of :class:`~sysid.symbolic.options.Distiller`.
+    select_options : dict, optional
+        Options of :class:`~sysid.select.options.Selection`: those of
+        :func:`~sysid.select.selection.select_model` (with ``holdout``) and of
+        the polish (``polish``, ``polish_negligible``, ``polish_time_limit``).
+    expression_search : {"auto", "always", "never"}
+        Search over expression trees (rational, Hill, exponential, logarithmic
+        terms; :mod:`sysid.symbolic.search`) in addition to the library:
+        ``"auto"`` when the library's best fits are poor, within about 40 s.
+        Its candidates join the Pareto fronts (``ExpressionSearch.mode``).
+    search_options : dict, optional
+        Options of :class:`~sysid.symbolic.options.ExpressionSearch` but
+        ``mode`` (``operators``, ``max_terms``, ``time_budget``...).
+    field : NeuralField, optional
+        A field already fitted to these data (e.g. ``result.field`` of an
+        earlier run): training is skipped and only the symbolic stages run.
+
+    Returns
+    -------
+    DiscoveryResult
+        Pressing Ctrl-C (``KeyboardInterrupt``) does not lose the work done:
+        the result holds what was finished and ``result.extra["interrupted"]``
+        names the stage that was stopped.
+
+    Examples
+    --------
+    >>> import sysid
+    >>> ds = sysid.simulate("logistic", noise=0.01, seed=0, n_samples=40)
+    >>> sysid.discover(ds, select_options={"time_budjet": 5})
+    Traceback (most recent call last):
+    ...
+    sysid.core.errors.ConfigError: argument 'select_options': unknown option(s) ['time_budjet']...
+    """
+    est = _estimator(
+        seed=seed,
+        quiet=quiet,
+        library=library,
+        neural=neural,
+        distill_options=distill_options,
+        select_options=select_options,
+        expression_search=expression_search,
+        search_options=search_options,
+        field=field,
+    )
+    est.fit(data, time_column=time_column, trajectory_column=trajectory_column, states=states)
+    return replace(est.result_, seed=int(seed))
+
+
+def _estimator(
+    *,
+    seed: Any,
+    quiet: Any,
+    library: Any,
+    neural: Any,
+    distill_options: Any,
+    select_options: Any,
+    expression_search: Any,
+    search_options: Any,
+    field: Any,
+) -> SysID:
+    """The :class:`SysID` of :func:`discover`'s arguments, every option checked."""
+    _check_seed(seed)
+    _check_quiet(quiet)
+    s = int(seed)
+    nf = NeuralField(**_options(neural, "neural", NeuralField().get_params(), seed=s, quiet=quiet))
+    if field is not None:
+        _check_fitted_field(field)
+        nf = field
+    valid_search = [n for n in ExpressionSearch.option_names() if n != "mode"]
+    if expression_search not in SEARCH_MODES:
+        raise ConfigError(
+            f"expression_search must be one of {list(SEARCH_MODES)}, found {expression_search!r}",
+            source="argument 'expression_search'",
+        )
+    _check_library_spec(library)
+    opts = {"seed": s}
+    return SysID(
+        library=library,
+        field=nf,
+        distiller=Distiller(
+            **_options(distill_options, "distill_options", Distiller.option_names(), **opts)
+        ),
+        search=ExpressionSearch(
+            mode=expression_search,
+            **_options(search_options, "search_options", valid_search, **opts),
+        ),
+        selection=Selection(
+            **_options(select_options, "select_options", Selection.option_names(), **opts)
+        ),
+        seed=None,  # the seeds are in the components
+        quiet=bool(quiet),
+    )
+
+
+def _options(
+    given: Mapping[str, Any] | None, name: str, valid: Sequence[str], **defaults: Any
+) -> dict[str, Any]:
+    """``defaults`` updated by the dict ``given`` (argument ``name``), its keys checked."""
+    if given is None:
+        return dict(defaults)
+    if not isinstance(given, Mapping):
+        raise ConfigError(
+            f"{name} must be a dict of options, found {type(given).__name__}",
+            source=f"argument '{name}'",
+            hint="components (NeuralField, Distiller, ExpressionSearch, Selection) go to "
+            "sysid.SysID(field=..., distiller=..., search=..., selection=...)",
+        )
+    hints = {
+        "library": "the library is discover's own argument: library=Library(...) or a dict",
+        "mode": "use discover's expression_search argument",
+    }
+    for key, hint in hints.items():
+        if key in given and key not in valid:
+            raise ConfigError(
+                f"unknown option(s) [{key!r}]", source=f"argument '{name}'", hint=hint
+            )
+    unknown_options(given, valid, f"argument '{name}'")
+    return {**defaults, **given}
+
+
+def _check_fitted_field(nf: Any) -> None:
+    if not isinstance(nf, NeuralField):
+        raise ConfigError(
+            f"field must be a fitted NeuralField, found {type(nf).__name__}",
+            source="argument 'field'",
+        )
+    nf._check_fitted()
+
+
+#: The keyword arguments of :func:`discover` that :func:`recover` passes on.
+_DISCOVER_OPTIONS = (
+    "time_column",
+    "trajectory_column",
+    "states",
+    "library",
+    "neural",
+    "distill_options",
+    "select_options",
+    "expression_search",
+    "search_options",
+    "field",
+)
+
+
 def recover(
     problem: Problem | str,
     *,
@@ -349,7 +762,7 @@ def recover(
     DiscoveryResult
         With ``score`` (structure recovered, coefficient error, held-out R^2).
     """
-    _check_options(options, "options", discover, ("data", "seed", "quiet"))
+    unknown_options(options, _DISCOVER_OPTIONS, "argument 'options'")
     prob = load_problem(problem)
     data = simulate(prob, noise=noise, seed=seed, n_samples=n_samples, irregular=irregular)
     holdout = None

@@ -7,13 +7,15 @@ read-only (copy before changing an array).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sysid import pipeline
+import sysid
+from sysid import Distiller, NeuralField, Selection, pipeline
 from sysid.data.dataset import Dataset
 from sysid.data.problems import Problem, load_problems
 from sysid.data.simulation import simulate
@@ -110,25 +112,66 @@ def valid_toml() -> str:
     return VALID_TOML
 
 
-#: Small budgets that keep end-to-end tests quick (accuracy targets are slow tests).
-FAST = {
+#: Small budgets that keep end-to-end tests quick (accuracy targets are slow tests):
+#: options of discover, by argument.
+FAST: dict[str, dict[str, Any]] = {
     "neural": {"width": 24, "max_epochs": 15, "pretrain_epochs": 150, "timeout": 20.0},
-    "distill": {"max_terms": 3},
-    "select": {"time_budget": 20.0},
+    "distill_options": {"max_terms": 3},
+    "select_options": {"time_budget": 20.0},
 }
+
+
+def fast_components() -> dict[str, Any]:
+    """:data:`FAST` as fresh components of :class:`sysid.SysID` (``SysID(**fast_components())``)."""
+    return {
+        "field": NeuralField(**FAST["neural"]),
+        "distiller": Distiller(**FAST["distill_options"]),
+        "selection": Selection(**FAST["select_options"]),
+    }
+
+
+def fast_options() -> dict[str, dict[str, Any]]:
+    """:data:`FAST` as keyword arguments of :func:`sysid.discover` (fresh dicts)."""
+    return copy.deepcopy(FAST)
+
+
+def _with_fast_options(discover: Callable[..., Any]) -> Callable[..., Any]:
+    """``discover`` with the :data:`FAST` options under those the caller gives."""
+
+    @functools.wraps(discover)
+    def fast_discover(data: Any, **kwargs: Any) -> Any:
+        for name, options in FAST.items():
+            given = kwargs.get(name)
+            if given is None or isinstance(given, Mapping):
+                kwargs[name] = {**options, **(given or {})}
+        return discover(data, **kwargs)
+
+    return fast_discover
+
+
+@pytest.fixture(scope="module")
+def fast() -> dict[str, Any]:
+    """Fast components for ``SysID(**fast)``, built once per module.
+
+    Sharing them is safe: the options are frozen, and SysID trains a copy of
+    the field.
+    """
+    return fast_components()
 
 
 @pytest.fixture(scope="module")
 def fast_defaults():
-    """Small budgets for every stage of :func:`sysid.discover`, restored after the module.
+    """Within the module, :func:`sysid.discover` calls run with the small :data:`FAST` budgets.
 
-    Module scope, not session: a session-wide patch leaked into the accuracy
-    targets of ``test_targets.py`` when a slow test of another module used it.
+    For entry points that take no stage options (the CLI, ``bench``,
+    ``recover``): ``sysid.discover`` and ``sysid.pipeline.discover`` are replaced
+    by a wrapper that adds the fast options under the caller's, and restored
+    when the module's tests are done. The library itself has no mutable
+    defaults. Module scope, not session: a session-wide patch once leaked into
+    the accuracy targets of ``test_targets.py``. Yields :func:`fast_options`.
     """
-    saved = {k: dict(v) for k, v in pipeline.DEFAULTS.items()}
-    for k, v in FAST.items():
-        pipeline.DEFAULTS[k].update(v)
-    yield
-    for k, v in saved.items():
-        pipeline.DEFAULTS[k].clear()
-        pipeline.DEFAULTS[k].update(v)
+    with pytest.MonkeyPatch.context() as mp:
+        wrapped = _with_fast_options(pipeline.discover)
+        mp.setattr(pipeline, "discover", wrapped)
+        mp.setattr(sysid, "discover", wrapped)
+        yield fast_options()

@@ -208,9 +208,9 @@ def test_simulate_rejects_bad_arguments(kwargs, match):
     ],
     ids=lambda v: repr(v)[:24],
 )
-def test_neural_field_rejects_bad_hyperparameters(small, kwargs, match):
-    with pytest.raises(ConfigError, match=match):
-        NeuralField(max_epochs=0, quiet=True, **kwargs).fit(small)
+def test_neural_field_rejects_bad_hyperparameters(kwargs, match):
+    with pytest.raises(ConfigError, match=match):  # when built, before any training
+        NeuralField(max_epochs=0, quiet=True, **kwargs)
 
 
 def test_neural_field_rejects_data_of_other_states(small):
@@ -233,6 +233,20 @@ def test_neural_field_rejects_data_of_other_states(small):
         ({"select_options": {"timebudget": 1}}, r"unknown option\(s\) \['timebudget'\]"),
         ({"expression_search": "yes"}, r"expression_search must be one of"),
         ({"search_options": {"budget": 1}}, r"argument 'search_options': unknown option"),
+        (
+            {"distill_options": {"library": {"degree": 2}}},
+            r"argument 'distill_options': unknown option\(s\) \['library'\].*discover's own",
+        ),
+        (
+            {"search_options": {"mode": "always"}},
+            r"'search_options': unknown option\(s\) \['mode'\].*expression_search",
+        ),
+        ({"select_options": {"polish": "yes"}}, r"polish must be True or False, found 'yes'"),
+        ({"select_options": {"polish_time_limit": 0}}, r"polish_time_limit must be a finite"),
+        ({"neural": {"width": 0}}, r"NeuralField\(width=\.\.\.\): width must be an integer"),
+        ({"distill_options": {"max_terms": 0}}, r"Distiller\(max_terms=\.\.\.\): max_terms"),
+        ({"search_options": {"operators": ["*"]}}, r"operators must include '\+'"),
+        ({"library": {"degree": -1}}, r"degree must be an integer >= 0, found -1"),
     ],
     ids=lambda v: repr(v)[:24],
 )
@@ -277,7 +291,7 @@ def test_select_model_rejects_a_holdout_of_other_states(small, fronts):
     [
         (
             {"time_budget": -1.0},
-            r"argument 'time_budget': time_budget must be a finite number >= 0",
+            r"Selection\(time_budget=\.\.\.\): time_budget must be a finite number >= 0",
         ),
         ({"time_budget": float("nan")}, r"time_budget must be a finite number >= 0, found nan"),
         ({"holdout_fraction": 1.0}, r"holdout_fraction must be in \[0, 1\), found 1\.0"),
@@ -454,3 +468,13 @@ FIXED = [
 def test_fixed_validation(small, fronts, exact, entry, error, match):
     with pytest.raises(error, match=match):
         entry(small, fronts, exact)
+
+
+def test_refine_polish_is_the_deprecated_name_of_continuation(small):
+    with pytest.warns(
+        DeprecationWarning, match=r"refine\(polish=\.\.\.\) is deprecated.*continuation"
+    ):
+        old = refine(LV, small, polish=False)
+    new = refine(LV, small, continuation=False)
+    assert old.method == new.method and old.method.startswith("multiple shooting")
+    np.testing.assert_array_equal(old.coefficients, new.coefficients)

@@ -242,7 +242,8 @@ def test_cli_discover_saves_partial_results_on_ctrl_c(
     lv, fast_defaults, monkeypatch, tmp_path, capsys
 ):
     # Interrupted after the field is fitted, while distilling equations from it.
-    monkeypatch.setitem(pipeline.DEFAULTS, "neural", dict(TINY["neural"]))
+    tiny = functools.partial(pipeline.discover, neural=dict(TINY["neural"]))
+    monkeypatch.setattr(pipeline, "discover", tiny)  # the CLI takes no stage options
     monkeypatch.setattr(pipeline, "distill", _interrupting(pipeline.distill))
     csv, out = tmp_path / "lv.csv", tmp_path / "out"
     lv.to_csv(csv)

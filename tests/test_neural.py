@@ -65,9 +65,10 @@ def test_bad_hyperparameters_are_named(lv, kwargs, match):
         NeuralField(**{**TINY, **kwargs}).fit(lv)
 
 
-def test_init_only_stores_and_repr_shows_changes():
-    nf = NeuralField(width=-5)  # validated in fit, sklearn style
-    assert nf.width == -5
+def test_init_checks_options_and_repr_shows_changes():
+    with pytest.raises(ConfigError, match=r"NeuralField\(width=\.\.\.\): width must be an integer"):
+        NeuralField(width=-5)  # checked when built, before any training
+    assert NeuralField(width=16).width == 16
     assert repr(NeuralField(width=16)) == "NeuralField(width=16)"
     assert NeuralField().get_params()["gradient"] == "adjoint"
 

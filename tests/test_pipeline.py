@@ -1,8 +1,9 @@
 """End-to-end: discover, recover, result.json, figures, save/load, CLI.
 
-The pipeline runs here with small budgets (``FAST``) so the default suite stays
-quick; the accuracy targets at the default budgets are checked by the slow
-tests in ``test_targets.py`` and by ``sysid bench``.
+The pipeline runs here with small budgets (``FAST`` in conftest, passed as
+options; the CLI tests, which take no stage options, use the ``fast_defaults``
+fixture) so the default suite stays quick; the accuracy targets at the default
+budgets are checked by the slow tests in ``test_targets.py`` and by ``sysid bench``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import numpy as np
 import pytest
 import sympy as sp
+from conftest import fast_options
 
 import sysid
 from sysid.cli import main
@@ -20,8 +22,10 @@ from sysid.fit.polish import has_inner_constants
 
 
 @pytest.fixture(scope="module")
-def lv_result(fast_defaults):
-    return sysid.recover("lotka-volterra", noise=0.01, seed=0, n_samples=80, quiet=True)
+def lv_result():
+    return sysid.recover(
+        "lotka-volterra", noise=0.01, seed=0, n_samples=80, quiet=True, **fast_options()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +99,9 @@ def test_result_is_printable(lv_result):
     assert "dx/dt" in text and "dy/dt" in text
 
 
-def test_same_seed_same_equations(fast_defaults, simulated):
+def test_same_seed_same_equations(simulated):
     data = simulated("logistic", noise=0.02, seed=1, n_samples=40)
-    opts = {"neural": {"max_epochs": 3, "pretrain_epochs": 40, "width": 8}}
+    opts = {**fast_options(), "neural": {"max_epochs": 3, "pretrain_epochs": 40, "width": 8}}
     a = sysid.discover(data, seed=3, quiet=True, **opts)
     b = sysid.discover(data, seed=3, quiet=True, **opts)
     assert {s: str(e) for s, e in a.equations.items()} == {
@@ -123,12 +127,12 @@ def test_bad_seed_and_options(lv_dataset):
         sysid.discover(lv_dataset, search_options={"beam": 3})
 
 
-def test_expression_search_joins_the_fronts(fast_defaults, simulated):
+def test_expression_search_joins_the_fronts(simulated):
     """A saturating law: "auto" finds the library poor and runs the search, whose
     candidates (constants inside terms) join the Pareto front. Recovery itself at the
     default budgets is a slow target (tests/test_targets.py)."""
     data = simulated("michaelis-menten", noise=0.0, seed=0, n_samples=60)
-    res = sysid.discover(data, seed=0, quiet=True)
+    res = sysid.discover(data, seed=0, quiet=True, **fast_options())
     info = res.extra["expression_search"]
     assert info["mode"] == "auto" and info["ran"] is True
     assert info["seconds"] < 60.0
@@ -136,9 +140,9 @@ def test_expression_search_joins_the_fronts(fast_defaults, simulated):
     assert res.to_dict()["expression_search"]["ran"] is True
 
 
-def test_expression_search_never(fast_defaults, simulated):
+def test_expression_search_never(simulated):
     data = simulated("logistic", noise=0.01, seed=0, n_samples=40)
-    res = sysid.discover(data, seed=0, quiet=True, expression_search="never")
+    res = sysid.discover(data, seed=0, quiet=True, expression_search="never", **fast_options())
     assert "expression_search" not in res.extra
     assert not any(has_inner_constants(t.term) for t in res.model.terms)
 
@@ -213,8 +217,10 @@ def test_cli_recover_prints_side_by_side(fast_defaults, tmp_path, capsys):
     assert (tmp_path / "r" / "result.json").exists()
 
 
-def test_discover_reuses_a_fitted_field(lv_result, fast_defaults):
-    again = sysid.discover(lv_result.data, seed=0, quiet=True, field=lv_result.field)
+def test_discover_reuses_a_fitted_field(lv_result):
+    again = sysid.discover(
+        lv_result.data, seed=0, quiet=True, field=lv_result.field, **fast_options()
+    )
     assert again.field is lv_result.field
     assert {s: str(e) for s, e in again.equations.items()} == {
         s: str(e) for s, e in lv_result.equations.items()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,13 +272,14 @@ def refine(
     data: Dataset | Any,
     *,
     segment_points: int | None = 20,
-    polish: bool = True,
+    continuation: bool = True,
     max_nfev: int = 60,
     rtol: float = 1e-8,
     margin: float = 5.0,
     max_evals: int = 20_000,
     sim_time_limit: float = 10.0,
     time_limit: float = 60.0,
+    polish: bool | None = None,
 ) -> RefitResult:
     """Refit a candidate system's coefficients against measured trajectories.
 
@@ -302,8 +304,8 @@ def refine(
         Samples per window of the first stage (None: single shooting only);
         raised when more than 60 windows would be needed, halved (down to 10)
         when the model diverges within a window.
-    polish : bool
-        Continue to longer windows after the first stage.
+    continuation : bool
+        Continue to longer windows after the first stage (up to whole trajectories).
     max_nfev : int
         Most least-squares iterations per stage.
     rtol : float
@@ -316,6 +318,8 @@ def refine(
         Most seconds per simulation (a slower one fails the candidate).
     time_limit : float
         Seconds per stage; the best fit so far is kept when it runs out.
+    polish : bool, optional
+        Deprecated name of ``continuation``.
 
     Returns
     -------
@@ -332,6 +336,13 @@ def refine(
     (False, 'blow-up')
     """
     start = time.perf_counter()
+    if polish is not None:
+        warnings.warn(
+            "refine(polish=...) is deprecated: use continuation=... (continue to longer windows)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        continuation = polish
     _check_segment_points(segment_points)
     _check_positives(
         ("max_nfev", "max_evals"),
@@ -363,7 +374,7 @@ def refine(
     if fit.residuals.size == 0:
         return _failed(states, params, theta0, len(trajs), fit.message, nfev, start, "")
     longest = max(tr.n_samples for tr in trajs)
-    lengths = segment_lengths(seg_len, longest) if polish else [seg_len]
+    lengths = segment_lengths(seg_len, longest) if continuation else [seg_len]
     for length in lengths[1:]:
         longer = segments(trajs, length)
         if len(longer) == len(segs) and length is not None:

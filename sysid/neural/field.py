@@ -213,10 +213,15 @@ class NeuralField:
         self.dtype = dtype
         self.n_threads = n_threads
         self.quiet = quiet
+        self._validate()  # every option is checked when built, before any training
 
     # ----------------------------------------------------------- parameters
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as passed to ``__init__`` (JSON-ready except dtype)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyperparameters as passed to ``__init__`` (JSON-ready except dtype).
+
+        ``deep`` is scikit-learn's argument (``sklearn.base.clone`` passes it);
+        the field holds no nested estimators.
+        """
         names = self.__init__.__code__.co_varnames[1 : self.__init__.__code__.co_argcount]
         return {n: getattr(self, n) for n in names}
 

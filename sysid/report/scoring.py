@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from sysid.core.errors import ConfigError, EquationError
+from sysid.core.errors import ConfigError, DataError, EquationError
 from sysid.core.expressions import parse_equation
+from sysid.data.dataset import Dataset
 from sysid.data.problems import Problem
 from sysid.data.simulation import integrate, sample_times
 
-__all__ = ["term_coefficients", "compare_equations", "holdout_r2", "score"]
+__all__ = ["term_coefficients", "compare_equations", "holdout_r2", "simulated_r2", "score"]
 
 
 def _plain(expr: sp.Expr) -> sp.Expr:
@@ -188,12 +189,70 @@ def holdout_r2(
         if pred.shape != truths[-1].shape or not np.isfinite(pred).all():
             return float("-inf")
         preds.append(pred)
-    y = np.concatenate(truths)
-    yhat = np.concatenate(preds)
-    ss_res = ((y - yhat) ** 2).sum(axis=0)
-    ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    return _r2(np.concatenate(truths), np.concatenate(preds))
+
+
+def _r2(y: np.ndarray, yhat: np.ndarray) -> float:
+    """R^2 per state (column) over the rows where ``y`` is measured, averaged over states.
+
+    Missing values (NaN in ``y``) are left out; a state without spread counts
+    its residual sum of squares alone.
+    """
+    seen = np.isfinite(y)
+    y0 = np.where(seen, y, 0.0)
+    counts = np.maximum(seen.sum(axis=0), 1)
+    mean = y0.sum(axis=0) / counts
+    ss_res = np.where(seen, (y0 - yhat) ** 2, 0.0).sum(axis=0)
+    ss_tot = np.where(seen, (y0 - mean) ** 2, 0.0).sum(axis=0)
     ss_tot = np.where(ss_tot > 0, ss_tot, 1.0)
     return float(np.mean(1.0 - ss_res / ss_tot))
+
+
+def simulated_r2(
+    simulate_model: Callable[[np.ndarray, np.ndarray], np.ndarray], data: Dataset
+) -> float:
+    """R^2 of a model's simulation of measured trajectories, averaged over states.
+
+    Each trajectory is simulated from its first sample where every state is
+    measured, at its own sample times from there on; R^2 is computed per
+    state over all trajectories (missing values left out). A model whose
+    simulation fails scores ``-inf``.
+
+    Parameters
+    ----------
+    simulate_model : callable ``(x0, t) -> (len(t), d) array``
+    data : Dataset
+
+    Examples
+    --------
+    >>> import sysid
+    >>> from sysid.symbolic.model import SymbolicModel
+    >>> data = sysid.simulate("logistic", n_samples=30, noise=0.01, seed=0)
+    >>> truth = SymbolicModel.from_equations(["N"], sysid.load_problem("logistic").true_equations())
+    >>> round(simulated_r2(truth.simulate, data), 3)
+    1.0
+    """
+    truths, preds = [], []
+    for tr in data.trajectories:
+        full = np.flatnonzero(np.isfinite(tr.x).all(axis=1))
+        if full.size == 0 or tr.n_samples - full[0] < 2:
+            continue
+        k = int(full[0])
+        try:
+            pred = np.asarray(simulate_model(tr.x[k].copy(), tr.t[k:]), dtype=float)
+        except Exception:  # a failed simulation is a bad score, not a crash
+            return float("-inf")
+        if pred.shape != tr.x[k:].shape or not np.isfinite(pred).all():
+            return float("-inf")
+        truths.append(tr.x[k:])
+        preds.append(pred)
+    if not truths:
+        raise DataError(
+            "no trajectory has a sample where every state is measured, followed by another",
+            source=data.source or "data",
+            hint="score needs a complete start state and at least two samples per trajectory",
+        )
+    return _r2(np.concatenate(truths), np.concatenate(preds))
 
 
 def score(

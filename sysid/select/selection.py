@@ -3,7 +3,6 @@ by its simulated error."""
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -14,25 +13,20 @@ import numpy as np
 import sympy as sp
 
 from sysid.core.errors import ConfigError
-from sysid.core.expressions import term_complexity
 from sysid.core.ode import CompiledSystem, Guard, GuardTripped, single_threaded
-from sysid.data.dataset import MIN_SAMPLES, Dataset, Trajectory, load_data
-from sysid.fit.refit import (
-    RefitResult,
-    _check_positives,
-    _check_segment_points,
-    _is_finite,
-    _require,
-    _scales,
-    refine,
-)
+from sysid.data.dataset import Dataset, Trajectory, load_data
+from sysid.fit.refit import RefitResult, _scales, refine
 from sysid.fit.shooting import (
     segments,
     shoot,
     window_length,
 )
+from sysid.select.candidates import checked_fronts, describe, pruned_systems
+from sysid.select.holdout import split_holdout
+from sysid.select.options import SELECT_OPTIONS, Selection
+from sysid.select.report import CandidateScore, SelectionReport
 from sysid.symbolic.model import SymbolicModel, TermEstimate
-from sysid.symbolic.sparse import Candidate, _check_int, front_to_dicts, knee, plausible
+from sysid.symbolic.sparse import Candidate, front_to_dicts, knee, plausible
 
 __all__ = ["CandidateScore", "SelectionReport", "check_select_options", "select_model"]
 
@@ -66,183 +60,6 @@ _INNER_LIMIT = 8.0
 #: spurious term (``c*y``, c = 0.001-0.02, in the Brusselator at 1-10 % noise) that
 #: absorbs refit and solver error won by 3-4.
 _SCORE_SLACK = 10.0
-
-
-@dataclass
-class CandidateScore:
-    """One candidate system in a :class:`SelectionReport`.
-
-    ``train_rmse`` and ``holdout_rmse`` are root-mean-square errors of the
-    simulated states in units of each state's standard deviation. ``score`` is
-    the selection score (lower is better): the information criterion of all
-    residuals, those of the training fit and those of the held-out
-    simulation. ``train_score`` and ``holdout_score`` are the same criterion
-    on each part alone, for reference (``holdout_score`` is None when nothing
-    was held out).
-    """
-
-    equations: dict[str, str]
-    n_params: int
-    complexity: int
-    status: str  # "ok" or "failed"
-    reason: str = ""
-    train_rmse: float | None = None
-    holdout_rmse: float | None = None
-    train_score: float | None = None
-    score: float | None = None
-    holdout_score: float | None = None
-    chosen: bool = False
-    origin: str = "library"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-@dataclass
-class SelectionReport:
-    """Why :func:`select_model` chose its model.
-
-    Attributes
-    ----------
-    criterion : str
-        ``"ebic"``, ``"bic"`` or ``"aic"``.
-    holdout : str
-        What the held-out data were.
-    candidates : list of CandidateScore
-        Every system tried, in the order tried; failed ones keep their reason.
-    winner : int or None
-        Index of the chosen candidate.
-    explanation : str
-        The choice in words.
-    elapsed : float
-        Seconds spent.
-    """
-
-    criterion: str
-    holdout: str
-    candidates: list[CandidateScore] = field(default_factory=list)
-    winner: int | None = None
-    explanation: str = ""
-    elapsed: float = 0.0
-
-    def __str__(self) -> str:
-        crit = self.criterion.upper()
-        lines = [
-            f"model selection ({crit} of training and held-out residuals; held out: {self.holdout})"
-        ]
-        lines.append(f"  {'#':>2} {crit:>10} {'held-out':>9} {'train':>9} {'p':>3}  equations")
-        for i, c in enumerate(self.candidates):
-            mark = "*" if c.chosen else ("-" if c.status != "ok" else " ")
-            eqs = "; ".join(f"{s}' = {e}" for s, e in c.equations.items())
-            if c.status == "ok":
-                lines.append(
-                    f"{mark} {i:2d} {c.score:10.1f} {c.holdout_rmse:9.3g} {c.train_rmse:9.3g} "
-                    f"{c.n_params:3d}  {eqs}"
-                )
-            else:
-                lines.append(f"{mark} {i:2d} {'failed':>10} {'':9} {'':9} {c.n_params:3d}  {eqs}")
-                lines.append(f"{'':16}reason: {c.reason}")
-        lines.append(self.explanation)
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (stored in the model's ``selection``)."""
-        return {
-            "criterion": self.criterion,
-            "holdout": self.holdout,
-            "winner": self.winner,
-            "explanation": self.explanation,
-            "elapsed_s": self.elapsed,
-            "candidates": [c.to_dict() for c in self.candidates],
-        }
-
-
-def _split_windows(data: Dataset, fraction: float) -> tuple[Dataset, list[int]]:
-    """Training trajectories (first part of each) and each one's number of training samples.
-
-    When a state is measured only in the held-out parts, nothing is held out.
-    """
-    trajs, n_train = [], []
-    for tr in data.trajectories:
-        n_test = int(math.floor(fraction * tr.n_samples))
-        if tr.n_samples - n_test < MIN_SAMPLES or n_test < 1:
-            n_test = 0
-        k = tr.n_samples - n_test
-        trajs.append(Trajectory(tr.t[:k], tr.x[:k], tr.name))
-        n_train.append(k)
-    if any(all(np.isnan(tr.x[:, j]).all() for tr in trajs) for j in range(data.n_states)):
-        return data, [tr.n_samples for tr in data.trajectories]
-    return Dataset(trajs, data.states, source=data.source), n_train
-
-
-def _describe(system: Mapping[str, Candidate]) -> dict[str, str]:
-    return {s: str(c.expr) for s, c in system.items()}
-
-
-def _pruned_systems(
-    system: Mapping[str, Candidate], fit: RefitResult | None, below: float
-) -> list[dict[str, Candidate]]:
-    """Copies of ``system`` without one weak term each (weakest first), refitted values."""
-    if fit is None or below <= 0:
-        return []
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_stat = np.abs(fit.coefficients) / fit.stderr
-    t_stat = np.where(np.isfinite(t_stat), t_stat, np.inf)
-    out = []
-    for k in np.argsort(t_stat, kind="stable"):
-        if t_stat[k] >= below:
-            break
-        state, term = fit.terms[k]
-        cand = system[state]
-        mine = [i for i, (s, _) in enumerate(fit.terms) if s == state]
-        pos = [str(t) for t in cand.terms].index(str(term))
-        keep = [j for j in range(cand.n_terms) if j != pos]
-        terms = tuple(cand.terms[j] for j in keep)
-        coefs = np.array([fit.coefficients[mine[j]] for j in keep], dtype=float)
-        expr = sp.Add(*[sp.Float(float(c)) * t for c, t in zip(coefs, terms, strict=True)])
-        support = tuple(cand.support[j] for j in keep) if len(cand.support) == cand.n_terms else ()
-        reduced = Candidate(
-            state,
-            expr,
-            terms,
-            coefs,
-            int(sum(term_complexity(t) + 1 for t in terms)),
-            float("nan"),
-            support,
-            cand.n_library,
-            origin=cand.origin,
-        )
-        out.append({**system, state: reduced})
-    return out
-
-
-def _checked_fronts(fronts: Any, states: tuple[str, ...]) -> dict[str, list[Candidate]]:
-    """Each state's front as a non-empty list of :class:`Candidate`, or a :class:`ConfigError`."""
-    hint = "pass the fronts returned by distill for the same states"
-    if not isinstance(fronts, Mapping):
-        raise ConfigError(
-            f"fronts must be a dict state -> list of Candidate, found {type(fronts).__name__}",
-            source="select_model",
-            hint=hint,
-        )
-    out = {}
-    for s in states:
-        front = fronts.get(s, [])
-        is_list = isinstance(front, Sequence) and not isinstance(front, str)
-        out[s] = list(front) if is_list else [front]
-    missing = [s for s in states if not out[s]]
-    if missing:
-        raise ConfigError(f"no candidates for state(s) {missing}", source="select_model", hint=hint)
-    for s, front in out.items():
-        bad = [type(c).__name__ for c in front if not isinstance(c, Candidate)]
-        if bad:
-            raise ConfigError(
-                f"the front of state '{s}' holds an item of type {bad[0]}, not Candidate",
-                source="select_model",
-                hint=hint,
-            )
-    return out
 
 
 def _choose(scores: list[CandidateScore]) -> int | None:
@@ -312,70 +129,33 @@ def _criterion(m2ll: float, n_obs: int, system: Mapping[str, Candidate], criteri
 
 
 def check_select_options(**options: Any) -> None:
-    """Check the options of :func:`select_model` without doing any work.
+    """Check the keyword options of :func:`select_model` without doing any work.
 
-    :func:`sysid.discover` calls it before training, so a bad value fails in
-    a second, not after the neural field's minute.
+    The checks are :class:`~sysid.select.options.Selection`'s (its defaults
+    are :func:`select_model`'s); ``holdout`` and the polish options are not
+    keyword options of :func:`select_model` and count as unknown here.
 
     Examples
     --------
     >>> check_select_options(time_budget=-1)
     Traceback (most recent call last):
     ...
-    sysid.core.errors.ConfigError: argument 'time_budget': time_budget must be a finite...
+    sysid.core.errors.ConfigError: Selection(time_budget=...): time_budget must be a finite...
     """
-    defaults = _select_defaults()
-    unknown = sorted(set(options) - set(defaults))
+    unknown = sorted(set(options) - set(SELECT_OPTIONS))
     if unknown:
         raise ConfigError(
             f"unknown option(s) {unknown} of select_model",
             source="select_model",
-            hint=f"valid options: {sorted(defaults)}",
+            hint=f"valid options: {sorted(SELECT_OPTIONS)}",
         )
-    opts = {**defaults, **options}
-    holdout_fraction, criterion, seed = opts["holdout_fraction"], opts["criterion"], opts["seed"]
-    time_budget, segment_points = opts["time_budget"], opts["segment_points"]
-    max_nfev, margin, rtol, ratio = opts["max_nfev"], opts["margin"], opts["rtol"], opts["ratio"]
-    improvement, prune_below = opts["improvement"], opts["prune_below"]
-    if criterion not in ("ebic", "bic", "aic"):
-        raise ConfigError(
-            f"criterion must be 'ebic', 'bic' or 'aic', found {criterion!r}",
-            source="select_model",
-            hint="'ebic' (the default) also pays for choosing terms out of a large library",
-        )
-    _require(
-        _is_finite(holdout_fraction) and 0.0 <= holdout_fraction < 1.0,
-        "holdout_fraction",
-        "in [0, 1)",
-        holdout_fraction,
-        hint="0.25 holds out the last quarter of each trajectory",
-    )
-    _require(
-        _is_finite(time_budget) and time_budget >= 0,
-        "time_budget",
-        "a finite number >= 0",
-        time_budget,
-    )
-    _check_int(seed, "seed", 0)
-    _check_segment_points(segment_points)
-    _check_positives(("max_nfev",), max_nfev=max_nfev, margin=margin, rtol=rtol, ratio=ratio)
-    _require(
-        _is_finite(improvement) and 0 <= improvement < 1, "improvement", "in [0, 1)", improvement
-    )
-    _require(
-        _is_finite(prune_below) and prune_below >= 0,
-        "prune_below",
-        "a finite number >= 0",
-        prune_below,
-    )
+    Selection(**options)
 
 
 def _select_defaults() -> dict[str, Any]:
-    """The keyword options of :func:`select_model` and their defaults (one source)."""
-    sig = inspect.signature(select_model)
-    return {
-        k: p.default for k, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    """The keyword options of :func:`select_model` and their defaults (from :class:`Selection`)."""
+    params = Selection().get_params()
+    return {k: params[k] for k in SELECT_OPTIONS}
 
 
 @single_threaded
@@ -478,7 +258,8 @@ def select_model(
     dy/dt = 0.1*x*y - 0.4*y
     """
     start = time.perf_counter()
-    check_select_options(
+    opts = Selection(
+        holdout=holdout,
         holdout_fraction=holdout_fraction,
         criterion=criterion,
         seed=seed,
@@ -492,77 +273,56 @@ def select_model(
         prune_below=prune_below,
     )
     data = load_data(data)
-    states = data.states
-    fronts = _checked_fronts(fronts, states)
+    fronts = checked_fronts(fronts, data.states)
     sigma, x_all = _scales(data)
-    if isinstance(holdout, Dataset):
-        if holdout.states != states:
-            raise ConfigError(
-                f"holdout states {list(holdout.states)} differ from {list(states)}",
-                source="select_model",
-            )
-        train, test = data, list(holdout.trajectories)
-        what = f"{holdout.n_trajectories} separate trajectories"
-    elif holdout == "trajectory":
-        if data.n_trajectories < 2:
-            raise ConfigError(
-                "holdout='trajectory' needs at least 2 trajectories",
-                source="select_model",
-                hint="use holdout='windows'",
-            )
-        k = int(np.random.default_rng(seed).integers(data.n_trajectories))
-        rest = [i for i in range(data.n_trajectories) if i != k]
-        train, test = data.subset(rest), [data[k]]
-        what = f"trajectory '{data[k].name}'"
-    elif holdout is None or holdout == "windows":
-        train, n_train = _split_windows(data, float(holdout_fraction))
-        test = [
-            Trajectory(tr.t[k:], tr.x[k:], tr.name)
-            for tr, k in zip(data.trajectories, n_train, strict=True)
-            if tr.n_samples - k >= 2
-        ]
-        what = f"last {holdout_fraction:.0%} of each trajectory"
-    else:
-        raise ConfigError(
-            f"holdout must be None, 'windows', 'trajectory' or a Dataset, found {holdout!r}",
-            source="select_model",
-        )
+    train, test, what = split_holdout(data, opts)
     guard = Guard.around(x_all, margin=margin, time_limit=max(time_budget, 5.0))
-    refit_kw = dict(segment_points=segment_points, max_nfev=max_nfev, margin=margin)
+    tried = _Tried(_Scorer(data.states, train, test, sigma, guard, opts))
+    _explore(tried, fronts, opts, start)
+    _refit_searched(tried, train)
+    return _final_model(tried, data, fronts, x_all, what, start)
 
-    def evaluate(sys_: dict[str, Candidate]) -> tuple[CandidateScore, RefitResult | None]:
+
+# ------------------------------------------------------- the selection loop
+@dataclass
+class _Scorer:
+    """Refits a candidate system on the training part, simulates it on the held-out part."""
+
+    states: tuple[str, ...]
+    train: Dataset
+    test: list[Trajectory]
+    sigma: np.ndarray
+    guard: Guard
+    opts: Selection
+
+    @property
+    def refit_kw(self) -> dict[str, Any]:
+        o = self.opts
+        return dict(segment_points=o.segment_points, max_nfev=o.max_nfev, margin=o.margin)
+
+    def evaluate(self, sys_: dict[str, Candidate]) -> tuple[CandidateScore, RefitResult | None]:
+        """The candidate's scores, and its training fit (None when it failed)."""
+        o = self.opts
         p = _n_numbers(sys_)
         cx = sum(c.complexity for c in sys_.values())
-        eqs = _describe(sys_)
+        eqs = describe(sys_)
         fit = refine(
-            sys_, train, polish=False, rtol=rtol, time_limit=max(time_budget / 2, 5.0), **refit_kw
+            sys_,
+            self.train,
+            continuation=False,
+            rtol=o.rtol,
+            time_limit=max(o.time_budget / 2, 5.0),
+            **self.refit_kw,
         )
         if not fit.success:
             return CandidateScore(eqs, p, cx, "failed", f"refit: {fit.message}"), None
         n_tr = np.maximum(fit.n_observed, 1)
-        mse = np.maximum(fit.rss / sigma**2 / n_tr, _RMSE_FLOOR**2)
+        mse = np.maximum(fit.rss / self.sigma**2 / n_tr, _RMSE_FLOOR**2)
         m2ll_tr = _m2ll(n_tr, mse)
-        train_score = _criterion(m2ll_tr, int(n_tr.sum()), sys_, criterion)
+        train_score = _criterion(m2ll_tr, int(n_tr.sum()), sys_, o.criterion)
         train_rmse = float(np.sqrt(mse.mean()))
-        compiled = CompiledSystem(states, [(states.index(s), t) for s, t in fit.terms])
-        hfit = None
         try:
-            if test:
-                segs = segments(test, window_length(test, segment_points))
-                hfit = shoot(
-                    compiled,
-                    segs,
-                    sigma,
-                    guard,
-                    fit.coefficients,
-                    fit_theta=False,
-                    x0=None,
-                    rtol=rtol,
-                    max_nfev=20,
-                    time_limit=max(time_budget / 2, 5.0),
-                )
-                if hfit.residuals.size == 0:
-                    raise GuardTripped(hfit.message, "blow-up")
+            hfit = self._simulate_holdout(fit)
         except GuardTripped as exc:
             failed = CandidateScore(
                 eqs,
@@ -575,21 +335,9 @@ def select_model(
             )
             return failed, None
         if hfit is None:  # nothing held out: the training fit stands in
-            holdout_rmse, score = train_rmse, train_score
-            holdout_score = None
+            holdout_rmse, score, holdout_score = train_rmse, train_score, None
         else:
-            h_rss, n_h = hfit.rss(sigma)
-            n_h = np.maximum(n_h, 1)
-            h_mse = np.maximum(h_rss / n_h / sigma**2, _RMSE_FLOOR**2)
-            holdout_rmse = float(np.sqrt(h_mse.mean()))
-            m2ll_h = _m2ll(n_h, h_mse)
-            holdout_score = _criterion(m2ll_h, int(n_h.sum()), sys_, criterion)
-            # The selection score weighs every residual: the training part
-            # carries most of the evidence when trajectories settle at an
-            # equilibrium before the held-out part begins (issue #6: gompertz,
-            # lorenz at 10 % noise lost a term on held-out residuals alone).
-            n_all = int(n_tr.sum() + n_h.sum())
-            score = _criterion(m2ll_tr + m2ll_h, n_all, sys_, criterion)
+            holdout_rmse, score, holdout_score = self._holdout_scores(hfit, sys_, n_tr, m2ll_tr)
         ok = CandidateScore(
             eqs,
             p,
@@ -604,52 +352,120 @@ def select_model(
         )
         return ok, fit
 
-    plaus = {s: plausible(fronts[s], ratio=ratio, improvement=improvement) for s in states}
-    scores: list[CandidateScore] = []
-    systems: list[dict[str, Candidate]] = []
-    fits: list[RefitResult | None] = []
-    seen: dict[tuple, int] = {}
+    def _simulate_holdout(self, fit: RefitResult) -> Any:
+        """The held-out windows simulated with the fitted coefficients (None: nothing held out)."""
+        if not self.test:
+            return None
+        states, o = self.states, self.opts
+        compiled = CompiledSystem(states, [(states.index(s), t) for s, t in fit.terms])
+        segs = segments(self.test, window_length(self.test, o.segment_points))
+        hfit = shoot(
+            compiled,
+            segs,
+            self.sigma,
+            self.guard,
+            fit.coefficients,
+            fit_theta=False,
+            x0=None,
+            rtol=o.rtol,
+            max_nfev=20,
+            time_limit=max(o.time_budget / 2, 5.0),
+        )
+        if hfit.residuals.size == 0:
+            raise GuardTripped(hfit.message, "blow-up")
+        return hfit
 
-    def visit(sys_: dict[str, Candidate]) -> None:
-        key = tuple((s, tuple(str(t) for t in sys_[s].terms)) for s in states)
-        if key not in seen:
-            seen[key] = len(scores)
-            score, fit = evaluate(sys_)
-            if any(c.origin == "search" for c in sys_.values()):
-                score.origin = "search"
-            scores.append(score)
-            fits.append(fit)
-            systems.append(dict(sys_))
+    def _holdout_scores(
+        self, hfit: Any, sys_: dict[str, Candidate], n_tr: np.ndarray, m2ll_tr: float
+    ) -> tuple[float, float, float]:
+        """Held-out RMSE, the selection score (all residuals) and the held-out score."""
+        criterion, sigma = self.opts.criterion, self.sigma
+        h_rss, n_h = hfit.rss(sigma)
+        n_h = np.maximum(n_h, 1)
+        h_mse = np.maximum(h_rss / n_h / sigma**2, _RMSE_FLOOR**2)
+        holdout_rmse = float(np.sqrt(h_mse.mean()))
+        m2ll_h = _m2ll(n_h, h_mse)
+        holdout_score = _criterion(m2ll_h, int(n_h.sum()), sys_, criterion)
+        # The selection score weighs every residual: the training part
+        # carries most of the evidence when trajectories settle at an
+        # equilibrium before the held-out part begins (issue #6: gompertz,
+        # lorenz at 10 % noise lost a term on held-out residuals alone).
+        n_all = int(n_tr.sum() + n_h.sum())
+        score = _criterion(m2ll_tr + m2ll_h, n_all, sys_, criterion)
+        return holdout_rmse, score, holdout_score
+
+
+@dataclass
+class _Tried:
+    """Every system tried, in the order tried: its scores, the system, its training fit."""
+
+    scorer: _Scorer
+    scores: list[CandidateScore] = field(default_factory=list)
+    systems: list[dict[str, Candidate]] = field(default_factory=list)
+    fits: list[RefitResult | None] = field(default_factory=list)
+    seen: set[tuple] = field(default_factory=set)
+
+    def add(self, sys_: dict[str, Candidate], origin: str | None = None) -> None:
+        score, fit = self.scorer.evaluate(sys_)
+        if origin is not None:
+            score.origin = origin
+        self.scores.append(score)
+        self.fits.append(fit)
+        self.systems.append(dict(sys_))
+
+    def visit(self, sys_: dict[str, Candidate]) -> None:
+        """Score ``sys_`` unless a system of the same terms was scored already."""
+        key = tuple((s, tuple(str(t) for t in sys_[s].terms)) for s in self.scorer.states)
+        if key not in self.seen:
+            self.seen.add(key)
+            searched = any(c.origin == "search" for c in sys_.values())
+            self.add(sys_, "search" if searched else None)
+
+
+def _explore(
+    tried: _Tried, fronts: dict[str, list[Candidate]], opts: Selection, start: float
+) -> None:
+    """From the knees: swap one state's equation, prune weak terms, until nothing changes."""
+    states = tried.scorer.states
+    plaus = {
+        s: plausible(fronts[s], ratio=opts.ratio, improvement=opts.improvement) for s in states
+    }
 
     def out_of_time() -> bool:
-        return time.perf_counter() - start >= time_budget
+        return time.perf_counter() - start >= opts.time_budget
 
-    visit({s: knee(fronts[s], improvement=improvement) for s in states})
+    tried.visit({s: knee(fronts[s], improvement=opts.improvement) for s in states})
     swapped: set[int] = set()
     pruned: set[int] = set()
     while not out_of_time():
-        best = _choose(scores)
-        pivot = best if best is not None else len(scores) - 1
+        best = _choose(tried.scores)
+        pivot = best if best is not None else len(tried.scores) - 1
         if pivot not in swapped:
             # Swap one state's equation for another plausible one from its front.
             swapped.add(pivot)
             for s in states:
                 for alt in plaus[s]:
                     if not out_of_time():
-                        visit({**systems[pivot], s: alt})
+                        tried.visit({**tried.systems[pivot], s: alt})
         elif best is not None and best not in pruned:
             # Drop terms whose refitted coefficient is weak (|t| below prune_below):
             # a biased derivative field can make a spurious term look useful.
             pruned.add(best)
-            for sys_ in _pruned_systems(systems[best], fits[best], prune_below):
+            for sys_ in pruned_systems(tried.systems[best], tried.fits[best], opts.prune_below):
                 if not out_of_time():
-                    visit(sys_)
+                    tried.visit(sys_)
         else:
             break
-    # The best few systems with search terms get the numbers inside their terms
-    # refitted to the training part through the ODE solver (the search fitted
-    # them to the field's derivatives), and are scored again. Bounded: at most
-    # _INNER_REFITS refits of _INNER_LIMIT seconds each.
+
+
+def _refit_searched(tried: _Tried, train: Dataset) -> None:
+    """Refit the inner constants of the best few systems with search terms, score them again.
+
+    The search fitted the numbers inside its terms to the field's derivatives;
+    here they are refitted to the training part through the ODE solver.
+    Bounded: at most ``_INNER_REFITS`` refits of ``_INNER_LIMIT`` seconds each.
+    """
+    scores = tried.scores
     searched = [i for i, c in enumerate(scores) if c.origin == "search"]
     searched.sort(
         key=lambda i: (
@@ -659,19 +475,27 @@ def select_model(
         )
     )
     for i in searched[:_INNER_REFITS]:
-        new = _refit_inner_constants(systems[i], train, states, _INNER_LIMIT)
-        if new is systems[i]:
-            continue
-        score, fit = evaluate(new)
-        score.origin = "search, refitted"
-        scores.append(score)
-        fits.append(fit)
-        systems.append(dict(new))
-    winner = _choose(scores)
+        system = tried.systems[i]
+        new = _refit_inner_constants(system, train, tried.scorer.states, _INNER_LIMIT)
+        if new is not system:
+            tried.add(new, "search, refitted")
 
-    report = SelectionReport(criterion=criterion, holdout=what, candidates=scores)
+
+def _final_model(
+    tried: _Tried,
+    data: Dataset,
+    fronts: dict[str, list[Candidate]],
+    x_all: np.ndarray,
+    what: str,
+    start: float,
+) -> tuple[SymbolicModel, SelectionReport]:
+    """The winner refitted on all data (or the first knee when every candidate failed)."""
+    states, opts, scores = data.states, tried.scorer.opts, tried.scores
+    winner = _choose(scores)
+    report = SelectionReport(criterion=opts.criterion, holdout=what, candidates=scores)
     pareto = front_to_dicts(fronts)
     bounds = (np.nanmin(x_all, axis=0), np.nanmax(x_all, axis=0))
+    final = None
     if winner is None:
         reasons = "; ".join(f"#{i}: {c.reason}" for i, c in enumerate(scores))
         report.explanation = (
@@ -679,31 +503,22 @@ def select_model(
             f"({reasons}). Remedies: more or longer trajectories, a smaller library, a better "
             "neural field fit."
         )
-        report.elapsed = time.perf_counter() - start
-        sys_ = systems[0]
-        terms = [
-            TermEstimate(s, t, float(c), None)
-            for s in states
-            for t, c in zip(sys_[s].terms, sys_[s].coefficients, strict=True)
-        ]
-        model = SymbolicModel(
-            states, terms, pareto=pareto, selection=report.to_dict(), bounds=bounds
-        )
-        return model, report
-
-    scores[winner].chosen = True
-    report.winner = winner
-    final = refine(systems[winner], data, time_limit=max(time_budget, 10.0), **refit_kw)
-    report.explanation = _explain(scores, winner, criterion, final.success)
+        chosen = tried.systems[0]
+    else:
+        scores[winner].chosen = True
+        report.winner = winner
+        chosen = tried.systems[winner]
+        time_limit = max(opts.time_budget, 10.0)
+        final = refine(chosen, data, time_limit=time_limit, **tried.scorer.refit_kw)
+        report.explanation = _explain(scores, winner, opts.criterion, final.success)
     report.elapsed = time.perf_counter() - start
-    if final.success:
+    if final is not None and final.success:
         terms = final.term_estimates()
     else:
-        sys_ = systems[winner]
         terms = [
             TermEstimate(s, t, float(c), None)
             for s in states
-            for t, c in zip(sys_[s].terms, sys_[s].coefficients, strict=True)
+            for t, c in zip(chosen[s].terms, chosen[s].coefficients, strict=True)
         ]
     model = SymbolicModel(states, terms, pareto=pareto, selection=report.to_dict(), bounds=bounds)
     return model, report
