@@ -347,7 +347,9 @@ def refine(
     params, theta0 = _system_params(system, states)
     compiled = CompiledSystem(states, params)
     sigma, x_all = _scales(data)
-    guard = Guard.around(x_all, margin=margin, max_evals=max_evals, time_limit=sim_time_limit)
+    guard = Guard.around(
+        x_all, margin=margin, max_evals=max_evals, simulation_time_limit=sim_time_limit
+    )
     trajs = list(data.trajectories)
     kw = dict(rtol=rtol, max_nfev=max_nfev, time_limit=time_limit)
     seg_len = window_length(trajs, segment_points)

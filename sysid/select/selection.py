@@ -527,7 +527,7 @@ def select_model(
             f"holdout must be None, 'windows', 'trajectory' or a Dataset, found {holdout!r}",
             source="select_model",
         )
-    guard = Guard.around(x_all, margin=margin, time_limit=max(time_budget, 5.0))
+    guard = Guard.around(x_all, margin=margin, simulation_time_limit=max(time_budget, 5.0))
     refit_kw = dict(segment_points=segment_points, max_nfev=max_nfev, margin=margin)
 
     def evaluate(sys_: dict[str, Candidate]) -> tuple[CandidateScore, RefitResult | None]:
