@@ -387,6 +387,7 @@ def fit(
     method: str = "DOP853",
     max_nfev: int = 60,
     time_limit: float | None = None,
+    keep_on_interrupt: bool = False,
 ) -> Fit:
     """Fit the parameters (when ``fit_theta``) and the free start states of ``segs``.
 
@@ -412,6 +413,9 @@ def fit(
         Most least-squares function evaluations per start.
     time_limit : float, optional
         Wall seconds of the whole fit; the best point so far is kept when they run out.
+    keep_on_interrupt : bool
+        Ctrl-C returns the best point so far (``stopped="interrupted"``) instead
+        of raising KeyboardInterrupt (for interactive front ends).
 
     Returns
     -------
@@ -426,7 +430,12 @@ def fit(
     if time_limit is not None:
         prob.deadline = time.perf_counter() + float(time_limit)
     outcome = _run_starts(
-        prob, [prob.z_of(th, start) for th in thetas], max_nfev, param, time_limit
+        prob,
+        [prob.z_of(th, start) for th in thetas],
+        max_nfev,
+        param,
+        time_limit,
+        keep_on_interrupt,
     )
     if prob.best is None:
         return Fit(
@@ -474,6 +483,7 @@ def _run_starts(
     max_nfev: int,
     param: Parametrisation,
     time_limit: float | None,
+    keep_on_interrupt: bool,
 ) -> tuple[bool, str, str]:
     """Least squares from each start that simulates: (converged, message, stopped)."""
     lo = np.concatenate([param.z_bounds()[0][: prob.p], np.full(prob.n_cols - prob.p, -np.inf)])
@@ -509,7 +519,7 @@ def _run_starts(
         stopped, converged = "time", False
         message = f"time limit of {time_limit:g} s reached; the best fit so far is kept"
     except KeyboardInterrupt:
-        if prob.best is None:
+        if prob.best is None or not keep_on_interrupt:
             raise
         stopped, converged = "interrupted", False
         message = "interrupted (Ctrl-C); the best fit so far is kept"

@@ -50,6 +50,7 @@ from sysid.fit.engine import Fit, covariance
 from sysid.fit.shooting import (
     MIN_SEGMENT,
     continued_starts,
+    data_scales,
     mean_square,
     segment_lengths,
     segments,
@@ -65,6 +66,8 @@ __all__ = [
 ]
 
 _SystemLike = Mapping[str, Any] | Sequence[Candidate] | SymbolicModel
+#: The old name of :func:`sysid.fit.shooting.data_scales` (select_model imports it).
+_scales = data_scales
 
 
 # --------------------------------------------------------------- options
@@ -260,14 +263,6 @@ def _failed(states, params, theta0, n_traj, message, nfev, start, method) -> Ref
     )
 
 
-def _scales(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Each state's spread (missing values left out) and all samples."""
-    _, x = data.stacked()
-    sigma = np.nanstd(x, axis=0)
-    fallback = np.maximum(np.nanmax(np.abs(x), axis=0), 1.0)
-    return np.where(sigma > 0, sigma, fallback), x
-
-
 def _renamed(old: Mapping[str, Any]) -> dict[str, Any]:
     """Map the deprecated ``sim_time_limit`` to ``simulation_time_limit`` (with a warning)."""
     unknown = sorted(set(old) - {"sim_time_limit"})
@@ -370,7 +365,7 @@ def refine(
     states = data.states
     params, theta0 = _system_params(system, states)
     compiled = CompiledSystem(states, params)
-    sigma, x_all = _scales(data)
+    sigma, x_all = data_scales(data)
     guard = Guard.around(
         x_all, margin=margin, max_evals=max_evals, simulation_time_limit=simulation_time_limit
     )

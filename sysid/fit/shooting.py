@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sysid.core.ode import CompiledSystem, Guard, GuardTripped, simulate_batch
-from sysid.data.dataset import Trajectory
+from sysid.data.dataset import Dataset, Trajectory
 from sysid.fit.engine import Fit, Grid, Segment, covariance, fit
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "continued_starts",
     "segment_lengths",
     "mean_square",
+    "data_scales",
     "smoothed_state",
     "nearest_observed",
     "MIN_SEGMENT",
@@ -38,6 +39,18 @@ __all__ = [
 MIN_SEGMENT = 10
 #: Most windows over all trajectories (dense records get longer windows).
 MAX_SEGMENTS = 60
+
+
+def data_scales(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Each state's spread (the residual weight) and all samples stacked.
+
+    The spread is the standard deviation with missing values left out; a
+    constant state takes its largest magnitude (at least 1).
+    """
+    _, x = data.stacked()
+    sigma = np.nanstd(x, axis=0)
+    fallback = np.maximum(np.nanmax(np.abs(x), axis=0), 1.0)
+    return np.where(sigma > 0, sigma, fallback), x
 
 
 def smoothed_state(tr: Trajectory, i: int, half: int = 4) -> np.ndarray:
