@@ -417,18 +417,24 @@ class ExpressionSystem:
         ``dx_i/dt``, one per state.
     params : sequence of str
         The parameters ``theta`` in order; every other symbol must be a state or ``t``.
+    sensitivities : bool
+        False: no derivatives (fits then use finite differences).
     """
 
     def __init__(
-        self, states: Sequence[str], rhs: Sequence[sp.Expr], params: Sequence[str]
+        self,
+        states: Sequence[str],
+        rhs: Sequence[sp.Expr],
+        params: Sequence[str],
+        sensitivities: bool = True,
     ) -> None:
         self.states = tuple(str(s) for s in states)
         self.d = len(self.states)
         self.param_names = tuple(str(p) for p in params)
         self.n_params = len(self.param_names)
-        xs = [sp.Dummy(s) for s in self.states]
-        ps = [sp.Dummy(p) for p in self.param_names]
-        t = sp.Dummy("t")
+        xs = [sp.Dummy(s, real=True) for s in self.states]
+        ps = [sp.Dummy(p, real=True) for p in self.param_names]
+        t = sp.Dummy("t", real=True)
         by_name = {
             **dict(zip(self.states, xs, strict=True)),
             **dict(zip(self.param_names, ps, strict=True)),
@@ -445,6 +451,9 @@ class ExpressionSystem:
         args = [t, *xs, *ps]
         self._f = _Columns(exprs, args)
         self._jac: _Columns | None = None
+        if not sensitivities:
+            return
+        # d sign(x)/dx = 2 DiracDelta(x) is 0 wherever it can be evaluated.
         derivs = [sp.diff(e, v) for e in exprs for v in (*xs, *ps)]
         derivs = [e.replace(sp.DiracDelta, lambda *a: sp.Integer(0)) for e in derivs]
         if not any(e.has(sp.Derivative, sp.Subs) for e in derivs):
