@@ -16,7 +16,7 @@ import numpy as np
 
 from sysid.core.ode import CompiledSystem, Guard, GuardTripped, simulate_batch
 from sysid.data.dataset import Dataset, Trajectory
-from sysid.fit.engine import Fit, Grid, Segment, covariance, fit
+from sysid.fit.engine import Fit, Grid, Segment, fit
 
 __all__ = [
     "Segment",
@@ -25,7 +25,6 @@ __all__ = [
     "Grid",
     "Fit",
     "shoot",
-    "standard_errors",
     "continued_starts",
     "segment_lengths",
     "mean_square",
@@ -163,17 +162,6 @@ def shoot(
         max_nfev=max_nfev,
         time_limit=time_limit,
     )
-
-
-def standard_errors(fit_: Fit, d: int, p: int) -> np.ndarray:
-    """Standard errors of the first ``p`` unknowns (the coefficients), by the one rule.
-
-    ``d`` is kept for callers of the old signature; the states come from the fit.
-    """
-    del d
-    if p == 0:
-        return np.zeros(0)
-    return covariance(fit_).stderr[:p]
 
 
 def continued_starts(
