@@ -34,7 +34,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -150,13 +150,6 @@ class Guard:
         width = np.where(width > 0, width, 1.0)
         scale = np.maximum(big, width)
         return cls(lower=lo - margin * width, upper=hi + margin * width, scale=scale, **kwargs)
-
-    def capped(self, seconds: float | None) -> Guard:
-        """This guard with its wall limit lowered to ``seconds`` (None: unchanged)."""
-        if seconds is None:
-            return self
-        now = self.simulation_time_limit
-        return replace(self, simulation_time_limit=seconds if now is None else min(now, seconds))
 
 
 class GuardTripped(Exception):

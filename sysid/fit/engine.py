@@ -5,7 +5,7 @@ Gray-box fits (:func:`sysid.fit.graybox.fit_model`), discovery refits
 (:mod:`sysid.fit.polish`, :mod:`sysid.fit.inner`) all call :func:`fit` and
 :func:`covariance` here.
 
-The data are cut into :class:`Segment` s, each simulated from its own start
+The data are cut into segments (:class:`Segment`), each simulated from its own start
 state (known entries stay, the others are fitted) through the one guarded
 simulator (:func:`sysid.core.ode.simulate_batch`): all segments of an
 autonomous system in one batch, in local time; those of a non-autonomous one
