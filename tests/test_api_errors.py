@@ -336,7 +336,10 @@ def test_select_model_rejects_bad_fronts(small, fronts, fronts_of, match):
     ("kwargs", "match"),
     [
         ({"time_limit": 0}, r"argument 'time_limit': time_limit must be a finite number > 0"),
-        ({"sim_time_limit": float("nan")}, r"sim_time_limit must be a finite number > 0"),
+        (
+            {"simulation_time_limit": float("nan")},
+            r"simulation_time_limit must be a finite number > 0",
+        ),
         ({"max_evals": 0}, r"max_evals must be an integer >= 1, found 0"),
         ({"margin": "5"}, r"margin must be a finite number > 0, found '5'"),
         ({"segment_points": True}, r"segment_points must be None or an integer >= 2"),

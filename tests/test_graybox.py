@@ -205,7 +205,7 @@ def test_blow_up_during_fit_is_survived_and_reported():
         parameters={"a": 0.05},
         columns={"x": "x0"},
         initial_state={"x": 1.0},
-        blowup=10.0,
+        margin=0.5,
     )
     assert res.success, res.message
     assert res.parameters["a"] == pytest.approx(0.5, rel=1e-4)
@@ -346,17 +346,57 @@ def test_standard_errors_cover_the_truth_over_noise_seeds():
 
 
 def test_ctrl_c_keeps_the_best_point_so_far(clean, monkeypatch):
-    import sysid.fit.graybox as gb
+    import sysid.fit.engine as engine
 
     def interrupted(fun, z0, **kwargs):
         for step in np.linspace(0.0, 1.0, 5):  # walk towards the truth, then Ctrl-C
             fun(z0 + step * (np.log([1.6, 0.45]) - z0))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gb, "least_squares", interrupted)
+    monkeypatch.setattr(engine, "least_squares", interrupted)
     res = fit_model(SIR, clean, parameters=GUESS, fixed={"N": N}, initial_state=X0)
     assert not res.success
     assert res.message.startswith("interrupted (Ctrl-C)")
     assert res.parameters["beta"] == pytest.approx(1.6, rel=1e-9)
-    assert np.isnan(res.stderr["beta"])
+    # the standard errors are those of the kept point (one rule for every fit)
+    assert 0 < res.stderr["beta"] < 1e-3
     json.dumps(res.to_dict())
+
+
+def test_old_keywords_still_work_with_a_warning(clean):
+    kw = dict(parameters=GUESS, fixed={"N": N}, initial_state=X0)
+    with pytest.warns(
+        DeprecationWarning, match=r"total_time=\.\.\.\) is deprecated; use time_limit="
+    ):
+        res = fit_model(SIR, clean, total_time=1e-9, **kw)
+    assert res.message.startswith("stopped by time_limit=1e-09 s")
+    with pytest.warns(DeprecationWarning, match=r"blowup=\.\.\.\) is deprecated; use margin="):
+        res = fit_model(SIR, clean, blowup=1e6, **kw)
+    assert res.success
+    with pytest.raises(TypeError, match="unexpected keyword argument 'total_tim'"):
+        fit_model(SIR, clean, total_tim=1.0, **kw)
+
+
+def test_time_dependent_rhs_and_missing_values():
+    # a forced oscillator: the equations use t; a third of the v samples are missing
+    t = np.linspace(0.0, 8.0, 60)
+    sol = solve_ivp(
+        lambda tt, x: [x[1], -2.0 * x[0] - 0.3 * x[1] + np.cos(1.2 * tt)],
+        (0.0, 8.0),
+        [0.5, 0.0],
+        t_eval=t,
+        rtol=1e-11,
+        atol=1e-12,
+    )
+    q, v = sol.y[0], sol.y[1].copy()
+    v[1::3] = np.nan
+    res = fit_model(
+        {"q": "v", "v": "-k*q - c*v + cos(1.2*t)"},
+        pd.DataFrame({"t": t, "q": q, "v": v}),
+        parameters={"k": 1.5, "c": 0.5},
+    )
+    assert res.success, res.message
+    assert res.parameters["k"] == pytest.approx(2.0, rel=1e-5)
+    assert res.parameters["c"] == pytest.approx(0.3, rel=1e-5)
+    assert res.initial_states[0]["q"] == pytest.approx(0.5, rel=1e-5)
+    assert res.dof == 60 + 40 - 4

@@ -18,9 +18,10 @@ from sysid.core.expressions import state_symbols
 from sysid.core.ode import CompiledSystem, Guard
 from sysid.data.columns import split_unit
 from sysid.data.dataset import Dataset, Trajectory
+from sysid.fit.engine import Parametrisation, _Residuals
 from sysid.fit.graybox import fit_model
 from sysid.fit.refit import refine
-from sysid.fit.shooting import _Shooting, segments, smoothed_state
+from sysid.fit.shooting import segments, smoothed_state
 from sysid.neural.field import NeuralField, loss_and_grads
 from sysid.neural.net import VectorField
 from sysid.neural.train import Settings, _Stage, objective
@@ -262,8 +263,9 @@ def test_shooting_residuals_drop_missing_entries_exactly(lv_dataset):
     gappy = Trajectory(tr.t, _gappy(tr.x, 0.2, seed=6), tr.name)
     full, holes = segments([tr], 40), segments([gappy], 40)
     system, sigma, guard = _lv_system(), np.array([1.0, 2.0]), Guard.around(tr.x)
-    pf = _Shooting(system, full, sigma, guard, 1e-8, None, 10.0)
-    pg = _Shooting(system, holes, sigma, guard, 1e-8, None, 10.0)
+    par, opts = Parametrisation.linear(4), {"rtol": 1e-8, "method": "DOP853"}
+    pf = _Residuals(system, full, sigma, guard, par, None, opts)
+    pg = _Residuals(system, holes, sigma, guard, par, None, opts)
     z = np.concatenate([LV_TRUE, np.array([s.start for s in full]).ravel()])
     rf, jf = pf.evaluate(z)
     rg, jg = pg.evaluate(z)

@@ -8,7 +8,12 @@ import sympy as sp
 
 import sysid
 from sysid.core.errors import ConfigError
-from sysid.fit.polish import has_inner_constants, negligible_terms, polish_model, trajectory_rms
+from sysid.fit.polish import (
+    has_inner_constants,
+    negligible_terms,
+    polish_model,
+    trajectory_rms,
+)
 from sysid.symbolic.model import SymbolicModel
 
 
@@ -110,15 +115,17 @@ def test_search_systems_need_strong_evidence():
     assert _choose([failed, sc("search", -50.0, 12)]) == 1
 
 
-def test_fit_model_total_time_keeps_the_best_point(logistic_data):
+def test_fit_model_time_limit_keeps_the_best_point(logistic_data):
     res = sysid.fit_model(
         {"N": "r*N*(1 - N/K)"},
         logistic_data,
         parameters={"r": 0.3, "K": 80.0},
-        total_time=1e-9,
+        time_limit=1e-9,
     )
     assert not res.success
-    assert res.message.startswith("stopped by total_time=1e-09 s")
+    assert res.message.startswith("stopped by time_limit=1e-09 s")
     assert all(np.isfinite(v) for v in res.parameters.values())
-    with pytest.raises(ConfigError, match="total_time must be > 0, found -1"):
-        sysid.fit_model({"N": "r*N"}, logistic_data, parameters={"r": 0.3}, total_time=-1)
+    with pytest.raises(ConfigError, match="time_limit must be > 0, found -1"):
+        sysid.fit_model({"N": "r*N"}, logistic_data, parameters={"r": 0.3}, time_limit=-1)
+    with pytest.raises(ConfigError, match="simulation_time_limit must be > 0, found 0"):
+        sysid.fit_model({"N": "r*N"}, logistic_data, parameters={"r": 0.3}, simulation_time_limit=0)

@@ -356,3 +356,12 @@ def test_the_law_is_refitted_even_when_long_candidates_fit_the_field_far_better(
     assert sysid.score(model.equations, sysid.load_problem("michaelis-menten"))[
         "structure_recovered"
     ]
+
+
+def test_old_simulation_limit_keyword_still_works_with_a_warning():
+    data = sysid.simulate("lotka-volterra", n_samples=40)
+    with pytest.warns(DeprecationWarning, match=r"sim_time_limit=\.\.\.\) is deprecated"):
+        fit = refine({"x": "1.1*x - 0.4*x*y", "y": "0.1*x*y - 0.4*y"}, data, sim_time_limit=5.0)
+    assert fit.success
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sim_limit'"):
+        refine({"x": "x", "y": "y"}, data, sim_limit=5.0)

@@ -427,13 +427,36 @@ def test_simulated_csv_round_trip_is_exact(tmp_path_factory, seed, noise, irregu
 
 def test_evaluation_budget_stops_a_hopeless_solve():
     p = load_problem("lorenz")
-    with pytest.raises(SimulationError, match=r"'lorenz'.*gave up at t = .* after 50 evaluations"):
-        integrate(p, p.initial_conditions[0], np.linspace(0.0, 5.0, 10), max_evaluations=50)
+    with pytest.raises(
+        SimulationError, match=r"'lorenz'.*more than 50 right-hand-side evaluations by t="
+    ):
+        integrate(p, p.initial_conditions[0], np.linspace(0.0, 5.0, 10), max_evals=50)
+
+
+def test_old_budget_keyword_still_works_with_a_warning():
+    p = load_problem("lorenz")
+    t = np.linspace(0.0, 5.0, 10)
+    with pytest.warns(DeprecationWarning, match=r"max_evaluations=\.\.\.\) is deprecated"):
+        with pytest.raises(SimulationError, match="more than 50 right-hand-side evaluations"):
+            integrate(p, p.initial_conditions[0], t, max_evaluations=50)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_steps'"):
+        integrate(p, p.initial_conditions[0], t, max_steps=50)
+
+
+def test_shipped_problems_fit_the_one_evaluation_budget():
+    """Each trajectory of every shipped problem needs well under MAX_EVALS (margin 2x)."""
+    from sysid.core.ode import MAX_EVALS
+
+    for name in ("rossler", "fitzhugh-nagumo", "brusselator"):  # the three largest needs
+        p = load_problem(name)
+        for x0 in p.initial_conditions:
+            t = np.linspace(*p.t_span, 50)
+            integrate(p, x0, t, max_evals=MAX_EVALS // 2)
 
 
 def test_stiff_system_falls_back_to_lsoda(valid_problem):
     valid_problem["equations"] = {"x": "-a*1e5*(x - cos(t))", "y": "-y"}
     p = problem_from_dict(valid_problem)
     t = np.linspace(0.0, 2.0, 11)
-    x = integrate(p, [1.0, 1.0], t, max_evaluations=20_000)  # DOP853 would need far more
+    x = integrate(p, [1.0, 1.0], t, max_evals=20_000)  # DOP853 would need far more
     np.testing.assert_allclose(x[:, 0], np.cos(t), atol=1e-4)

@@ -1,12 +1,31 @@
-"""Private: compiled polynomial-in-parameters ODE systems and guarded simulation.
+"""The one guarded simulator: every simulation in sysid goes through :func:`guarded_solve`.
 
-A candidate model is ``dx_i/dt = sum_k theta_k * term_k(x)`` over the terms of
-equation ``i``. :class:`CompiledSystem` evaluates it (and its state Jacobian)
-for many starting points at once with numpy, and :func:`simulate_batch`
-integrates a batch of initial states together with scipy's ``solve_ivp``,
-optionally with forward sensitivities ``dx/dtheta`` and ``dx/dx0``. Every run
-is guarded by :class:`Guard`: a limit on right-hand-side evaluations, a wall
-time limit and blow-up detection (states far outside a box).
+A simulation is guarded by a :class:`Guard`: at most ``max_evals``
+right-hand-side evaluations (:data:`MAX_EVALS` by default), at most
+``simulation_time_limit`` wall seconds (:data:`SIMULATION_TIME_LIMIT`), and
+one blow-up rule: **a state outside the guard's box, or a non-finite state,
+on an accepted solver step or at an output time is a blow-up** (the trial
+stages of a step that the solver then rejects may wander). A stopped
+simulation raises :class:`GuardTripped` with a reason in words and a kind
+(``"blow-up"``, ``"steps"``, ``"time"`` or ``"solver"``); nothing else escapes.
+
+Candidate models are systems with parameters ``theta``: :class:`CompiledSystem`
+(``dx_i/dt = sum_k theta_k * term_k(x)``, fast, for discovered models) and
+:class:`ExpressionSystem` (any right-hand side, may use the time ``t``, for
+user models and inner constants). :func:`simulate_batch` integrates a batch of
+start states of either, optionally with the forward sensitivities
+``dx/dtheta`` and ``dx/dx0`` (derivatives by sympy).
+
+Examples
+--------
+>>> import numpy as np
+>>> import sympy as sp
+>>> x, k = sp.symbols("x k")
+>>> system = ExpressionSystem(["x"], [-k * x], ["k"])
+>>> xs, s_th, _ = simulate_batch(system, np.array([0.5]), np.array([[2.0]]),
+...                              np.array([0.0, 1.0]), guard=Guard(), sensitivities=True)
+>>> round(float(xs[0, 1, 0]), 6), round(float(s_th[0, 1, 0, 0]), 6)  # 2 e^-0.5, -2 e^-0.5
+(1.213061, -1.213061)
 """
 
 from __future__ import annotations
@@ -25,13 +44,28 @@ from scipy.integrate import solve_ivp
 from sysid.core.expressions import state_symbols
 
 __all__ = [
+    "MAX_EVALS",
+    "SIMULATION_TIME_LIMIT",
     "Guard",
     "GuardTripped",
     "CompiledSystem",
+    "ExpressionSystem",
+    "guarded_solve",
     "simulate_batch",
     "blas_single_thread",
     "single_threaded",
 ]
+
+#: The one evaluation budget: most right-hand-side evaluations of one simulation.
+#: The shipped problems need at most 8.7k (rossler's data at rtol 1e-10).
+MAX_EVALS = 20_000
+#: Most wall seconds of one simulation.
+SIMULATION_TIME_LIMIT = 10.0
+#: A huge absolute tolerance switches error control off for sensitivity components:
+#: steps are chosen by the states alone (the states decide the accuracy we need).
+_NO_ERROR_CONTROL = 1e100
+#: Exceptions a right-hand side may raise on arithmetic trouble (math functions, 0/0).
+_ARITHMETIC = (FloatingPointError, OverflowError, ZeroDivisionError, ValueError)
 
 
 @contextlib.contextmanager
@@ -62,56 +96,207 @@ def single_threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-#: A huge absolute tolerance switches error control off for sensitivity components:
-#: steps are chosen by the states alone (the states decide the accuracy we need).
-_NO_ERROR_CONTROL = 1e100
-
-
 @dataclass(frozen=True)
 class Guard:
-    """Limits of one simulation of a candidate model.
+    """Limits of one simulation.
 
     Parameters
     ----------
     max_evals : int
         Most right-hand-side evaluations (a stiff or exploding model needs many).
-    time_limit : float
-        Most wall-clock seconds.
+    simulation_time_limit : float or None
+        Most wall-clock seconds (None: no wall limit, e.g. for generating data,
+        which must not depend on the machine's speed).
     lower, upper : ndarray (d,) or None
-        A state outside ``[lower, upper]`` (or non-finite) counts as a blow-up.
+        The box: a state outside ``[lower, upper]`` counts as a blow-up.
     scale : ndarray (d,) or None
         Typical magnitude of each state, for the solver's absolute tolerance
-        (default: the initial states).
+        (default: the start states).
     """
 
-    max_evals: int = 20_000
-    time_limit: float = 10.0
+    max_evals: int = MAX_EVALS
+    simulation_time_limit: float | None = SIMULATION_TIME_LIMIT
     lower: np.ndarray | None = None
     upper: np.ndarray | None = None
     scale: np.ndarray | None = None
 
     @classmethod
-    def around(cls, x: np.ndarray, margin: float = 10.0, **kwargs: float) -> Guard:
-        """A guard whose box is the range of ``x`` widened by ``margin`` ranges on each side."""
-        x = np.asarray(x, dtype=float)
-        lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)  # missing values left out
-        width = np.maximum(hi - lo, 1e-3 * np.maximum(np.abs(hi), np.abs(lo)))
+    def around(
+        cls,
+        points: np.ndarray,
+        margin: float = 10.0,
+        floor: float = 1e-3,
+        least: float = 0.0,
+        **kwargs: Any,
+    ) -> Guard:
+        """A guard whose box is the range of ``points`` widened by ``margin`` widths each side.
+
+        A state's width is its range, at least ``floor`` times its largest magnitude
+        and at least ``least`` (1 where all are 0). Missing values (NaN) are left
+        out; a state without any value is centred on 0.
+
+        Examples
+        --------
+        >>> g = Guard.around(np.array([[0.0], [2.0]]), margin=5.0)
+        >>> float(g.lower[0]), float(g.upper[0]), float(g.scale[0])
+        (-10.0, 12.0, 2.0)
+        """
+        x = np.atleast_2d(np.asarray(points, dtype=float))
+        seen = np.isfinite(x).any(axis=0)
+        x = np.where(seen, x, 0.0)
+        lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+        big = np.maximum(np.abs(hi), np.abs(lo))
+        width = np.maximum(np.maximum(hi - lo, floor * big), least)
         width = np.where(width > 0, width, 1.0)
-        scale = np.maximum(np.maximum(np.abs(lo), np.abs(hi)), width)
+        scale = np.maximum(big, width)
         return cls(lower=lo - margin * width, upper=hi + margin * width, scale=scale, **kwargs)
 
 
 class GuardTripped(Exception):
-    """A guarded simulation stopped; ``reason`` says why in words."""
+    """A guarded simulation stopped; ``reason`` says why in words.
+
+    ``kind`` is ``"blow-up"``, ``"steps"`` (evaluation budget), ``"time"`` or ``"solver"``.
+    """
 
     def __init__(self, reason: str, kind: str):
         super().__init__(reason)
         self.reason = reason
-        self.kind = kind  # "blow-up", "steps", "time", "solver"
+        self.kind = kind
 
 
+def _blow_up(x: np.ndarray, t: float, guard: Guard, names: Sequence[str]) -> GuardTripped:
+    """The blow-up of the first state of ``x`` (b, d) that is non-finite or outside the box."""
+    if not np.isfinite(x).all():
+        return GuardTripped(f"non-finite state at t={t:.4g} (blow-up)", "blow-up")
+    room = np.minimum(guard.upper - x, x - guard.lower)
+    i, j = np.unravel_index(int(np.argmin(room)), room.shape)
+    name = names[j] if j < len(names) else f"x{j}"
+    return GuardTripped(
+        f"blow-up: state '{name}' reached {x[i, j]:.4g} at t={t:.4g}, far outside the "
+        f"data's range (allowed: [{guard.lower[j]:.4g}, {guard.upper[j]:.4g}])",
+        "blow-up",
+    )
+
+
+def _outside(x: np.ndarray, guard: Guard) -> bool:
+    if not np.isfinite(x).all():
+        return True
+    if guard.lower is None or guard.upper is None:
+        return False
+    return bool(((x < guard.lower) | (x > guard.upper)).any())
+
+
+def guarded_solve(
+    fun: Callable[[float, np.ndarray], np.ndarray],
+    t_span: tuple[float, float],
+    y0: np.ndarray,
+    t_eval: np.ndarray,
+    *,
+    guard: Guard,
+    d: int,
+    n_states: int | None = None,
+    names: Sequence[str] = (),
+    method: str = "DOP853",
+    rtol: float = 1e-8,
+    atol: float | np.ndarray = 1e-10,
+) -> np.ndarray:
+    """``solve_ivp`` under ``guard``: the solution at ``t_eval``, shape (len(y0), n).
+
+    The first ``n_states`` entries of ``y`` (default: all) are states, ``d`` per
+    batch member, and the box applies to them; further entries (sensitivities)
+    are not checked.
+
+    Raises
+    ------
+    GuardTripped
+        Blow-up, too many evaluations, time limit or solver failure, in words.
+
+    Examples
+    --------
+    >>> y = guarded_solve(lambda t, y: -y, (0.0, 1.0), np.array([1.0]), np.array([1.0]),
+    ...                   guard=Guard(), d=1)
+    >>> round(float(y[0, 0]), 6)
+    0.367879
+    >>> guarded_solve(lambda t, y: y**2, (0.0, 2.0), np.array([1.0]), np.array([2.0]),
+    ...               guard=Guard.around([[0.0], [2.0]], margin=1.0), d=1, names=["x"])
+    Traceback (most recent call last):
+    ...
+    sysid.core.ode.GuardTripped: blow-up: state 'x' reached 4 at t=0.75, far outside the data's...
+    """
+    y0 = np.asarray(y0, dtype=float)
+    t_eval = np.asarray(t_eval, dtype=float)
+    n_x = y0.size if n_states is None else int(n_states)
+    t0, t1 = float(t_span[0]), float(t_span[1])
+    if t1 <= t0:
+        y = np.repeat(y0[:, None], t_eval.size, axis=1)
+    else:
+        y = _solve(fun, (t0, t1), y0, t_eval, guard, d, n_x, names, method, rtol, atol)
+    for k in range(t_eval.size):
+        x = y[:n_x, k].reshape(-1, d)
+        if _outside(x, guard):
+            raise _blow_up(x, float(t_eval[k]), guard, names)
+    return y
+
+
+def _solve(fun, t_span, y0, t_eval, guard, d, n_x, names, method, rtol, atol) -> np.ndarray:
+    """The guarded ``solve_ivp`` call of :func:`guarded_solve` (``t_span`` not empty)."""
+    start = time.perf_counter()
+    count = [0]
+    limit = guard.simulation_time_limit
+
+    def counted(t: float, y: np.ndarray) -> np.ndarray:
+        count[0] += 1
+        if count[0] > guard.max_evals:
+            raise GuardTripped(
+                f"more than {guard.max_evals} right-hand-side evaluations by t={t:.4g} "
+                "(stiff or nearly singular model); try increasing max_evals",
+                "steps",
+            )
+        if limit is not None and count[0] % 50 == 0 and time.perf_counter() - start > limit:
+            raise GuardTripped(
+                f"wall time limit of {limit:g} s reached at t={t:.4g}; try a larger time limit",
+                "time",
+            )
+        return fun(t, y)
+
+    # The box is checked on accepted steps only (an event): the trial stages of a
+    # step that the solver then rejects may legitimately wander far.
+    def leave_box(t: float, y: np.ndarray) -> float:
+        x = y[:n_x]
+        if not np.isfinite(x).all():
+            return -1.0
+        if guard.lower is None or guard.upper is None:
+            return 1.0
+        x = x.reshape(-1, d)
+        return float(min((guard.upper - x).min(), (x - guard.lower).min()))
+
+    leave_box.terminal = True  # type: ignore[attr-defined]
+    leave_box.direction = -1  # type: ignore[attr-defined]
+    with np.errstate(all="ignore"):
+        try:
+            sol = solve_ivp(
+                counted,
+                t_span,
+                y0,
+                method=method,
+                t_eval=t_eval,
+                rtol=rtol,
+                atol=atol,
+                events=[leave_box],
+            )
+        except _ARITHMETIC as err:
+            raise GuardTripped(f"arithmetic error in the model ({err})", "solver") from None
+    if sol.status == 1:  # left the box
+        x_out = sol.y_events[0][0][:n_x].reshape(-1, d)
+        raise _blow_up(x_out, float(sol.t_events[0][0]), guard, names)
+    if sol.status != 0 or sol.y.shape[1] != t_eval.size:
+        raise GuardTripped(f"ODE solver failed: {sol.message}", "solver")
+    return sol.y
+
+
+# --------------------------------------------------------------------------- systems
 class _Columns:
-    """Compiled ``x (n, d) -> [e_1(x), ..., e_k(x)] (n, k)`` for sympy expressions.
+    """Compiled ``(t, x (n, d), theta) -> [e_1, ..., e_k] (n, k)`` for sympy expressions.
 
     Constant expressions are filled in once; the others are evaluated by one
     lambdified numpy function and written as a block (no per-column broadcasting).
@@ -129,16 +314,16 @@ class _Columns:
         self.var = np.array(var, dtype=np.int64)
         self._f = sp.lambdify(symbols, [exprs[i] for i in var], modules="numpy") if var else None
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        n = x.shape[0]
+    def __call__(self, *args: Any) -> np.ndarray:
+        n = args[0].shape[0] if isinstance(args[0], np.ndarray) else 1
         out = np.empty((n, self.k))
         out[:] = self.const
         if self._f is not None:
             with np.errstate(all="ignore"):
-                vals = self._f(*x.T)
+                vals = self._f(*args)
             try:
                 out[:, self.var] = np.array(vals, dtype=float).T
-            except ValueError:  # pragma: no cover - a scalar among arrays
+            except ValueError:  # a scalar among arrays
                 for j, v in zip(self.var, vals, strict=True):
                     out[:, j] = v
         return out
@@ -154,6 +339,8 @@ class CompiledSystem:
         One entry per coefficient: the equation (state index) it belongs to and
         the term it multiplies.
     """
+
+    autonomous = True
 
     def __init__(self, states: Sequence[str], params: Sequence[tuple[int, sp.Expr]]):
         self.states = tuple(states)
@@ -179,19 +366,122 @@ class CompiledSystem:
 
     def terms(self, x: np.ndarray) -> np.ndarray:
         """Term values at states ``x`` (n, d): shape (n, m)."""
-        return self._f(x)
+        return self._f(*x.T)
 
     def term_gradients(self, x: np.ndarray) -> np.ndarray:
         """Derivatives of the terms: shape (n, m, d)."""
-        return self._g(x).reshape(x.shape[0], self.m, self.d)
+        return self._g(*x.T).reshape(x.shape[0], self.m, self.d)
 
     def rhs(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """``dx/dt`` at states ``x`` (n, d) for coefficient matrix ``c``."""
         return self.terms(x) @ c
 
+    def bind(self, theta: np.ndarray) -> tuple[Callable, Callable]:
+        """``f(t, x) -> (b, d)`` and ``jac(t, x) -> (df/dx (b, d, d), df/dtheta (b, d, p))``."""
+        c = self.coefficient_matrix(theta)
+        p = self.n_params
+        eq_of, term_of = self.eq_of, self.term_of
+
+        def f(t: float, x: np.ndarray) -> np.ndarray:
+            return self.terms(x) @ c
+
+        def both(t: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            th = self.terms(x)
+            jx = np.einsum("smj,mi->sij", self.term_gradients(x), c)
+            jth = np.zeros((x.shape[0], self.d, p))
+            jth[:, eq_of, np.arange(p)] = th[:, term_of]
+            return th @ c, jx, jth
+
+        return f, both
+
+
+class ExpressionSystem:
+    """The right-hand side ``f(t, x; theta)`` of any model given as sympy expressions.
+
+    Symbols are matched by name: states, parameters and ``t`` (the time; a
+    system without ``t`` is autonomous). The derivatives for the forward
+    sensitivities come from sympy; ``has_sensitivities`` is False when one
+    of them cannot be evaluated numerically (then fits use finite differences).
+
+    Parameters
+    ----------
+    states : sequence of str
+    rhs : sequence of sympy.Expr
+        ``dx_i/dt``, one per state.
+    params : sequence of str
+        The parameters ``theta`` in order; every other symbol must be a state or ``t``.
+    sensitivities : bool
+        False: no derivatives (fits then use finite differences).
+    """
+
+    def __init__(
+        self,
+        states: Sequence[str],
+        rhs: Sequence[sp.Expr],
+        params: Sequence[str],
+        sensitivities: bool = True,
+    ) -> None:
+        self.states = tuple(str(s) for s in states)
+        self.d = len(self.states)
+        self.param_names = tuple(str(p) for p in params)
+        self.n_params = len(self.param_names)
+        xs = [sp.Dummy(s, real=True) for s in self.states]
+        ps = [sp.Dummy(p, real=True) for p in self.param_names]
+        t = sp.Dummy("t", real=True)
+        by_name = {
+            **dict(zip(self.states, xs, strict=True)),
+            **dict(zip(self.param_names, ps, strict=True)),
+        }
+        by_name.setdefault("t", t)
+        exprs = []
+        for e in rhs:
+            e = sp.sympify(e)
+            extra = sorted(s.name for s in e.free_symbols if s.name not in by_name)
+            if extra:
+                raise ValueError(f"unknown symbols {extra} in {e}")
+            exprs.append(e.xreplace({s: by_name[s.name] for s in e.free_symbols}))
+        self.autonomous = not any(t in e.free_symbols for e in exprs)
+        args = [t, *xs, *ps]
+        self._f = _Columns(exprs, args)
+        self._jac: _Columns | None = None
+        if not sensitivities:
+            return
+        # d sign(x)/dx = 2 DiracDelta(x) is 0 wherever it can be evaluated.
+        derivs = [sp.diff(e, v) for e in exprs for v in (*xs, *ps)]
+        derivs = [e.replace(sp.DiracDelta, lambda *a: sp.Integer(0)) for e in derivs]
+        if not any(e.has(sp.Derivative, sp.Subs) for e in derivs):
+            try:
+                self._jac = _Columns(derivs, args)
+                self._jac(np.zeros(1), *np.ones((self.d + self.n_params, 1)))
+            except Exception:  # noqa: BLE001 - no numeric derivative: finite differences
+                self._jac = None
+
+    @property
+    def has_sensitivities(self) -> bool:
+        return self._jac is not None
+
+    def bind(self, theta: np.ndarray) -> tuple[Callable, Callable | None]:
+        """``f(t, x) -> (b, d)`` and ``jac(t, x)`` as :meth:`CompiledSystem.bind` (or None)."""
+        theta = [float(v) for v in np.asarray(theta, dtype=float)]
+        d, p = self.d, self.n_params
+
+        def f(t: float, x: np.ndarray) -> np.ndarray:
+            tt = np.full(x.shape[0], t)
+            return self._f(tt, *x.T, *theta)
+
+        if self._jac is None:
+            return f, None
+
+        def both(t: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            tt = np.full(x.shape[0], t)
+            j = self._jac(tt, *x.T, *theta).reshape(x.shape[0], d, d + p)
+            return f(t, x), j[:, :, :d], j[:, :, d:]
+
+        return f, both
+
 
 def simulate_batch(
-    system: CompiledSystem,
+    system: CompiledSystem | ExpressionSystem,
     theta: np.ndarray,
     x0: np.ndarray,
     t_eval: np.ndarray,
@@ -200,21 +490,23 @@ def simulate_batch(
     sensitivities: bool = False,
     rtol: float = 1e-8,
     method: str = "DOP853",
+    t_start: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Integrate a batch of initial states from local time 0 to ``t_eval[-1]``.
+    """Integrate a batch of start states from local time 0 to ``t_eval[-1]``.
 
     Parameters
     ----------
-    system : CompiledSystem
+    system : CompiledSystem or ExpressionSystem
     theta : ndarray (p,)
-        Coefficients.
     x0 : ndarray (b, d)
-        Initial states, all at local time 0 (the systems are autonomous).
+        Start states, all at local time 0 (absolute time ``t_start``).
     t_eval : ndarray (n,)
-        Increasing output times, starting at or after 0.
+        Increasing local output times, at or after 0.
     guard : Guard
     sensitivities : bool
-        Also integrate ``dx/dtheta`` and ``dx/dx0``.
+        Also integrate ``dx/dtheta`` and ``dx/dx0`` (the system must have them).
+    t_start : float
+        Absolute time of local time 0 (matters for non-autonomous systems only).
 
     Returns
     -------
@@ -227,121 +519,49 @@ def simulate_batch(
     GuardTripped
         With a reason in words: blow-up, too many steps, time limit or solver failure.
     """
+    x0 = np.asarray(x0, dtype=float)
     b, d = x0.shape
     p = system.n_params
-    c = system.coefficient_matrix(theta)
     n_x = b * d
-    start = time.perf_counter()
-    counter = [0]
-    lower = guard.lower
-    upper = guard.upper
-    states = system.states
+    f, both = system.bind(theta)
     scale = np.abs(x0).max(axis=0) if guard.scale is None else np.asarray(guard.scale, float)
-
-    def check(x: np.ndarray, t: float) -> None:
-        counter[0] += 1
-        if counter[0] > guard.max_evals:
-            raise GuardTripped(
-                f"more than {guard.max_evals} right-hand-side evaluations by t={t:.4g} "
-                "(stiff or nearly singular model); try increasing max_evals",
-                "steps",
-            )
-        if counter[0] % 50 == 0 and time.perf_counter() - start > guard.time_limit:
-            raise GuardTripped(
-                f"wall time limit of {guard.time_limit:g} s reached at t={t:.4g}; "
-                "try increasing time_limit",
-                "time",
-            )
-
-    def check_box(x: np.ndarray, t: float) -> None:
-        if not np.isfinite(x).all():
-            raise GuardTripped(f"non-finite state at t={t:.4g} (blow-up)", "blow-up")
-        if lower is not None and upper is not None:
-            bad = (x < lower) | (x > upper)
-            if bad.any():
-                i, j = np.argwhere(bad)[0]
-                raise GuardTripped(
-                    f"blow-up: state '{states[j]}' reached {x[i, j]:.4g} at t={t:.4g}, far "
-                    f"outside the data's range (allowed: [{lower[j]:.4g}, {upper[j]:.4g}])",
-                    "blow-up",
-                )
-
-    # The box is checked on accepted steps only (an event): the trial stages of a
-    # step that the solver then rejects may legitimately wander far.
-    def leave_box(t: float, y: np.ndarray) -> float:
-        x = y[:n_x].reshape(b, d)
-        if not np.isfinite(x).all():
-            return -1.0
-        return float(min((upper - x).min(), (x - lower).min()))
-
-    leave_box.terminal = True  # type: ignore[attr-defined]
-    leave_box.direction = -1  # type: ignore[attr-defined]
-    events = [leave_box] if lower is not None and upper is not None else None
-
+    atol_x = np.tile(rtol * 1e-2 * (scale + 1e-12), b)
     if sensitivities:
-        eq_of, term_of = system.eq_of, system.term_of
+        if both is None:
+            raise ValueError("this system has no sensitivities")
 
         def fun(t: float, y: np.ndarray) -> np.ndarray:
             x = y[:n_x].reshape(b, d)
-            check(x, t)
             s = y[n_x : n_x + b * d * p].reshape(b, d, p)
             z = y[n_x + b * d * p :].reshape(b, d, d)
-            th = system.terms(x)
-            jac = np.einsum("smj,mi->sij", system.term_gradients(x), c)
-            forcing = np.zeros((b, d, p))
-            forcing[:, eq_of, np.arange(p)] = th[:, term_of]
-            ds = jac @ s + forcing
-            dz = jac @ z
-            return np.concatenate([(th @ c).ravel(), ds.ravel(), dz.ravel()])
+            fx, jx, jth = both(t_start + t, x)
+            return np.concatenate([fx.ravel(), (jx @ s + jth).ravel(), (jx @ z).ravel()])
 
         eye = np.broadcast_to(np.eye(d), (b, d, d))
         y0 = np.concatenate([x0.ravel(), np.zeros(b * d * p), eye.ravel()])
-        atol = np.concatenate(
-            [np.tile(rtol * 1e-2 * (scale + 1e-12), b), np.full(b * d * (p + d), _NO_ERROR_CONTROL)]
-        )
+        atol = np.concatenate([atol_x, np.full(b * d * (p + d), _NO_ERROR_CONTROL)])
     else:
 
         def fun(t: float, y: np.ndarray) -> np.ndarray:
-            x = y.reshape(b, d)
-            check(x, t)
-            return (system.terms(x) @ c).ravel()
+            return f(t_start + t, y.reshape(b, d)).ravel()
 
-        y0 = x0.ravel().astype(float)
-        atol = np.tile(rtol * 1e-2 * (scale + 1e-12), b)
-
+        y0, atol = x0.ravel(), atol_x
     t_eval = np.asarray(t_eval, dtype=float)
-    t_end = float(t_eval[-1])
-    if t_end <= 0.0:
-        y = np.repeat(y0[:, None], t_eval.size, axis=1)
-    else:
-        with np.errstate(all="ignore"):
-            sol = solve_ivp(
-                fun,
-                (0.0, t_end),
-                y0,
-                method=method,
-                t_eval=t_eval,
-                rtol=rtol,
-                atol=atol,
-                events=events,
-            )
-        if sol.status == 1:  # left the box
-            t_out = float(sol.t_events[0][0])
-            x_out = sol.y_events[0][0][:n_x].reshape(b, d)
-            room = np.minimum(upper - x_out, x_out - lower)
-            i, j = np.unravel_index(int(np.argmin(room)), room.shape)
-            raise GuardTripped(
-                f"blow-up: state '{states[j]}' reached {x_out[i, j]:.4g} at t={t_out:.4g}, far "
-                f"outside the data's range (allowed: [{lower[j]:.4g}, {upper[j]:.4g}])",
-                "blow-up",
-            )
-        if sol.status != 0 or sol.y.shape[1] != t_eval.size:
-            raise GuardTripped(f"ODE solver failed: {sol.message}", "solver")
-        y = sol.y
+    y = guarded_solve(
+        fun,
+        (0.0, float(t_eval[-1])),
+        y0,
+        t_eval,
+        guard=guard,
+        d=d,
+        n_states=n_x,
+        names=system.states,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+    )
     n = t_eval.size
     x = y[:n_x].reshape(b, d, n).transpose(0, 2, 1)
-    for k in range(n):
-        check_box(x[:, k], float(t_eval[k]))
     if not sensitivities:
         return x, None, None
     s = y[n_x : n_x + b * d * p].reshape(b, d, p, n).transpose(0, 3, 1, 2)

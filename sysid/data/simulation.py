@@ -10,12 +10,13 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from typing import Any
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from sysid.core.errors import ConfigError, SimulationError
+from sysid.core.ode import MAX_EVALS, Guard, GuardTripped, guarded_solve
 from sysid.data.dataset import Dataset, Trajectory
 from sysid.data.problems import Problem, load_problem
 
@@ -23,7 +24,6 @@ __all__ = ["simulate", "sample_times", "integrate"]
 
 _RTOL = 1e-10
 _ATOL = 1e-12
-_MAX_EVALUATIONS = 200_000
 _BLOW_UP = 1e12
 
 
@@ -97,51 +97,23 @@ def sample_times(
     return t
 
 
-class _Stop(Exception):
-    """Raised inside the right-hand side to abandon a hopeless solve."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _guarded(
-    f: Callable[[float, np.ndarray], np.ndarray], x0: np.ndarray, max_evaluations: int
-) -> Callable[[float, np.ndarray], np.ndarray]:
-    """Wrap ``f`` with an evaluation budget and blow-up detection.
-
-    scipy's explicit solvers can loop for ever once the state overflows, so the
-    wrapper stops the solve at the first non-finite or huge value instead.
-    """
-    limit = _BLOW_UP * (1.0 + float(np.max(np.abs(x0))))
-    count = 0
-
-    def g(t: float, x: np.ndarray) -> np.ndarray:
-        nonlocal count
-        count += 1
-        if count > max_evaluations:
-            raise _Stop(
-                f"gave up at t = {t:.6g} after {max_evaluations} evaluations of the "
-                "right-hand side (the system is too stiff or too fast)"
-            )
-        with np.errstate(all="ignore"):
-            out = f(t, x)
-        if not (np.isfinite(out).all() and np.abs(x).max() <= limit):
-            raise _Stop(f"the solution blows up near t = {t:.6g}")
-        return out
-
-    return g
-
-
 def integrate(
-    problem: Problem, x0: np.ndarray, t: np.ndarray, *, max_evaluations: int = _MAX_EVALUATIONS
+    problem: Problem,
+    x0: np.ndarray,
+    t: np.ndarray,
+    *,
+    max_evals: int = MAX_EVALS,
+    **deprecated: Any,
 ) -> np.ndarray:
     """Solve the true equations from ``x0``, returning states at times ``t`` (n, d).
 
-    DOP853 with tight tolerances first; LSODA (for stiff systems) if that fails.
-    Each try is guarded: at most ``max_evaluations`` right-hand side calls, and
-    a stop as soon as the state becomes non-finite or exceeds 1e12 times its
-    initial size.
+    DOP853 with tight tolerances first; LSODA (for stiff systems) if that runs
+    out of evaluations or fails. Each try goes through the one guarded
+    simulator (:func:`sysid.core.ode.guarded_solve`): at most ``max_evals``
+    right-hand-side evaluations, and a blow-up when a state leaves its start
+    value by more than 1e12 times its magnitude (at least 1). There is no wall
+    limit: data must not depend on the machine's speed. ``max_evaluations``
+    (the old name of ``max_evals``) still works, with a DeprecationWarning.
 
     Raises
     ------
@@ -156,31 +128,59 @@ def integrate(
     >>> x.shape
     (2, 1)
     """
+    max_evals = _renamed_budget(max_evals, deprecated)
     t = np.asarray(t, dtype=float)
     x0 = np.asarray(x0, dtype=float)
+    guard = Guard.around(
+        x0[None, :],
+        margin=_BLOW_UP,
+        floor=1.0,
+        least=1.0,
+        max_evals=int(max_evals),
+        simulation_time_limit=None,
+    )
+    rhs = problem.rhs
     reason = "unknown failure"
     for method in ("DOP853", "LSODA"):
         try:
-            sol = solve_ivp(
-                _guarded(problem.rhs, x0, max_evaluations),
+            y = guarded_solve(
+                rhs,
                 (float(t[0]), float(t[-1])),
                 x0,
-                t_eval=t,
+                t,
+                guard=guard,
+                d=x0.size,
+                names=problem.states,
                 method=method,
                 rtol=_RTOL,
                 atol=_ATOL,
             )
-        except _Stop as stop:  # an explicit method's trial step may blow up on a stiff system
-            reason = stop.reason
+        except GuardTripped as err:  # an explicit method may give up on a stiff system
+            reason = err.reason
+            if err.kind == "blow-up":
+                break
             continue
-        if sol.success and sol.y.shape[1] == t.shape[0] and np.isfinite(sol.y).all():
-            return sol.y.T.copy()
-        reason = sol.message
+        return y.T.copy()
     raise SimulationError(
         f"problem '{problem.name}': simulation from {list(map(float, x0))} failed "
         f"({reason}). Remedies: shorten t_span, check the signs of the equations, "
         "or choose initial conditions where the solution stays bounded"
     )
+
+
+def _renamed_budget(max_evals: int, deprecated: dict[str, Any]) -> int:
+    """``max_evals``, or the deprecated ``max_evaluations`` (with a warning)."""
+    unknown = sorted(set(deprecated) - {"max_evaluations"})
+    if unknown:
+        raise TypeError(f"integrate() got an unexpected keyword argument {unknown[0]!r}")
+    if "max_evaluations" in deprecated:
+        warnings.warn(
+            "integrate(max_evaluations=...) is deprecated; use max_evals=",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return int(deprecated["max_evaluations"])
+    return int(max_evals)
 
 
 def _start_states(

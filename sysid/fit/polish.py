@@ -7,7 +7,8 @@ data a few terms with coefficients of 1e-9 can survive (they mop up the small
 error of those inner constants). :func:`polish_model` drops terms that never
 exceed a small fraction of their equation's largest term on the data, then
 fits all numbers together (coefficients and inner constants, with the start
-states) to the trajectories with :func:`sysid.fit.graybox.fit_model`, and keeps
+states) to the trajectories with the one fitting engine
+(:mod:`sysid.fit.engine`, as gray-box fits and refits do), and keeps
 the result only when it simulates the data as well as the input model.
 
 Examples
@@ -29,7 +30,10 @@ import numpy as np
 import sympy as sp
 
 from sysid.core.errors import ConfigError
-from sysid.data.dataset import Dataset, load_data
+from sysid.core.ode import ExpressionSystem, Guard
+from sysid.data.dataset import Dataset, Trajectory, load_data
+from sysid.fit.engine import covariance, fit
+from sysid.fit.shooting import data_scales, segments
 from sysid.symbolic.model import SymbolicModel, TermEstimate, round_to_uncertainty
 
 __all__ = [
@@ -49,6 +53,11 @@ NEGLIGIBLE = 1e-4
 #: (per-state scaled RMS: differences that small are below any measurement).
 _KEEP_IF_WITHIN = 1.02
 _KEEP_FLOOR = 1e-4
+#: Blow-up box of the refit of every number: the data's range widened by this many
+#: ranges, as in :func:`sysid.fit.refit.refine`.
+_MARGIN = 5.0
+#: Most least-squares evaluations of that refit.
+_MAX_NFEV = 200
 
 
 def has_inner_constants(term: sp.Expr) -> bool:
@@ -159,13 +168,14 @@ def refit_all(
 ) -> tuple[SymbolicModel, dict[str, dict[str, Any]]] | None:
     """Fit every number of ``model`` (coefficients and inner constants) through the ODE solver.
 
-    Each coefficient and each Float inside a term becomes a parameter of
-    :func:`sysid.fit.graybox.fit_model`, started at its current value (start
-    states are fitted too), within ``time_limit`` seconds in all (when they
-    run out, the best point so far is kept, without standard errors).
-    Returns the refitted model (coefficients with standard errors, inner
-    constants rounded to the digits their standard errors support) and the
-    inner constants' estimates, or ``None`` when the fit fails.
+    Each coefficient and each Float inside a term becomes a parameter of one
+    call of the fitting engine (:func:`sysid.fit.engine.fit`), started at its
+    current value, with the start state of each trajectory fitted too (single
+    shooting, the refit's blow-up box), within ``time_limit`` seconds in all
+    (when they run out, the best point so far is kept). Returns the refitted
+    model (coefficients with standard errors by the engine's covariance rule,
+    inner constants rounded to the digits their standard errors support) and
+    the inner constants' estimates, or ``None`` when the fit fails.
 
     Examples
     --------
@@ -175,8 +185,35 @@ def refit_all(
     >>> print(refit_all(m, data)[0])
     dS/dt = -1.5*S/(S + 2.0)
     """
-    from sysid.fit.graybox import fit_model
+    params, layout, rhs = _parametrised(model)
+    if not params:
+        return model, {}
+    ds = load_data(data)
+    if set(model.states) - set(ds.states):
+        return None
+    res = _fit_every_number(model.states, rhs, params, ds, time_limit, max_nfev or _MAX_NFEV)
+    if res is None:
+        return None
+    theta, stderr = res
+    value = dict(zip(params, theta, strict=True))
+    se = {k: _finite_or_none(v) for k, v in zip(params, stderr, strict=True)}
+    terms, constants = [], {}
+    for state, coef, term, inner in layout:
+        sub = {}
+        for key in inner:
+            sub[sp.Symbol(key)] = sp.Float(round_to_uncertainty(value[key], se[key]))
+            constants[key] = {"state": state, "value": float(value[key]), "stderr": se[key]}
+        terms.append(TermEstimate(state, term.xreplace(sub), float(value[coef]), se[coef]))
+    out = SymbolicModel(
+        model.states, terms, pareto=model.pareto, selection=model.selection, bounds=model.bounds
+    )
+    return out, constants
 
+
+def _parametrised(
+    model: SymbolicModel,
+) -> tuple[dict[str, float], list[tuple[str, str, sp.Expr, list[str]]], dict[str, sp.Expr]]:
+    """Every number of ``model`` as a named parameter: (values, per-term layout, rhs)."""
     params: dict[str, float] = {}
     layout: list[tuple[str, str, sp.Expr, list[str]]] = []
     rhs: dict[str, sp.Expr] = {s: sp.Integer(0) for s in model.states}
@@ -194,45 +231,42 @@ def refit_all(
         term = t.term.replace(lambda z: z.is_Float, name)
         layout.append((t.state, coef, term, inner))
         rhs[t.state] = rhs[t.state] + sp.Symbol(coef) * term
-    if not params:
-        return model, {}
-    # time_limit bounds the whole fit (the best point so far is kept when it runs
-    # out); each simulation gets a few seconds at most.
-    opts: dict[str, Any] = {"total_time": time_limit, "time_limit": min(time_limit, 3.0)}
-    if max_nfev is not None:
-        opts["max_nfev"] = max_nfev
+    return params, layout, rhs
+
+
+def _fit_every_number(
+    states: Sequence[str],
+    rhs: dict[str, sp.Expr],
+    params: dict[str, float],
+    ds: Dataset,
+    time_limit: float,
+    max_nfev: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Estimates and standard errors of ``params``, or None when the fit fails."""
+    idx = [list(ds.states).index(s) for s in states]
+    trajs = [Trajectory(tr.t, tr.x[:, idx], tr.name) for tr in ds.trajectories]
+    sub = Dataset(trajs, tuple(states), source=ds.source)
     try:
-        res = fit_model(
-            {s: str(e) for s, e in rhs.items()},
-            data,
-            parameters=params,
-            log_parameters=False,
-            **opts,
-        )
-    except (ValueError, RuntimeError):
+        system = ExpressionSystem(states, [rhs[s] for s in states], list(params))
+    except ValueError:  # pragma: no cover - a term with a symbol that is no state
         return None
-    stopped = str(res.message).startswith("stopped by total_time")
-    if not (res.success or stopped) or not all(np.isfinite(v) for v in res.parameters.values()):
-        return None
-    terms, constants = [], {}
-    for state, coef, term, inner in layout:
-        sub = {}
-        for key in inner:
-            se = _finite_or_none(res.stderr.get(key))
-            sub[sp.Symbol(key)] = sp.Float(round_to_uncertainty(res.parameters[key], se))
-            constants[key] = {"state": state, "value": float(res.parameters[key]), "stderr": se}
-        terms.append(
-            TermEstimate(
-                state,
-                term.xreplace(sub),
-                float(res.parameters[coef]),
-                _finite_or_none(res.stderr.get(coef)),
-            )
-        )
-    out = SymbolicModel(
-        model.states, terms, pareto=model.pareto, selection=model.selection, bounds=model.bounds
+    sigma, x_all = data_scales(sub)
+    # The refit's box; each simulation gets a few seconds at most.
+    guard = Guard.around(x_all, margin=_MARGIN, simulation_time_limit=min(time_limit, 3.0))
+    res = fit(
+        system,
+        segments(trajs, None),
+        sigma,
+        guard,
+        np.array(list(params.values()), dtype=float),
+        max_nfev=max_nfev,
+        time_limit=time_limit,
     )
-    return out, constants
+    if not res.ok or not (res.success or res.stopped == "time"):
+        return None
+    if not np.isfinite(res.theta).all():
+        return None
+    return res.theta, covariance(res).stderr[: len(params)]
 
 
 def _finite_or_none(v: float | None) -> float | None:

@@ -8,14 +8,10 @@ windows (multiple shooting: a window cannot drift far from the data) and
 continues on ever longer ones up to whole trajectories (single shooting), which
 walks around the local minima of long oscillatory records. This removes the
 bias a smoother leaves in derivative-based coefficients, and gives each
-coefficient a standard error from the Jacobian.
-
-:func:`select_model` turns the per-state Pareto fronts of
-:func:`sysid.symbolic.sparse.distill` into candidate systems, refits each on training
-data, simulates it on held-out data, drops candidates whose simulation fails
-(with the reason), and among those that generalise about as well as the best
-picks the lowest extended BIC of the trajectory residuals; a
-:class:`SelectionReport` explains the choice.
+coefficient a standard error by the one covariance rule of
+:mod:`sysid.fit.engine` (the same rule as gray-box fits:
+:func:`sysid.fit.graybox.fit_model`). Model selection, which calls
+:func:`refine` for every candidate, lives in :mod:`sysid.select.selection`.
 
 Examples
 --------
@@ -42,16 +38,23 @@ import sympy as sp
 
 from sysid.core.errors import ConfigError, EquationError
 from sysid.core.expressions import parse_equation, state_symbols
-from sysid.core.ode import CompiledSystem, Guard, single_threaded
+from sysid.core.ode import (
+    MAX_EVALS,
+    SIMULATION_TIME_LIMIT,
+    CompiledSystem,
+    Guard,
+    single_threaded,
+)
 from sysid.data.dataset import Dataset, load_data
+from sysid.fit.engine import Fit, covariance
 from sysid.fit.shooting import (
     MIN_SEGMENT,
     continued_starts,
+    data_scales,
     mean_square,
     segment_lengths,
     segments,
     shoot,
-    standard_errors,
     window_length,
 )
 from sysid.symbolic.model import SymbolicModel, TermEstimate, _check_positive, expression_terms
@@ -63,6 +66,8 @@ __all__ = [
 ]
 
 _SystemLike = Mapping[str, Any] | Sequence[Candidate] | SymbolicModel
+#: The old name of :func:`sysid.fit.shooting.data_scales` (select_model imports it).
+_scales = data_scales
 
 
 # --------------------------------------------------------------- options
@@ -258,12 +263,25 @@ def _failed(states, params, theta0, n_traj, message, nfev, start, method) -> Ref
     )
 
 
-def _scales(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Each state's spread (missing values left out) and all samples."""
-    _, x = data.stacked()
-    sigma = np.nanstd(x, axis=0)
-    fallback = np.maximum(np.nanmax(np.abs(x), axis=0), 1.0)
-    return np.where(sigma > 0, sigma, fallback), x
+#: Deprecated keyword arguments of :func:`refine` and their new names.
+_RENAMED = {
+    "sim_time_limit": "simulation_time_limit",
+    "polish": "continuation",  # it meant "continue to longer windows"
+}
+
+
+def _renamed(old: Mapping[str, Any]) -> dict[str, Any]:
+    """Map deprecated keyword arguments to their new names (with a warning each)."""
+    unknown = sorted(set(old) - set(_RENAMED))
+    if unknown:
+        raise TypeError(f"refine() got an unexpected keyword argument {unknown[0]!r}")
+    for name in old:
+        warnings.warn(
+            f"refine({name}=...) is deprecated; use {_RENAMED[name]}=...",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    return {_RENAMED[name]: value for name, value in old.items()}
 
 
 @single_threaded
@@ -276,16 +294,18 @@ def refine(
     max_nfev: int = 60,
     rtol: float = 1e-8,
     margin: float = 5.0,
-    max_evals: int = 20_000,
-    sim_time_limit: float = 10.0,
+    max_evals: int = MAX_EVALS,
+    simulation_time_limit: float = SIMULATION_TIME_LIMIT,
     time_limit: float = 60.0,
-    polish: bool | None = None,
+    **deprecated: Any,
 ) -> RefitResult:
     """Refit a candidate system's coefficients against measured trajectories.
 
     Minimises the simulated-minus-measured states, each scaled by its standard
-    deviation, over the coefficients and the start state of each window.
-    Missing values (NaN) have no residual. The
+    deviation, over the coefficients and the start state of each window, with
+    the one fitting engine (:mod:`sysid.fit.engine`: forward-sensitivity
+    Jacobian, its covariance rule for the standard errors). Missing values
+    (NaN) have no residual. The
     fit starts by multiple shooting on short windows of ``segment_points``
     samples (robust: a window cannot drift far from the data), then continues
     on windows twice as long, and so on up to whole trajectories (single
@@ -314,12 +334,15 @@ def refine(
         Blow-up box: the data's range widened by ``margin`` ranges on each side.
     max_evals : int
         Most right-hand-side evaluations per simulation.
-    sim_time_limit : float
+    simulation_time_limit : float
         Most seconds per simulation (a slower one fails the candidate).
+        ``sim_time_limit``, its old name, still works with a DeprecationWarning.
     time_limit : float
-        Seconds per stage; the best fit so far is kept when it runs out.
-    polish : bool, optional
-        Deprecated name of ``continuation``.
+        Seconds for the whole refit (all stages); the best fit so far is kept
+        when they run out.
+    **deprecated
+        ``sim_time_limit`` (now ``simulation_time_limit``) and ``polish`` (now
+        ``continuation``) still work, with a DeprecationWarning.
 
     Returns
     -------
@@ -336,13 +359,9 @@ def refine(
     (False, 'blow-up')
     """
     start = time.perf_counter()
-    if polish is not None:
-        warnings.warn(
-            "refine(polish=...) is deprecated: use continuation=... (continue to longer windows)",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        continuation = polish
+    renamed = _renamed(deprecated)
+    simulation_time_limit = renamed.get("simulation_time_limit", simulation_time_limit)
+    continuation = renamed.get("continuation", continuation)
     _check_segment_points(segment_points)
     _check_positives(
         ("max_nfev", "max_evals"),
@@ -350,50 +369,91 @@ def refine(
         rtol=rtol,
         margin=margin,
         max_evals=max_evals,
-        sim_time_limit=sim_time_limit,
+        simulation_time_limit=simulation_time_limit,
         time_limit=time_limit,
     )
     data = load_data(data)
     states = data.states
     params, theta0 = _system_params(system, states)
     compiled = CompiledSystem(states, params)
-    sigma, x_all = _scales(data)
-    guard = Guard.around(x_all, margin=margin, max_evals=max_evals, time_limit=sim_time_limit)
+    sigma, x_all = data_scales(data)
+    guard = Guard.around(
+        x_all, margin=margin, max_evals=max_evals, simulation_time_limit=simulation_time_limit
+    )
     trajs = list(data.trajectories)
-    kw = dict(rtol=rtol, max_nfev=max_nfev, time_limit=time_limit)
+    deadline = start + float(time_limit)
+    run = _Stages(compiled, sigma, guard, rtol, max_nfev, deadline, float(time_limit))
     seg_len = window_length(trajs, segment_points)
     while True:
         # A model may diverge from a window's start before reaching its end:
         # shorter windows are then tried before giving up.
         segs = segments(trajs, seg_len)
-        fit = shoot(compiled, segs, sigma, guard, theta0, fit_theta=True, x0=None, **kw)
-        if fit.residuals.size or not seg_len or seg_len <= MIN_SEGMENT:
+        fit = run.stage(segs, theta0, None)
+        if fit.ok or not seg_len or seg_len <= MIN_SEGMENT:
             break
         seg_len = max(MIN_SEGMENT, seg_len // 2)
-    nfev = fit.nfev
-    if fit.residuals.size == 0:
-        return _failed(states, params, theta0, len(trajs), fit.message, nfev, start, "")
+    if not fit.ok:
+        return _failed(states, params, theta0, len(trajs), fit.message, run.nfev, start, "")
     longest = max(tr.n_samples for tr in trajs)
     lengths = segment_lengths(seg_len, longest) if continuation else [seg_len]
     for length in lengths[1:]:
         longer = segments(trajs, length)
         if len(longer) == len(segs) and length is not None:
             continue
+        if time.perf_counter() >= deadline:
+            break
         x0 = continued_starts(compiled, fit, segs, longer, guard)
-        nxt = shoot(compiled, longer, sigma, guard, fit.theta, fit_theta=True, x0=x0, **kw)
-        nfev += nxt.nfev
-        if not nxt.residuals.size or mean_square(nxt) > 1.5 * mean_square(fit) + (100 * rtol) ** 2:
+        nxt = run.stage(longer, fit.theta, x0)
+        if not nxt.ok or mean_square(nxt) > 1.5 * mean_square(fit) + (100 * rtol) ** 2:
             break
         fit, segs = nxt, longer
+    return _refit_result(states, params, theta0, trajs, segs, fit, sigma, run.nfev, start)
+
+
+class _Stages:
+    """One engine fit per continuation stage, all within the refit's deadline."""
+
+    def __init__(self, compiled, sigma, guard, rtol, max_nfev, deadline, time_limit):
+        self.args = (compiled, sigma, guard)
+        self.rtol, self.max_nfev, self.deadline = rtol, max_nfev, deadline
+        self.time_limit = time_limit
+        self.nfev = 0
+
+    def stage(self, segs: list, theta: np.ndarray, x0: np.ndarray | None) -> Fit:
+        compiled, sigma, guard = self.args
+        left = max(self.deadline - time.perf_counter(), 0.0)
+        fit = shoot(
+            compiled,
+            segs,
+            sigma,
+            guard,
+            theta,
+            fit_theta=True,
+            x0=x0,
+            rtol=self.rtol,
+            max_nfev=self.max_nfev,
+            time_limit=left,
+        )
+        self.nfev += fit.nfev
+        if fit.stopped == "time":
+            fit.message = (
+                f"time limit of {self.time_limit:g} s reached; the best fit so far is kept"
+            )
+        return fit
+
+
+def _refit_result(states, params, theta0, trajs, segs, fit, sigma, nfev, start) -> RefitResult:
+    """The :class:`RefitResult` of the kept stage, with standard errors by the one rule."""
     multi = len(segs) > len(trajs)
     method = f"multiple shooting ({len(segs)} segments)" if multi else "single shooting"
     first = [next(i for i, s in enumerate(segs) if s.traj == k) for k in range(len(trajs))]
     rss, counts = fit.rss(sigma)
+    p = len(params)
     return RefitResult(
         states=states,
         terms=[(states[i], t) for i, t in params],
         coefficients=fit.theta.copy(),
-        stderr=standard_errors(fit, len(states), compiled.n_params),
+        stderr=covariance(fit).stderr[:p] if p else np.zeros(0),
         initial_coefficients=theta0.copy(),
         initial_states=fit.x0[first].copy(),
         segment_trajectory=np.array([sg.traj for sg in segs], dtype=int),
@@ -409,6 +469,3 @@ def refine(
         nfev=nfev,
         elapsed=time.perf_counter() - start,
     )
-
-
-# --------------------------------------------------------------- selection

@@ -1,27 +1,22 @@
-"""Private: multiple and single shooting fits of a candidate system to trajectories.
+"""Multiple shooting: cut trajectories into windows, and continue fits to longer ones.
 
-The records are cut into windows (segments); each window is simulated from its
-own start state, all windows together in one batch (the systems are
-autonomous, so each runs in its own local time). ``scipy.optimize.least_squares``
-fits the coefficients and the start states, with the Jacobian from forward
-sensitivities. :func:`shoot` runs one fit; :func:`continued_starts` and
-:func:`segment_lengths` drive the continuation from short windows to whole
-trajectories used by :func:`sysid.fit.refit.refine`.
+The windows are :class:`~sysid.fit.engine.Segment` s of the one fitting engine
+(:mod:`sysid.fit.engine`), each starting at its first sample from a smoothed
+guess of its state. :func:`shoot` fits one set of windows;
+:func:`continued_starts` and :func:`segment_lengths` drive the continuation
+from short windows to whole trajectories used by :func:`sysid.fit.refit.refine`.
 """
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from sysid.core.ode import CompiledSystem, Guard, GuardTripped, simulate_batch
-from sysid.data.dataset import Trajectory
+from sysid.data.dataset import Dataset, Trajectory
+from sysid.fit.engine import Fit, Grid, Segment, fit
 
 __all__ = [
     "Segment",
@@ -30,31 +25,31 @@ __all__ = [
     "Grid",
     "Fit",
     "shoot",
-    "standard_errors",
     "continued_starts",
     "segment_lengths",
     "mean_square",
+    "data_scales",
+    "smoothed_state",
+    "nearest_observed",
     "MIN_SEGMENT",
 ]
 
-#: Residual (in units of a state's standard deviation) returned for a failed trial simulation.
-_PENALTY = 1e3
 #: Fewest samples per multiple-shooting window when windows are shortened.
 MIN_SEGMENT = 10
 #: Most windows over all trajectories (dense records get longer windows).
 MAX_SEGMENTS = 60
-#: Noise variance floor (in units of a state's variance) for standard errors: residuals at
-#: solver precision (exact data, a constant state) are not noise.
-_VAR_FLOOR = 1e-18
 
 
-@dataclass
-class Segment:
-    traj: int
-    t0: float  # absolute time of the first sample
-    tau: np.ndarray  # local times, tau[0] == 0
-    x: np.ndarray  # (n, d) measured states, NaN where missing
-    start: np.ndarray  # (d,) first guess of the state at tau = 0
+def data_scales(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Each state's spread (the residual weight) and all samples stacked.
+
+    The spread is the standard deviation with missing values left out; a
+    constant state takes its largest magnitude (at least 1).
+    """
+    _, x = data.stacked()
+    sigma = np.nanstd(x, axis=0)
+    fallback = np.maximum(np.nanmax(np.abs(x), axis=0), 1.0)
+    return np.where(sigma > 0, sigma, fallback), x
 
 
 def smoothed_state(tr: Trajectory, i: int, half: int = 4) -> np.ndarray:
@@ -135,143 +130,6 @@ def segments(trajs: Sequence[Trajectory], segment_points: int | None) -> list[Se
     return segs
 
 
-class Grid:
-    """Union of the segments' local sample times, and where each sample sits in it."""
-
-    def __init__(self, taus: Sequence[np.ndarray]):
-        span = max(float(tau[-1]) for tau in taus)
-        span = span if span > 0 else 1.0
-        keys = [np.rint(tau / span * 2.0**40).astype(np.int64) for tau in taus]
-        uniq = np.unique(np.concatenate(keys))
-        self.t_eval = uniq * (span / 2.0**40)
-        self.index = [np.searchsorted(uniq, k) for k in keys]
-
-
-class _Timeout(Exception):
-    pass
-
-
-class _Shooting:
-    """Residuals and Jacobian of simulated-minus-measured states, for least_squares."""
-
-    def __init__(
-        self,
-        system: CompiledSystem,
-        segs: list[Segment],
-        sigma: np.ndarray,
-        guard: Guard,
-        rtol: float,
-        theta_fixed: np.ndarray | None,
-        time_limit: float,
-    ):
-        self.system = system
-        self.segs = segs
-        self.sigma = sigma
-        self.guard = guard
-        self.rtol = rtol
-        self.theta_fixed = theta_fixed
-        self.p = system.n_params if theta_fixed is None else 0
-        self.d = system.d
-        self.grid = Grid([s.tau for s in segs])
-        # Missing values are dropped from the residuals (None: nothing missing).
-        seen = [np.isfinite(s.x).ravel() for s in segs]
-        self.seen = None if all(m.all() for m in seen) else seen
-        self.state = np.concatenate([np.flatnonzero(m) % self.d for m in seen])
-        self.n_res = self.state.size
-        self._cache: tuple[bytes, Any] | None = None
-        self.best: tuple[float, np.ndarray] | None = None
-        self.failure: str | None = None
-        self.n_sims = 0
-        self.deadline = time.perf_counter() + time_limit
-
-    def split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        theta = z[: self.p] if self.theta_fixed is None else self.theta_fixed
-        return theta, z[self.p :].reshape(len(self.segs), self.d)
-
-    def evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        key = z.tobytes()
-        if self._cache is not None and self._cache[0] == key:
-            out = self._cache[1]
-            if isinstance(out, GuardTripped):
-                raise out
-            return out
-        theta, x0 = self.split(z)
-        self.n_sims += 1
-        try:
-            xs, s_th, s_x0 = simulate_batch(
-                self.system,
-                theta,
-                x0,
-                self.grid.t_eval,
-                guard=self.guard,
-                sensitivities=True,
-                rtol=self.rtol,
-            )
-        except GuardTripped as err:
-            self._cache = (key, err)
-            raise
-        d, p = self.d, self.p
-        res, rows = [], []
-        n_cols = p + len(self.segs) * d
-        for i, seg in enumerate(self.segs):
-            idx = self.grid.index[i]
-            r = ((xs[i, idx] - seg.x) / self.sigma).ravel()
-            block = np.zeros((idx.size * d, n_cols))
-            if p:
-                block[:, :p] = (s_th[i, idx] / self.sigma[None, :, None]).reshape(-1, p)
-            block[:, p + i * d : p + (i + 1) * d] = (
-                s_x0[i, idx] / self.sigma[None, :, None]
-            ).reshape(-1, d)
-            if self.seen is not None:
-                r, block = r[self.seen[i]], block[self.seen[i]]
-            res.append(r)
-            rows.append(block)
-        out = (np.concatenate(res), np.vstack(rows))
-        self._cache = (key, out)
-        return out
-
-    def fun(self, z: np.ndarray) -> np.ndarray:
-        if time.perf_counter() > self.deadline:
-            raise _Timeout
-        try:
-            r, _ = self.evaluate(z)
-        except GuardTripped as err:
-            self.failure = err.reason
-            return np.full(self.n_res, _PENALTY)
-        cost = float(r @ r)
-        if self.best is None or cost < self.best[0]:
-            self.best = (cost, z.copy())
-        return r
-
-    def jac(self, z: np.ndarray) -> np.ndarray:
-        try:
-            return self.evaluate(z)[1]
-        except GuardTripped:
-            return np.zeros((self.n_res, z.size))
-
-
-@dataclass
-class Fit:
-    theta: np.ndarray
-    x0: np.ndarray  # (n_segments, d)
-    residuals: np.ndarray  # scaled by sigma; missing data values have none
-    jacobian: np.ndarray
-    success: bool
-    message: str
-    nfev: int
-    state: np.ndarray | None = None  # state index of each residual
-
-    def rss(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Residual sum of squares per state in data units, and residuals per state."""
-        d = sigma.size
-        state = np.arange(self.residuals.size) % d if self.state is None else self.state
-        if np.array_equal(state, np.arange(state.size) % d):  # a complete (n, d) block
-            r = self.residuals.reshape(-1, d) * sigma
-            return (r**2).sum(axis=0), np.full(d, r.shape[0])
-        r = self.residuals * sigma[state]
-        return np.bincount(state, weights=r**2, minlength=d), np.bincount(state, minlength=d)
-
-
 def shoot(
     system: CompiledSystem,
     segs: list[Segment],
@@ -287,75 +145,28 @@ def shoot(
 ) -> Fit:
     """Fit start states (and coefficients when ``fit_theta``) of the windows ``segs``.
 
+    One call of the engine (:func:`sysid.fit.engine.fit`), linear coefficients.
     A start that cannot be simulated returns a :class:`Fit` with empty
     residuals and the reason in ``message``; running out of ``time_limit``
     keeps the best point seen so far.
     """
-    prob = _Shooting(system, segs, sigma, guard, rtol, None if fit_theta else theta0, time_limit)
-    start = np.array([s.start for s in segs]) if x0 is None else np.asarray(x0, dtype=float)
-    z0 = np.concatenate([theta0 if fit_theta else np.zeros(0), start.ravel()])
-    try:
-        r0, _ = prob.evaluate(z0)
-    except GuardTripped as err:
-        return Fit(theta0, start, np.array([]), np.zeros((0, 0)), False, err.reason, 1)
-    prob.best = (float(r0 @ r0), z0.copy())
-    message = ""
-    try:
-        sol = least_squares(
-            prob.fun,
-            z0,
-            jac=prob.jac,
-            method="trf",
-            x_scale="jac",
-            max_nfev=max_nfev,
-            ftol=1e-10,
-            xtol=1e-10,
-            gtol=1e-10,
-        )
-        z, success = sol.x, sol.status > 0
-        message = sol.message
-        if prob.best is not None and prob.best[0] < 2.0 * sol.cost * (1 - 1e-12):
-            z = prob.best[1]
-    except _Timeout:
-        z, success = prob.best[1], False
-        message = f"time limit of {time_limit:g} s reached; the best fit so far is kept"
-    try:
-        r, jac = prob.evaluate(z)
-    except GuardTripped as err:  # pragma: no cover - z was simulated before
-        return Fit(theta0, start, np.array([]), np.zeros((0, 0)), False, err.reason, prob.n_sims)
-    theta, x0s = prob.split(z)
-    return Fit(theta.copy(), x0s.copy(), r, jac, success, message, prob.n_sims, prob.state)
-
-
-def standard_errors(fit: Fit, d: int, p: int) -> np.ndarray:
-    """Standard errors of the first ``p`` parameters, with a noise level per state."""
-    r, jac = fit.residuals, fit.jacobian
-    n, q = jac.shape
-    if p == 0:
-        return np.zeros(0)
-    if n <= q:
-        return np.full(p, np.nan)
-    state = np.arange(n) % d if fit.state is None else fit.state
-    ss = np.array([r[state == j] @ r[state == j] for j in range(d)])
-    counts = np.bincount(state, minlength=d)
-    if (counts == counts[0]).all():
-        var = ss / (n - q) * d
-    else:  # missing values: each state's share of the degrees of freedom
-        var = ss / (np.maximum(counts, 1) * (n - q) / n)
-    # Floor: residuals at solver precision (exact data, a constant state) are not noise.
-    var = np.maximum(var, _VAR_FLOOR)
-    jw = jac / np.sqrt(var[state])[:, None]
-    try:
-        with np.errstate(all="ignore"):
-            cov = np.linalg.pinv(jw.T @ jw, rcond=1e-13, hermitian=True)
-    except np.linalg.LinAlgError:  # pragma: no cover
-        return np.full(p, np.nan)
-    return np.sqrt(np.clip(np.diag(cov)[:p], 0.0, None))
+    return fit(
+        system,
+        segs,
+        sigma,
+        guard,
+        np.asarray(theta0, dtype=float),
+        fit_theta=fit_theta,
+        x0=x0,
+        rtol=rtol,
+        max_nfev=max_nfev,
+        time_limit=time_limit,
+    )
 
 
 def continued_starts(
     system: CompiledSystem,
-    fit: Fit,
+    fit_: Fit,
     old: list[Segment],
     new: list[Segment],
     guard: Guard,
@@ -370,11 +181,11 @@ def continued_starts(
         j = max(k for k, o in enumerate(old) if o.traj == seg.traj and o.t0 <= seg.t0 + 1e-12)
         dt = seg.t0 - old[j].t0
         if dt <= 0:
-            starts[i] = fit.x0[j]
+            starts[i] = fit_.x0[j]
             continue
         try:
             xs, _, _ = simulate_batch(
-                system, fit.theta, fit.x0[j][None, :], np.array([0.0, dt]), guard=guard
+                system, fit_.theta, fit_.x0[j][None, :], np.array([0.0, dt]), guard=guard
             )
             starts[i] = xs[0, -1]
         except GuardTripped:
@@ -392,5 +203,6 @@ def segment_lengths(first: int | None, longest: int) -> list[int | None]:
     return [*out, None]
 
 
-def mean_square(fit: Fit) -> float:
-    return float(fit.residuals @ fit.residuals) / max(fit.residuals.size, 1)
+def mean_square(fit_: Fit) -> float:
+    """Mean squared (scaled) residual of a fit."""
+    return float(fit_.residuals @ fit_.residuals) / max(fit_.residuals.size, 1)

@@ -276,7 +276,7 @@ def select_model(
     fronts = checked_fronts(fronts, data.states)
     sigma, x_all = _scales(data)
     train, test, what = split_holdout(data, opts)
-    guard = Guard.around(x_all, margin=margin, time_limit=max(time_budget, 5.0))
+    guard = Guard.around(x_all, margin=margin, simulation_time_limit=max(time_budget, 5.0))
     tried = _Tried(_Scorer(data.states, train, test, sigma, guard, opts))
     _explore(tried, fronts, opts, start)
     _refit_searched(tried, train)

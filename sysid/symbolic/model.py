@@ -22,6 +22,7 @@ array([ 0.3, -0.6])
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -36,7 +37,14 @@ import sympy as sp
 
 from sysid.core.errors import ConfigError, DataError, EquationError, SimulationError
 from sysid.core.expressions import parse_equation, state_symbols
-from sysid.core.ode import CompiledSystem, Guard, GuardTripped, simulate_batch
+from sysid.core.ode import (
+    MAX_EVALS,
+    SIMULATION_TIME_LIMIT,
+    CompiledSystem,
+    Guard,
+    GuardTripped,
+    simulate_batch,
+)
 
 __all__ = ["TermEstimate", "SymbolicModel", "round_to_uncertainty", "expression_terms"]
 
@@ -492,15 +500,18 @@ class SymbolicModel:
         x0: Sequence[float] | np.ndarray,
         t: Sequence[float] | np.ndarray,
         *,
-        max_evals: int = 100_000,
-        time_limit: float = 30.0,
+        max_evals: int = MAX_EVALS,
+        time_limit: float = SIMULATION_TIME_LIMIT,
         rtol: float = 1e-8,
     ) -> np.ndarray:
         """Integrate from ``x0`` at ``t[0]`` and return the states at times ``t``.
 
-        Guarded: a blow-up (non-finite states, or states far beyond both the
-        fitted data's range and ``x0``), too many steps or the time limit raise
-        :class:`~sysid.core.errors.SimulationError` naming the reason.
+        One guarded simulation (:mod:`sysid.core.ode`): at most ``max_evals``
+        right-hand-side evaluations and ``time_limit`` wall seconds; a blow-up is
+        a non-finite state or one more than 1000 widths outside the range of the
+        fitted data and ``x0`` (a width: that range, at least its largest
+        magnitude and 1). Each raises :class:`~sysid.core.errors.SimulationError`
+        naming the reason.
 
         Returns
         -------
@@ -536,11 +547,16 @@ class SymbolicModel:
         pts = x0[None, :]
         if self.bounds is not None:
             pts = np.vstack([pts, self.bounds[0], self.bounds[1]])
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        span = np.maximum(np.maximum(hi - lo, np.abs(pts).max(axis=0)), 1.0)
-        guard = Guard(
-            max_evals=max_evals, time_limit=time_limit, lower=lo - 1e3 * span, upper=hi + 1e3 * span
+        # The solver's absolute tolerance follows x0 (scale None), as for any start.
+        guard = Guard.around(
+            pts,
+            margin=1e3,
+            floor=1.0,
+            least=1.0,
+            max_evals=int(max_evals),
+            simulation_time_limit=float(time_limit),
         )
+        guard = dataclasses.replace(guard, scale=None)
         system, theta = self._compiled
         try:
             x, _, _ = simulate_batch(system, theta, x0[None, :], t - t[0], guard=guard, rtol=rtol)
