@@ -326,6 +326,28 @@ def test_ctrl_c_during_warm_start_keeps_it(lv, monkeypatch):
     assert np.isfinite(nf.predict(lv[0].x)).all()
 
 
+@pytest.mark.parametrize("stage", [0, 1])
+def test_ctrl_c_while_a_stage_calibrates_keeps_the_last_stage(lv, monkeypatch, stage):
+    """An interrupt before a stage has a snapshot keeps the one before (or the warm start)."""
+    calls = {"n": 0}
+    real = _neural_train._Stage.calibrate
+
+    def calibrate(self, tol, k_max=64):
+        calls["n"] += 1
+        if calls["n"] == stage + 1:
+            raise KeyboardInterrupt
+        return real(self, tol, k_max)
+
+    monkeypatch.setattr(_neural_train._Stage, "calibrate", calibrate)
+    options = {**TINY, "max_epochs": 12}
+    with pytest.warns(SysidWarning, match="interrupted by the user"):
+        nf = NeuralField(**options).fit(lv)
+    assert nf.interrupted_ and nf.status_ == "interrupted"
+    assert calls["n"] == stage + 1
+    assert (nf.n_epochs_ == 0) if stage == 0 else (nf.n_epochs_ > 0)
+    assert np.isfinite(nf.predict(lv[0].x)).all()
+
+
 def test_timeout_stops_training(lv):
     nf = NeuralField(**{**TINY, "max_epochs": 10_000, "timeout": 1.0}).fit(lv)
     assert nf.status_ == "timeout"

@@ -83,7 +83,7 @@ def test_multiple_shooting_then_single_shooting():
     data = sysid.simulate(p, noise=0.02, seed=1)
     fit = refine(_biased(p, 1.15), data, segment_points=25)
     assert fit.method == "single shooting"  # the polish was kept
-    only_ms = refine(_biased(p, 1.15), data, segment_points=25, polish=False)
+    only_ms = refine(_biased(p, 1.15), data, segment_points=25, continuation=False)
     assert only_ms.method.startswith("multiple shooting (")
     assert only_ms.segment_states.shape == (len(only_ms.segment_t0), 2)
     np.testing.assert_allclose(only_ms.coefficients, fit.coefficients, rtol=0.02)

@@ -404,10 +404,11 @@ def train(
             stage_epochs = max(1, remaining_epochs // n_left)
             stage_deadline = time.perf_counter() + left_time / n_left
             w = make_windows(taus, zs, m, val_masks, max_gap=gap)
-            run.stage = stage = _Stage(w, field_, taus, run.states, st, device, dtype, st.lr)
+            stage = _Stage(w, field_, taus, run.states, st, device, dtype, st.lr)
             stage.calibrate(st.step_tol)
-            run.last_w = w
-            run.best_snap = stage.snapshot()
+            # The stage counts for Ctrl-C only once it has a snapshot: an interrupt
+            # during calibration keeps the previous stage (or the warm start).
+            run.last_w, run.best_snap, run.stage = w, stage.snapshot(), stage
             where = _Where(si, m, len(plan), t_start, bar, on_epoch)
             stage_status = _fit_stage(run, st, where, stage_epochs, stage_deadline)
             stage.restore(run.best_snap)
@@ -433,10 +434,11 @@ def train(
             f"training stopped at epoch {err.epoch} (stage {err.stage + 1}) after "
             f"{st.max_retries} retries: {err.what}"
         )
-        try:
-            run.states = _states_from(run.stage, lengths)
-        except FAULTS:
-            pass
+        if run.stage is not None:
+            try:
+                run.states = _states_from(run.stage, lengths)
+            except FAULTS:
+                pass
         return Result(hist, status, message, run.states, run.last_w, extra={"cause": err.__cause__})
     finally:
         bar.close()
