@@ -1,4 +1,4 @@
-"""The ``sysid`` command line (contract section 3).
+"""The ``sysid`` command line (``docs/contract.md#command-line``).
 
 Each subcommand is one function ``_cmd_<name>(args) -> int`` registered with
 :func:`_command`, together with a function that adds its arguments. The
@@ -171,7 +171,7 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
 
 @_command("simulate", "generate trajectories of a problem as CSV", _add_simulate_arguments)
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    """Simulate a problem and write the CSV of contract section 2."""
+    """Simulate a problem and write a CSV file (``docs/contract.md#data-files``)."""
     from sysid.data.problems import load_problem
     from sysid.data.simulation import simulate
 
@@ -227,7 +227,9 @@ def _add_seed_outdir(parser: argparse.ArgumentParser, default_out: str) -> None:
 
 
 def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", metavar="FILE.csv", help="trajectories (contract section 2)")
+    parser.add_argument(
+        "data", metavar="FILE.csv", help="trajectories (format: docs/contract.md#data-files)"
+    )
     parser.add_argument(
         "--time-column", default="t", metavar="T", help="name of the time column (default: t)"
     )
@@ -514,7 +516,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Learn readable ordinary differential equations from measured trajectories.",
-        epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
+        epilog=(
+            f"Run '{PROG} COMMAND --help' for the options of a command. File formats, "
+            "commands and result.json: docs/contract.md in the sysid repository."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     common = argparse.ArgumentParser(add_help=False)

@@ -261,7 +261,7 @@ class SysID(BaseEstimator):
         data : Dataset, CSV path, pandas DataFrame, or ``(t, x)`` arrays
             One or several trajectories, each on its own time grid.
         time_column, trajectory_column, states
-            How to read a CSV file or DataFrame (contract section 2).
+            How to read a CSV file or DataFrame (``docs/contract.md#data-columns``).
 
         Returns
         -------
@@ -583,7 +583,7 @@ def discover(
     quiet : bool
         Silence progress on stderr.
     time_column, trajectory_column, states
-        How to read a CSV file or DataFrame (contract section 2).
+        How to read a CSV file or DataFrame (``docs/contract.md#data-columns``).
     library : Library or dict, optional
         Candidate terms, or options of :class:`~sysid.symbolic.library.Library`
         (``degree``, ``trig``, ``extra``, ``include_constant``).

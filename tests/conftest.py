@@ -82,7 +82,7 @@ def lv_dataset(simulated) -> Dataset:
 
 @pytest.fixture(scope="session")
 def lv_csv(lv_dataset, tmp_path_factory) -> Path:
-    """:func:`lv_dataset` written as a CSV file (contract section 2)."""
+    """:func:`lv_dataset` written as a CSV file (docs/contract.md#data-files)."""
     path = tmp_path_factory.mktemp("data") / "lotka-volterra.csv"
     lv_dataset.to_csv(path)
     return path

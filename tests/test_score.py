@@ -1,4 +1,4 @@
-"""Scoring against a known truth (contract section 4)."""
+"""Scoring against a known truth (docs/contract.md#score)."""
 
 from __future__ import annotations
 

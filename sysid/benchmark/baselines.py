@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from sysid.core.errors import ConfigError
+from sysid.core.errors import ConfigError, SimulationError
 from sysid.core.expressions import parse_equation
 from sysid.data.dataset import Dataset
+from sysid.symbolic.model import SymbolicModel
 
 __all__ = ["pysindy_available", "pysindy_discover", "BASELINES"]
 
@@ -145,9 +146,6 @@ def _simulated_rss(
     coef: np.ndarray, names: list[str], data: Dataset, spread: np.ndarray
 ) -> float | None:
     """Residual sum of squares of a model simulated from each trajectory's start."""
-    from sysid.core.errors import SimulationError
-    from sysid.symbolic.model import SymbolicModel
-
     model = SymbolicModel.from_equations(data.states, _equations(coef, names, list(data.states)))
     rss = 0.0
     for tr in data:

@@ -75,7 +75,10 @@ def _check_csv_layout(path: Path, where: str) -> list[str]:
                 raise DataError(
                     "the first line (the header) is empty",
                     source=where,
-                    hint="start the file with the column names, e.g. t,x,y",
+                    hint=(
+                        "start the file with the column names, e.g. t,x,y "
+                        "(format: docs/contract.md#data-files)"
+                    ),
                 )
             if len(names) == 1 and any(sep in names[0] for sep in ";\t|"):
                 raise DataError(
@@ -107,7 +110,10 @@ def _check_csv_layout(path: Path, where: str) -> list[str]:
         raise DataError(
             f"not a readable CSV file ({err})",
             source=where,
-            hint="save it as comma-separated text with one header line",
+            hint=(
+                "save it as comma-separated text with one header line "
+                "(format: docs/contract.md#data-files)"
+            ),
         ) from None
     return header  # as pandas will name the columns (leading spaces skipped)
 

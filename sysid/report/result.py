@@ -13,6 +13,7 @@ import numpy as np
 import sympy as sp
 
 from sysid.core.errors import DataError
+from sysid.core.version import __version__
 from sysid.data.dataset import Dataset
 from sysid.data.problems import Problem, load_problem
 from sysid.data.simulation import integrate
@@ -79,9 +80,7 @@ class DiscoveryResult:
 
     # ------------------------------------------------------------ exports
     def to_dict(self) -> dict[str, Any]:
-        """The ``result.json`` content (contract section 4)."""
-        from sysid.core.version import __version__
-
+        """The ``result.json`` content (``docs/contract.md#result-json``)."""
         model = self.model.to_dict()
         pareto = front_to_dicts(self.fronts) if self.fronts else model.get("pareto", {})
         chosen = {s: str(e) for s, e in self.model.equations.items()}

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from sysid.core.compare import compare_with_constants
 from sysid.core.errors import ConfigError, DataError, EquationError
 from sysid.core.expressions import parse_equation
 from sysid.data.dataset import Dataset
@@ -112,8 +113,6 @@ def compare_equations(
         **{("truth", s): _as_expr(truth[s], states, f"true equation of {s}") for s in states},
     }
     if any(_has_inner_numbers(e) for e in exprs.values()):
-        from sysid.core.compare import compare_with_constants
-
         return compare_with_constants(
             {s: exprs["found", s] for s in states}, {s: exprs["truth", s] for s in states}
         )

@@ -15,6 +15,7 @@ import sympy as sp
 from sysid.core.errors import ConfigError
 from sysid.core.ode import CompiledSystem, Guard, GuardTripped, single_threaded
 from sysid.data.dataset import Dataset, Trajectory, load_data
+from sysid.fit.polish import has_inner_constants, refit_all
 from sysid.fit.refit import RefitResult, _scales, refine
 from sysid.fit.shooting import (
     segments,
@@ -535,8 +536,6 @@ def _refit_inner_constants(
     fitted to ``train`` through the ODE solver (:func:`sysid.fit.polish.refit_all`);
     a system without inner constants, or a failed fit, comes back unchanged.
     """
-    from sysid.fit.polish import has_inner_constants, refit_all
-
     if not any(has_inner_constants(t) for c in system.values() for t in c.terms):
         return system
     model = SymbolicModel(
