@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--irregular", action="store_true")
     ap.add_argument("--gradient", choices=["both", "adjoint", "direct"], default="both")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--progress", action="store_true", help="show the progress bars")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         data = sysid.simulate(problem, irregular=args.irregular, **kw)
         clean = sysid.simulate(problem, irregular=args.irregular, **{**kw, "noise": 0.0})
         for g in grads:
-            nf = NeuralField(gradient=g, timeout=args.timeout, quiet=not args.progress)
+            nf = NeuralField(gradient=g, time_limit=args.time_limit, quiet=not args.progress)
             t0 = time.perf_counter()
             nf.fit(data)
             wall = time.perf_counter() - t0

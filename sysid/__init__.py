@@ -8,7 +8,7 @@ reproducible problem suite). The stages are importable on their own, and the
 folders of the package follow them (see
 ``docs/architecture.md``): ``sysid.core``, ``sysid.data``, ``sysid.neural``,
 ``sysid.symbolic``, ``sysid.fit``, ``sysid.select``, ``sysid.report``,
-``sysid.pipeline``, ``sysid.benchmark`` and ``sysid.cli``. The stage objects:
+``sysid.pipeline``, ``sysid.discovery``, ``sysid.benchmark`` and ``sysid.cli``. The stage objects:
 :class:`NeuralField`, :class:`Library`, :class:`Distiller`, :class:`ExpressionSearch`,
 :class:`Selection` (the estimator's components),
 :func:`distill`, :func:`extend_fronts` (expression search),
@@ -43,11 +43,12 @@ from sysid.core.version import __version__
 from sysid.data.dataset import Dataset, Trajectory, load_data
 from sysid.data.problems import Problem, list_problems, load_problem, load_problems
 from sysid.data.simulation import simulate
+from sysid.discovery import discover, recover
 from sysid.fit.graybox import GrayBoxResult, fit_model
 from sysid.fit.polish import polish_model
 from sysid.fit.refit import refine
 from sysid.neural.field import NeuralField
-from sysid.pipeline import NotFittedError, SysID, discover, recover
+from sysid.pipeline import NotFittedError, SysID
 from sysid.report.result import DiscoveryResult
 from sysid.report.scoring import score
 from sysid.select.options import Selection

@@ -296,7 +296,7 @@ def _save_result(res, outdir: Path, args: argparse.Namespace, done: str) -> int:
 def _cmd_discover(args: argparse.Namespace) -> int:
     """Discover equations from a CSV file."""
     from sysid.data.dataset import Dataset
-    from sysid.pipeline import discover
+    from sysid.discovery import discover
 
     outdir = _outdir(args.output)
     states = [s.strip() for s in args.states.split(",") if s.strip()] if args.states else None
@@ -361,7 +361,7 @@ def _add_recover_arguments(parser: argparse.ArgumentParser) -> None:
 def _cmd_recover(args: argparse.Namespace) -> int:
     """The recover-the-law demo."""
     from sysid.data.problems import load_problem
-    from sysid.pipeline import recover
+    from sysid.discovery import recover
 
     outdir = _outdir(args.output)
     problem = load_problem(args.problem)
@@ -444,11 +444,14 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         help="local worker processes (default: number of cores)",
     )
     parser.add_argument(
-        "--timeout",
+        "--time-limit",
         type=float,
         default=600.0,
         metavar="S",
         help="seconds per task before it counts as timed out (default: 600)",
+    )
+    parser.add_argument(  # the old name of --time-limit, still accepted
+        "--timeout", type=float, default=None, dest="old_timeout", help=argparse.SUPPRESS
     )
     parser.add_argument(
         "--quick",
@@ -463,6 +466,14 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder for results.json, results.csv, report.md and figures; "
         "an existing one is resumed",
     )
+
+
+def _time_limit(args: argparse.Namespace) -> float:
+    """``--time-limit``, or the deprecated ``--timeout`` (with a note on stderr)."""
+    if args.old_timeout is None:
+        return float(args.time_limit)
+    print("sysid bench: --timeout is deprecated; use --time-limit", file=sys.stderr)
+    return float(args.old_timeout)
 
 
 @_command("bench", "run the problem suite side by side with baselines", _add_bench_arguments)
@@ -487,7 +498,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         workers=args.workers,
         quick=args.quick,
-        timeout=args.timeout,
+        time_limit=_time_limit(args),
         quiet=args.quiet,
     )
     rows = [("METHOD", "SAMPLING", "NOISE", "RECOVERED", "MEDIAN COEF ERR", "FAILED")]

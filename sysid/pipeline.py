@@ -1,4 +1,4 @@
-"""The whole flow: the :class:`SysID` estimator, :func:`discover` and :func:`recover`.
+"""The whole flow: the :class:`SysID` estimator, the stages in order.
 
 :class:`SysID` fits a neural vector field to the trajectories (torchdiffeq,
 adjoint method), samples it at the denoised data states, distils per-state
@@ -9,30 +9,25 @@ fitted on, and polishes it. Each stage's options are a component, checked when
 it is built, before any training: :class:`~sysid.neural.field.NeuralField`,
 :class:`~sysid.symbolic.library.Library`, :class:`~sysid.symbolic.options.Distiller`,
 :class:`~sysid.symbolic.options.ExpressionSearch` and
-:class:`~sysid.select.options.Selection`. :func:`discover` is the same flow
-with dicts of options, returning a :class:`~sysid.report.result.DiscoveryResult`;
-:func:`recover` is the demo: simulate a problem, discover, score against the truth.
+:class:`~sysid.select.options.Selection`. The stage functions (``distill``,
+``search``, ``select_model``, ``polish_model``) are called by their names in
+this module. :mod:`sysid.discovery` holds the function front ends over it
+(:func:`~sysid.discovery.discover`, :func:`~sysid.discovery.recover`).
 
 One set of default settings serves every problem (the components'
-signatures); nothing here reads the true equations, except the scorer in
-:func:`recover`.
+signatures); nothing here reads the true equations.
 
 Examples
 --------
 >>> import sysid
 >>> ds = sysid.simulate("lotka-volterra", noise=0.01, seed=0, n_samples=60)
->>> est = sysid.SysID(selection=sysid.Selection(time_budget=30.0), quiet=True)
+>>> est = sysid.SysID(selection=sysid.Selection(time_limit=30.0), quiet=True)
 >>> print(est.fit(ds).model_)                                     # doctest: +SKIP
 dx/dt = 1.1*x - 0.4*x*y
 dy/dt = 0.1*x*y - 0.4*y
 >>> est.score(ds) > 0.99                                          # doctest: +SKIP
 True
 """
-
-# One module over 600 lines on purpose: the estimator and its two function front
-# ends call the stage functions (distill, search, select_model, polish_model) by
-# their names in this module, the one place to replace them (tests interrupt a
-# stage that way); the lines over are docstrings.
 
 from __future__ import annotations
 
@@ -50,23 +45,21 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from sysid.core.errors import ConfigError, DataError
 from sysid.core.options import Options, json_value, unknown_options
+from sysid.core.renamed import renamed_keywords
 from sysid.data.dataset import Dataset, load_data
-from sysid.data.problems import Problem, load_problem
-from sysid.data.simulation import simulate
 from sysid.fit.polish import polish_model
 from sysid.neural.field import NeuralField
 from sysid.report.result import DiscoveryResult
-from sysid.report.scoring import score as score_equations
 from sysid.report.scoring import simulated_r2
 from sysid.select.options import Selection
 from sysid.select.selection import select_model
 from sysid.symbolic.library import Library
 from sysid.symbolic.model import SymbolicModel, TermEstimate
-from sysid.symbolic.options import SEARCH_MODES, Distiller, ExpressionSearch
+from sysid.symbolic.options import Distiller, ExpressionSearch
 from sysid.symbolic.search import library_fit_is_poor, merge_fronts, search
 from sysid.symbolic.sparse import Candidate, distill, knee
 
-__all__ = ["SysID", "NotFittedError", "discover", "recover", "DiscoveryResult"]
+__all__ = ["SysID", "NotFittedError", "check_seed", "check_quiet", "check_library_spec"]
 
 #: Options of :class:`~sysid.symbolic.library.Library` that a dict ``library`` may hold.
 LIBRARY_OPTIONS = ("degree", "trig", "extra", "include_constant")
@@ -93,7 +86,7 @@ def _say(msg: str, quiet: bool) -> None:
         print(f"sysid: {msg}", file=sys.stderr, flush=True)
 
 
-def _check_seed(seed: Any, none_ok: bool = False) -> None:
+def check_seed(seed: Any, none_ok: bool = False) -> None:
     if none_ok and seed is None:
         return
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -101,7 +94,7 @@ def _check_seed(seed: Any, none_ok: bool = False) -> None:
         raise ConfigError(f"seed must be {wanted}, found {seed!r}", source="argument 'seed'")
 
 
-def _check_quiet(quiet: Any) -> None:
+def check_quiet(quiet: Any) -> None:
     if not isinstance(quiet, (bool, np.bool_)):
         raise ConfigError(
             f"quiet must be True or False, found {quiet!r}", source="argument 'quiet'"
@@ -137,7 +130,7 @@ class SysID(BaseEstimator):
 
     The constructor only stores its components; :meth:`fit` checks them and the
     data before any training. Every component checks its own options when it
-    is built, so ``Selection(time_budget=-1)`` fails at once.
+    is built, so ``Selection(time_limit=-1)`` fails at once.
 
     Parameters
     ----------
@@ -196,8 +189,8 @@ class SysID(BaseEstimator):
     >>> est = sysid.SysID(distiller=sysid.Distiller(max_terms=3), seed=1)
     >>> est
     SysID(distiller=Distiller(max_terms=3), seed=1)
-    >>> est.set_params(selection__time_budget=20.0).selection
-    Selection(time_budget=20.0)
+    >>> est.set_params(selection__time_limit=20.0).selection
+    Selection(time_limit=20.0)
     >>> est.predict([[1.0, 2.0]])
     Traceback (most recent call last):
     ...
@@ -226,8 +219,8 @@ class SysID(BaseEstimator):
     def set_params(self, **params: Any) -> SysID:
         """Set parameters; ``component__option=value`` builds a new, checked component.
 
-        The components are frozen, so ``selection__time_budget=20`` replaces
-        ``selection`` by ``selection.replace(time_budget=20)`` (the default
+        The components are frozen, so ``selection__time_limit=20`` replaces
+        ``selection`` by ``selection.replace(time_limit=20)`` (the default
         component when it is None); a NeuralField is rebuilt from its options.
         """
         valid = self.get_params(deep=False)
@@ -283,8 +276,8 @@ class SysID(BaseEstimator):
 
     def _plan(self) -> _Plan:
         """Check the estimator's arguments and apply ``seed`` and ``quiet``."""
-        _check_seed(self.seed, none_ok=True)
-        _check_quiet(self.quiet)
+        check_seed(self.seed, none_ok=True)
+        check_quiet(self.quiet)
         nf = _component(self.field, "field")
         parts = {n: _component(getattr(self, n), n) for n in ("distiller", "search", "selection")}
         if self.seed is not None:
@@ -445,6 +438,9 @@ def _with_options(current: Any, name: str, changes: dict[str, Any]) -> Any:
     if isinstance(comp, Options):
         return comp.replace(**changes)
     params = comp.get_params()
+    renamed = getattr(comp, "renamed", {})
+    old = {k: changes.pop(k) for k in list(changes) if k in renamed}
+    changes.update(renamed_keywords(type(comp).__name__, old, renamed))
     unknown_options(changes, list(params), type(comp).__name__)
     return type(comp)(**{**params, **changes})
 
@@ -459,11 +455,11 @@ def _library_for(spec: Library | Mapping[str, Any] | None, states: Sequence[str]
                 hint="build the library with the data's state names, in the same order",
             )
         return spec
-    _check_library_spec(spec)
+    check_library_spec(spec)
     return Library(states, **dict(spec or {}))
 
 
-def _check_library_spec(spec: Any) -> None:
+def check_library_spec(spec: Any) -> None:
     if spec is None or isinstance(spec, Library):
         return
     if not isinstance(spec, Mapping):
@@ -549,236 +545,3 @@ def _knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]]
             TermEstimate(s, t, float(c)) for t, c in zip(best.terms, best.coefficients, strict=True)
         )
     return SymbolicModel(states, terms)
-
-
-# -------------------------------------------------------------- discover
-def discover(
-    data: Any,
-    *,
-    seed: int = 0,
-    quiet: bool = False,
-    time_column: str = "t",
-    trajectory_column: str | None = "trajectory",
-    states: Sequence[str] | None = None,
-    library: Library | Mapping[str, Any] | None = None,
-    neural: Mapping[str, Any] | None = None,
-    distill_options: Mapping[str, Any] | None = None,
-    select_options: Mapping[str, Any] | None = None,
-    expression_search: str = "auto",
-    search_options: Mapping[str, Any] | None = None,
-    field: NeuralField | None = None,
-) -> DiscoveryResult:
-    """Learn readable equations from trajectories: :class:`SysID` with dicts of options.
-
-    Every option is checked before any work starts; an unknown key is a
-    :class:`~sysid.core.errors.ConfigError` naming it and the valid ones.
-
-    Parameters
-    ----------
-    data : Dataset, CSV path, pandas DataFrame, or ``(t, x)`` arrays
-        One or several trajectories, each on its own time grid.
-    seed : int
-        Seeds every random choice (unless an options dict gives its own
-        ``seed``); the same seed gives the same equations on the same machine.
-    quiet : bool
-        Silence progress on stderr.
-    time_column, trajectory_column, states
-        How to read a CSV file or DataFrame (``docs/contract.md#data-columns``).
-    library : Library or dict, optional
-        Candidate terms, or options of :class:`~sysid.symbolic.library.Library`
-        (``degree``, ``trig``, ``extra``, ``include_constant``).
-    neural : dict, optional
-        Options of :class:`~sysid.neural.field.NeuralField`.
-    distill_options : dict, optional
-        Options of :class:`~sysid.symbolic.options.Distiller`.
-    select_options : dict, optional
-        Options of :class:`~sysid.select.options.Selection`: those of
-        :func:`~sysid.select.selection.select_model` (with ``holdout``) and of
-        the polish (``polish``, ``polish_negligible``, ``polish_time_limit``).
-    expression_search : {"auto", "always", "never"}
-        Search over expression trees (rational, Hill, exponential, logarithmic
-        terms; :mod:`sysid.symbolic.search`) in addition to the library:
-        ``"auto"`` when the library's best fits are poor, within about 40 s.
-        Its candidates join the Pareto fronts (``ExpressionSearch.mode``).
-    search_options : dict, optional
-        Options of :class:`~sysid.symbolic.options.ExpressionSearch` but
-        ``mode`` (``operators``, ``max_terms``, ``time_budget``...).
-    field : NeuralField, optional
-        A field already fitted to these data (e.g. ``result.field`` of an
-        earlier run): training is skipped and only the symbolic stages run.
-
-    Returns
-    -------
-    DiscoveryResult
-        Pressing Ctrl-C (``KeyboardInterrupt``) does not lose the work done:
-        the result holds what was finished and ``result.extra["interrupted"]``
-        names the stage that was stopped.
-
-    Examples
-    --------
-    >>> import sysid
-    >>> ds = sysid.simulate("logistic", noise=0.01, seed=0, n_samples=40)
-    >>> sysid.discover(ds, select_options={"time_budjet": 5})
-    Traceback (most recent call last):
-    ...
-    sysid.core.errors.ConfigError: argument 'select_options': unknown option(s) ['time_budjet']...
-    """
-    est = _estimator(
-        seed=seed,
-        quiet=quiet,
-        library=library,
-        neural=neural,
-        distill_options=distill_options,
-        select_options=select_options,
-        expression_search=expression_search,
-        search_options=search_options,
-        field=field,
-    )
-    est.fit(data, time_column=time_column, trajectory_column=trajectory_column, states=states)
-    return replace(est.result_, seed=int(seed))
-
-
-def _estimator(
-    *,
-    seed: Any,
-    quiet: Any,
-    library: Any,
-    neural: Any,
-    distill_options: Any,
-    select_options: Any,
-    expression_search: Any,
-    search_options: Any,
-    field: Any,
-) -> SysID:
-    """The :class:`SysID` of :func:`discover`'s arguments, every option checked."""
-    _check_seed(seed)
-    _check_quiet(quiet)
-    s = int(seed)
-    nf = NeuralField(**_options(neural, "neural", NeuralField().get_params(), seed=s, quiet=quiet))
-    if field is not None:
-        _check_fitted_field(field)
-        nf = field
-    valid_search = [n for n in ExpressionSearch.option_names() if n != "mode"]
-    if expression_search not in SEARCH_MODES:
-        raise ConfigError(
-            f"expression_search must be one of {list(SEARCH_MODES)}, found {expression_search!r}",
-            source="argument 'expression_search'",
-        )
-    _check_library_spec(library)
-    opts = {"seed": s}
-    return SysID(
-        library=library,
-        field=nf,
-        distiller=Distiller(
-            **_options(distill_options, "distill_options", Distiller.option_names(), **opts)
-        ),
-        search=ExpressionSearch(
-            mode=expression_search,
-            **_options(search_options, "search_options", valid_search, **opts),
-        ),
-        selection=Selection(
-            **_options(select_options, "select_options", Selection.option_names(), **opts)
-        ),
-        seed=None,  # the seeds are in the components
-        quiet=bool(quiet),
-    )
-
-
-def _options(
-    given: Mapping[str, Any] | None, name: str, valid: Sequence[str], **defaults: Any
-) -> dict[str, Any]:
-    """``defaults`` updated by the dict ``given`` (argument ``name``), its keys checked."""
-    if given is None:
-        return dict(defaults)
-    if not isinstance(given, Mapping):
-        raise ConfigError(
-            f"{name} must be a dict of options, found {type(given).__name__}",
-            source=f"argument '{name}'",
-            hint="components (NeuralField, Distiller, ExpressionSearch, Selection) go to "
-            "sysid.SysID(field=..., distiller=..., search=..., selection=...)",
-        )
-    hints = {
-        "library": "the library is discover's own argument: library=Library(...) or a dict",
-        "mode": "use discover's expression_search argument",
-    }
-    for key, hint in hints.items():
-        if key in given and key not in valid:
-            raise ConfigError(
-                f"unknown option(s) [{key!r}]", source=f"argument '{name}'", hint=hint
-            )
-    unknown_options(given, valid, f"argument '{name}'")
-    return {**defaults, **given}
-
-
-def _check_fitted_field(nf: Any) -> None:
-    if not isinstance(nf, NeuralField):
-        raise ConfigError(
-            f"field must be a fitted NeuralField, found {type(nf).__name__}",
-            source="argument 'field'",
-        )
-    nf._check_fitted()
-
-
-#: The keyword arguments of :func:`discover` that :func:`recover` passes on.
-_DISCOVER_OPTIONS = (
-    "time_column",
-    "trajectory_column",
-    "states",
-    "library",
-    "neural",
-    "distill_options",
-    "select_options",
-    "expression_search",
-    "search_options",
-    "field",
-)
-
-
-def recover(
-    problem: Problem | str,
-    *,
-    noise: float = 0.05,
-    seed: int = 0,
-    n_samples: int | None = None,
-    irregular: bool = False,
-    quiet: bool = False,
-    **options: Any,
-) -> DiscoveryResult:
-    """The recover-the-law demo: simulate a problem, discover its law, score it.
-
-    Parameters
-    ----------
-    problem : Problem or str
-        A shipped problem's name or a path to a ``.toml`` file.
-    noise, seed, n_samples, irregular
-        As in :func:`sysid.simulate`.
-    quiet : bool
-        Silence progress on stderr.
-    **options
-        Passed to :func:`discover` (``neural``, ``library``...).
-
-    Returns
-    -------
-    DiscoveryResult
-        With ``score`` (structure recovered, coefficient error, held-out R^2).
-    """
-    unknown_options(options, _DISCOVER_OPTIONS, "argument 'options'")
-    prob = load_problem(problem)
-    data = simulate(prob, noise=noise, seed=seed, n_samples=n_samples, irregular=irregular)
-    holdout = None
-    if prob.holdout_initial_conditions.shape[0]:
-        holdout = simulate(
-            prob, noise=noise, seed=seed, n_samples=n_samples, irregular=irregular, holdout=True
-        )
-    result = discover(data, seed=seed, quiet=quiet, **options)
-    result.problem = prob
-    result.holdout = holdout
-    result.score = score_equations(
-        result.model.equations, prob, simulate_model=result.model.simulate
-    )
-    result.extra["recover"] = {
-        "noise": float(noise),
-        "irregular": bool(irregular),
-        "n_samples": int(n_samples or prob.n_samples),
-    }
-    return result

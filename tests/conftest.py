@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import sysid
-from sysid import Distiller, NeuralField, Selection, pipeline
+from sysid import Distiller, NeuralField, Selection, discovery
 from sysid.data.dataset import Dataset
 from sysid.data.problems import Problem, load_problems
 from sysid.data.simulation import simulate
@@ -115,9 +115,9 @@ def valid_toml() -> str:
 #: Small budgets that keep end-to-end tests quick (accuracy targets are slow tests):
 #: options of discover, by argument.
 FAST: dict[str, dict[str, Any]] = {
-    "neural": {"width": 24, "max_epochs": 15, "pretrain_epochs": 150, "timeout": 20.0},
+    "neural": {"width": 24, "max_epochs": 15, "pretrain_epochs": 150, "time_limit": 20.0},
     "distill_options": {"max_terms": 3},
-    "select_options": {"time_budget": 20.0},
+    "select_options": {"time_limit": 20.0},
 }
 
 
@@ -164,14 +164,14 @@ def fast_defaults():
     """Within the module, :func:`sysid.discover` calls run with the small :data:`FAST` budgets.
 
     For entry points that take no stage options (the CLI, ``bench``,
-    ``recover``): ``sysid.discover`` and ``sysid.pipeline.discover`` are replaced
+    ``recover``): ``sysid.discover`` and ``sysid.discovery.discover`` are replaced
     by a wrapper that adds the fast options under the caller's, and restored
     when the module's tests are done. The library itself has no mutable
     defaults. Module scope, not session: a session-wide patch once leaked into
     the accuracy targets of ``test_targets.py``. Yields :func:`fast_options`.
     """
     with pytest.MonkeyPatch.context() as mp:
-        wrapped = _with_fast_options(pipeline.discover)
-        mp.setattr(pipeline, "discover", wrapped)
+        wrapped = _with_fast_options(discovery.discover)
+        mp.setattr(discovery, "discover", wrapped)
         mp.setattr(sysid, "discover", wrapped)
         yield fast_options()

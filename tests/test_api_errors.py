@@ -32,7 +32,7 @@ LV = {"x": "1.1*x - 0.4*x*y", "y": "0.1*x*y - 0.4*y"}
 TINY_RUN = {
     "neural": {"width": 4, "max_epochs": 0, "pretrain_epochs": 5},
     "distill_options": {"max_terms": 1},
-    "select_options": {"time_budget": 1.0},
+    "select_options": {"time_limit": 1.0},
     "expression_search": "never",
 }
 
@@ -290,10 +290,10 @@ def test_select_model_rejects_a_holdout_of_other_states(small, fronts):
     ("kwargs", "match"),
     [
         (
-            {"time_budget": -1.0},
-            r"Selection\(time_budget=\.\.\.\): time_budget must be a finite number >= 0",
+            {"time_limit": -1.0},
+            r"Selection\(time_limit=\.\.\.\): time_limit must be a finite number >= 0",
         ),
-        ({"time_budget": float("nan")}, r"time_budget must be a finite number >= 0, found nan"),
+        ({"time_limit": float("nan")}, r"time_limit must be a finite number >= 0, found nan"),
         ({"holdout_fraction": 1.0}, r"holdout_fraction must be in \[0, 1\), found 1\.0"),
         ({"seed": True}, r"seed must be an integer >= 0, found True"),
         ({"segment_points": 10.0}, r"segment_points must be None or an integer >= 2, found 10\.0"),
@@ -396,7 +396,7 @@ FIXED = [
         lambda d, f, e: sysid.recover("lotka-volterra", quiet=True, widht=3),
         ConfigError,
         r"unknown option\(s\) \['widht'\]",
-        "pipeline.py: recover passes **options on, TypeError from discover",
+        "discovery.py: recover passes **options on, TypeError from discover",
     ),
     (
         "Library trig",
@@ -406,11 +406,11 @@ FIXED = [
         "library.py: trig is not checked",
     ),
     (
-        "select_model time_budget",
-        lambda d, f, e: select_model(f, d, time_budget="10"),
+        "select_model time_limit",
+        lambda d, f, e: select_model(f, d, time_limit="10"),
         ConfigError,
-        r"time_budget must be a finite number >= 0, found '10'",
-        "refine.py: select_model does not check time_budget",
+        r"time_limit must be a finite number >= 0, found '10'",
+        "refine.py: select_model does not check time_limit",
     ),
     (
         "select_model holdout_fraction",

@@ -91,8 +91,9 @@ def test_failing_task_is_recorded_and_suite_goes_on(fast_defaults, tmp_path):
     assert "## Failed tasks" in (tmp_path / "out" / "report.md").read_text()
 
 
-def test_timeout_is_recorded(fast_defaults):
-    task = build_tasks(["logistic"], noise=[0.01], samplings=["regular"], seeds=1, timeout=0.01)[0]
+def test_time_limit_is_recorded(fast_defaults):
+    grid = {"noise": [0.01], "samplings": ["regular"], "seeds": 1}
+    task = build_tasks(["logistic"], **grid, time_limit=0.01)[0]
     row = run_task(task)
     assert row["error"] == "timed out after 0.01 s"
 

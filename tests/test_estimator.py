@@ -101,7 +101,7 @@ def test_result_holds_the_fit_and_its_options(est):
     options = info["options"]
     assert options["seed"] == 0
     assert options["distiller"] == {**Distiller(**FAST["distill_options"]).to_dict(), "seed": 0}
-    assert options["selection"]["time_budget"] == 20.0 and options["selection"]["polish"] is True
+    assert options["selection"]["time_limit"] == 20.0 and options["selection"]["polish"] is True
     assert options["search"]["mode"] == "never"
     assert options["library"]["degree"] == 2 and options["library"]["trig"] is False
     assert options["neural"]["width"] == 24 and options["neural"]["dtype"] == "torch.float64"
@@ -201,7 +201,7 @@ def test_not_fitted_yet(call):
 
 # --------------------------------------------------- params (scikit-learn)
 def test_get_params_lists_the_components():
-    sel = Selection(time_budget=5.0)
+    sel = Selection(time_limit=5.0)
     est = SysID(selection=sel, seed=3)
     shallow = est.get_params(deep=False)
     assert shallow == {
@@ -214,18 +214,18 @@ def test_get_params_lists_the_components():
         "quiet": False,
     }
     deep = est.get_params()
-    assert deep["selection__time_budget"] == 5.0 and deep["selection__polish"] is True
-    assert repr(est) == "SysID(seed=3, selection=Selection(time_budget=5.0))"
+    assert deep["selection__time_limit"] == 5.0 and deep["selection__polish"] is True
+    assert repr(est) == "SysID(seed=3, selection=Selection(time_limit=5.0))"
 
 
 def test_set_params_builds_new_components():
-    sel = Selection(time_budget=5.0)
+    sel = Selection(time_limit=5.0)
     nf = NeuralField(width=8)
     est = SysID(selection=sel, field=nf)
     assert (
         est.set_params(selection__polish=False, field__depth=3, seed=7, distiller__n_refit=2) is est
     )
-    assert est.selection == Selection(time_budget=5.0, polish=False) and est.selection is not sel
+    assert est.selection == Selection(time_limit=5.0, polish=False) and est.selection is not sel
     assert sel.polish is True  # the old component is untouched
     assert est.field.depth == 3 and est.field.width == 8 and nf.depth == 2
     assert est.distiller == Distiller(n_refit=2) and est.seed == 7
@@ -237,7 +237,7 @@ def test_set_params_builds_new_components():
         ({"seeed": 1}, r"SysID\.set_params: unknown option\(s\) \['seeed'\].*'seed'"),
         ({"selection__time_budjet": 1}, r"Selection: unknown option\(s\) \['time_budjet'\]"),
         ({"field__widht": 3}, r"NeuralField: unknown option\(s\) \['widht'\]"),
-        ({"selection__time_budget": -1}, r"time_budget must be a finite number >= 0, found -1"),
+        ({"selection__time_limit": -1}, r"time_limit must be a finite number >= 0, found -1"),
         ({"field__width": 0}, r"NeuralField\(width=\.\.\.\): width must be an integer >= 1"),
     ],
     ids=lambda v: repr(v)[:24],
@@ -261,10 +261,10 @@ def test_clone_round_trip(est):
 def test_components_are_frozen():
     sel = Selection()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        sel.time_budget = 1.0  # type: ignore[misc]
+        sel.time_limit = 1.0  # type: ignore[misc]
     with pytest.raises(ConfigError, match=r"Selection options cannot be changed in place"):
-        sel.set_params(time_budget=1.0)
-    assert sel.replace(time_budget=1.0) == Selection(time_budget=1.0)
+        sel.set_params(time_limit=1.0)
+    assert sel.replace(time_limit=1.0) == Selection(time_limit=1.0)
     with pytest.raises(ConfigError, match=r"Selection: unknown option\(s\) \['budget'\]"):
         sel.replace(budget=1.0)
     assert clone(sel) is sel
@@ -290,8 +290,8 @@ def test_components_are_frozen():
         (ExpressionSearch, {"operators": ["+", "tan"]}, r"unknown operator\(s\) \['tan'\]"),
         (ExpressionSearch, {"operators": ["*"]}, r"operators must include '\+'"),
         (ExpressionSearch, {"max_terms": 0}, r"max_terms must be an integer >= 1, found 0"),
-        (ExpressionSearch, {"time_budget": -1.0}, r"time_budget must be a finite number >= 0"),
-        (ExpressionSearch, {"time_budget": float("inf")}, r"time_budget must be a finite"),
+        (ExpressionSearch, {"time_limit": -1.0}, r"time_limit must be a finite number >= 0"),
+        (ExpressionSearch, {"time_limit": float("inf")}, r"time_limit must be a finite"),
         (ExpressionSearch, {"n_grid": 1}, r"n_grid must be an integer >= 2, found 1"),
         (ExpressionSearch, {"beam_width": 0}, r"beam_width must be an integer >= 1"),
         (ExpressionSearch, {"n_refine": 0}, r"n_refine must be an integer >= 1"),
@@ -301,7 +301,7 @@ def test_components_are_frozen():
         (Selection, {"holdout_fraction": 1.0}, r"holdout_fraction must be in \[0, 1\), found 1\.0"),
         (Selection, {"criterion": "mdl"}, r"criterion must be 'ebic', 'bic' or 'aic', found 'mdl'"),
         (Selection, {"seed": 1.5}, r"seed must be an integer >= 0, found 1\.5"),
-        (Selection, {"time_budget": "10"}, r"time_budget must be a finite number >= 0, found '10'"),
+        (Selection, {"time_limit": "10"}, r"time_limit must be a finite number >= 0, found '10'"),
         (Selection, {"segment_points": 1}, r"segment_points must be None or an integer >= 2"),
         (Selection, {"max_nfev": 0}, r"max_nfev must be an integer >= 1, found 0"),
         (Selection, {"margin": 0}, r"margin must be a finite number > 0, found 0"),
@@ -331,7 +331,7 @@ def test_component_defaults_are_the_stage_defaults():
     s = defaults(search)
     own = ExpressionSearch().get_params()
     # The pipeline's search budget (40 s) is its own; the rest are search()'s.
-    assert own.pop("mode") == "auto" and own.pop("time_budget") == 40.0
+    assert own.pop("mode") == "auto" and own.pop("time_limit") == 40.0
     assert {k: s[k] for k in own} == own
     sel = Selection().get_params()
     m = defaults(select_model)
@@ -347,7 +347,7 @@ def test_component_defaults_are_the_stage_defaults():
         ({"seed": -1}, ConfigError, r"seed must be None or a non-negative integer, found -1"),
         ({"seed": 1.5}, ConfigError, r"argument 'seed': seed must be None or a non-negative"),
         ({"quiet": "no"}, ConfigError, r"argument 'quiet': quiet must be True or False"),
-        ({"selection": {"time_budget": 1}}, ConfigError, r"selection must be a Selection or None"),
+        ({"selection": {"time_limit": 1}}, ConfigError, r"selection must be a Selection or None"),
         ({"field": "field.pt"}, ConfigError, r"field must be a NeuralField or None, found str"),
         ({"distiller": Selection()}, ConfigError, r"distiller must be a Distiller or None"),
         (

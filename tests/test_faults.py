@@ -25,6 +25,7 @@ from sysid import (
     SymbolicModel,
     SysidWarning,
     TrainingError,
+    discovery,
     pipeline,
     select_model,
 )
@@ -41,7 +42,7 @@ TINY = {
     "neural": {"width": 8, "max_epochs": 4, "pretrain_epochs": 50},
     "library": {"degree": 2, "trig": False},
     "distill_options": {"max_terms": 2},
-    "select_options": {"time_budget": 2.0},
+    "select_options": {"time_limit": 2.0},
     "expression_search": "never",
     "quiet": True,
 }
@@ -119,11 +120,11 @@ def test_persistent_nan_loss_is_reported_with_remedies_and_the_warm_start(lv, mo
     assert np.isfinite(kept.predict(lv[0].x)).all()
 
 
-def test_neural_timeout_still_gives_a_usable_result(lv):
-    neural = {"width": 8, "max_epochs": 100_000, "pretrain_epochs": 50, "timeout": 0.5}
+def test_neural_time_limit_still_gives_a_usable_result(lv):
+    neural = {"width": 8, "max_epochs": 100_000, "pretrain_epochs": 50, "time_limit": 0.5}
     res = sysid.discover(lv, **{**TINY, "neural": neural})
     info = res.to_dict()["neural"]
-    assert info["status"] == "timeout" and "timeout=0.5" in info["message"]
+    assert info["status"] == "timeout" and "time_limit=0.5" in info["message"]
     # On a loaded machine the preparation and warm start use up the 0.5 s and no
     # training epoch runs: the warm-start field must then serve just as well.
     assert info["fit_s"] < 5.0 and 0 <= info["epochs"] < 100_000
@@ -179,7 +180,7 @@ def test_blowing_up_candidate_is_dropped_with_its_reason(lv_clean):
     exploding_x = _candidate("x", [x, x * y, x**3], [1.1, -0.4, 0.5], 0.01)  # the knee
     good_y = _candidate("y", [x * y, y], [0.1, -0.4], 0.01)
     model, report = select_model(
-        {"x": [good_x, exploding_x], "y": [good_y]}, lv_clean, time_budget=20.0
+        {"x": [good_x, exploding_x], "y": [good_y]}, lv_clean, time_limit=20.0
     )
     failed = [c for c in report.candidates if c.status == "failed"]
     assert len(failed) == 1 and "x**3" in failed[0].equations["x"]
@@ -196,7 +197,7 @@ def test_when_every_candidate_fails_the_knee_is_returned_with_the_reasons(lv_cle
         "x": [_candidate("x", [x**2], [2.0], 0.1)],
         "y": [_candidate("y", [y**3], [1.0], 0.1)],
     }
-    model, report = select_model(fronts, lv_clean, time_budget=5.0)
+    model, report = select_model(fronts, lv_clean, time_limit=5.0)
     assert report.winner is None
     assert all(c.status == "failed" and c.reason for c in report.candidates)
     assert "Every candidate failed" in report.explanation and "Remedies" in report.explanation
@@ -244,8 +245,8 @@ def test_cli_discover_saves_partial_results_on_ctrl_c(
     lv, fast_defaults, monkeypatch, tmp_path, capsys
 ):
     # Interrupted after the field is fitted, while distilling equations from it.
-    tiny = functools.partial(pipeline.discover, neural=dict(TINY["neural"]))
-    monkeypatch.setattr(pipeline, "discover", tiny)  # the CLI takes no stage options
+    tiny = functools.partial(discovery.discover, neural=dict(TINY["neural"]))
+    monkeypatch.setattr(discovery, "discover", tiny)  # the CLI takes no stage options
     monkeypatch.setattr(pipeline, "distill", _interrupting(pipeline.distill))
     csv, out = tmp_path / "lv.csv", tmp_path / "out"
     lv.to_csv(csv)

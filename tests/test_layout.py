@@ -35,7 +35,7 @@ def test_layer_contract_fails_on_a_backwards_import(tmp_path, monkeypatch):
 
     shutil.copytree(ROOT / "sysid", tmp_path / "sysid", ignore=shutil.ignore_patterns("*.pyc"))
     bad = tmp_path / "sysid" / "core" / "errors.py"
-    bad.write_text(bad.read_text() + "\nfrom sysid.pipeline import discover  # noqa: E402\n")
+    bad.write_text(bad.read_text() + "\nfrom sysid.pipeline import SysID  # noqa: E402\n")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))

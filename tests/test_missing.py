@@ -307,7 +307,7 @@ def test_select_model_with_missing_values(lv_dataset):
     p = sysid.load_problem("lotka-volterra")
     x = np.concatenate([tr.x for tr in lv_dataset])
     fronts = distill(x, p.rhs(0, x.T).T, p.states)
-    model, report = select_model(fronts, _with_gaps(lv_dataset, 0.2, seed=8), time_budget=20.0)
+    model, report = select_model(fronts, _with_gaps(lv_dataset, 0.2, seed=8), time_limit=20.0)
     assert report.winner is not None
     coef = {(t.state, str(t.term)): t.coefficient for t in model.terms}
     assert coef == pytest.approx(LV_COEF, rel=0.01)
@@ -320,7 +320,7 @@ def test_select_model_when_a_state_is_measured_only_late(lv_dataset):
     x[:170, 1] = np.nan  # y only in the last 15%: the held-out windows would take it all
     data = Dataset.from_arrays(tr.t, x, states=p.states)
     fronts = distill(tr.x, p.rhs(0, tr.x.T).T, p.states)
-    model, report = select_model(fronts, data, time_budget=10.0)
+    model, report = select_model(fronts, data, time_limit=10.0)
     best = report.candidates[report.winner]
     assert best.holdout_rmse == best.train_rmse  # nothing held out: the training fit stands in
     assert {(t.state, str(t.term)) for t in model.terms} == set(LV_COEF)

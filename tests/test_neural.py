@@ -47,7 +47,7 @@ def tiny_field(lv) -> NeuralField:
         ({"gradient": "backprop"}, r"gradient must be one of \['adjoint', 'direct'\]"),
         ({"solver": "rk45"}, r"solver must be one of \['rk4'"),
         ({"max_epochs": -1}, r"max_epochs must be an integer >= 0"),
-        ({"timeout": 0}, r"timeout must be a finite number > 0, found 0"),
+        ({"time_limit": 0}, r"time_limit must be a finite number > 0, found 0"),
         ({"lr": float("nan")}, r"lr must be a finite number > 0, found nan"),
         ({"val_fraction": 0.5}, r"val_fraction must be a finite number in \[0.0, 0.5\)"),
         ({"horizons": ()}, r"horizons must be a non-empty sequence"),
@@ -168,7 +168,7 @@ def test_windows_cover_every_sample_and_keep_their_times(gaps, m, split):
 
 def test_irregular_and_regular_data_give_comparable_fields():
     problem = sysid.load_problem("pendulum")
-    kw = dict(width=32, max_epochs=60, timeout=30.0, quiet=True)
+    kw = dict(width=32, max_epochs=60, time_limit=30.0, quiet=True)
     regular = sysid.simulate(problem, n_samples=80, noise=0.01, seed=0)
     irregular = sysid.simulate(problem, n_samples=80, noise=0.01, seed=0, irregular=True)
     clean = sysid.simulate(problem, n_samples=80, seed=0)
@@ -348,8 +348,8 @@ def test_ctrl_c_while_a_stage_calibrates_keeps_the_last_stage(lv, monkeypatch, s
     assert np.isfinite(nf.predict(lv[0].x)).all()
 
 
-def test_timeout_stops_training(lv):
-    nf = NeuralField(**{**TINY, "max_epochs": 10_000, "timeout": 1.0}).fit(lv)
+def test_time_limit_stops_training(lv):
+    nf = NeuralField(**{**TINY, "max_epochs": 10_000, "time_limit": 1.0}).fit(lv)
     assert nf.status_ == "timeout"
     assert nf.fit_time_ < 10.0
 

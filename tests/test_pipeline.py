@@ -119,8 +119,8 @@ def test_bad_seed_and_options(lv_dataset):
         sysid.discover(lv_dataset, library={"degre": 2})
     with pytest.raises(ConfigError, match="select_options must be a dict"):
         sysid.discover(lv_dataset, select_options=[1, 2])
-    with pytest.raises(ConfigError, match=r"time_budget must be a finite number >= 0, found -1"):
-        sysid.discover(lv_dataset, select_options={"time_budget": -1})  # before any training
+    with pytest.raises(ConfigError, match=r"time_limit must be a finite number >= 0, found -1"):
+        sysid.discover(lv_dataset, select_options={"time_limit": -1})  # before any training
     with pytest.raises(ConfigError, match=r"expression_search must be one of .*found 'yes'"):
         sysid.discover(lv_dataset, expression_search="yes")
     with pytest.raises(ConfigError, match=r"'search_options': unknown option\(s\) \['beam'\]"):

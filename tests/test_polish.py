@@ -91,9 +91,9 @@ def test_select_model_refits_inner_constants_before_comparing(mm_data):
     x = np.concatenate([tr.x for tr in mm_data])
     off = -1.5 * x / (2.1 + x)  # derivatives of a law with Km 5% off
     fronts = sysid.merge_fronts(
-        distill(x, off, ["S"], max_terms=3), search(x, off, ["S"], time_budget=10.0)
+        distill(x, off, ["S"], max_terms=3), search(x, off, ["S"], time_limit=10.0)
     )
-    model, report = sysid.select_model(fronts, mm_data, seed=0, time_budget=20.0)
+    model, report = sysid.select_model(fronts, mm_data, seed=0, time_limit=20.0)
     r = sysid.score(model.equations, sysid.load_problem("michaelis-menten"))
     assert r["structure_recovered"], str(model)
     assert r["max_coefficient_relative_error"] < 1e-3

@@ -270,7 +270,7 @@ def test_discovery_result_load_keeps_the_data_source(tiny_result, tmp_path):
 #: The selection's budget in the invariance tests. With the fast 20 s the
 #: selection stops at a point that depends on the machine's speed, and a
 #: spurious search term won on a slow day (at 7798441 too).
-_INVARIANCE_SELECT = {"time_budget": 60.0}
+_INVARIANCE_SELECT = {"time_limit": 60.0}
 
 
 @pytest.fixture(scope="module")

@@ -132,7 +132,7 @@ def _noisy_fronts(name: str, seed: int, deriv_noise: float = 0.05):
 def test_distill_and_select_recover_structure_from_noisy_data(name):
     """5% derivative noise and 5% trajectory noise: what the pipeline faces."""
     p, data, fronts = _noisy_fronts(name, seed=11)
-    model, report = select_model(fronts, data, time_budget=30)
+    model, report = select_model(fronts, data, time_limit=30)
     for s, truth in p.true_equations().items():
         assert _terms(model.equations[s]) == _terms(truth), (s, str(model))
     assert isinstance(report, SelectionReport) and report.winner is not None
@@ -236,7 +236,7 @@ def test_time_limits_keep_partial_results():
     assert fit.success and not fit.converged
     assert fit.message.startswith("time limit of 1e-09 s reached; the best fit so far is kept")
     _, _, fronts = _noisy_fronts("lotka-volterra", seed=0)
-    model, report = select_model(fronts, data, time_budget=0.0)
+    model, report = select_model(fronts, data, time_limit=0.0)
     assert len(report.candidates) == 1 and report.winner == 0
     assert model.n_params == 4
 
@@ -287,7 +287,7 @@ def test_check_select_options_takes_its_defaults_from_select_model():
     sig = inspect.signature(select_model).parameters
     defaults = _select_defaults()
     assert defaults == {k: sig[k].default for k in defaults}
-    assert {"holdout_fraction", "criterion", "time_budget", "prune_below"} <= set(defaults)
+    assert {"holdout_fraction", "criterion", "time_limit", "prune_below"} <= set(defaults)
     check_select_options()  # the defaults pass
     with pytest.raises(ConfigError, match=r"unknown option\(s\) \['holdout'\].*valid options"):
         check_select_options(holdout="windows")

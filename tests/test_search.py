@@ -40,7 +40,7 @@ def _mm(n: int = 60) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("name", NEW_PROBLEMS)
 def test_recovers_new_problems_from_exact_derivatives(name):
     p, x, dxdt = _exact(name)
-    fronts = search(x, dxdt, p.states, time_budget=60.0)
+    fronts = search(x, dxdt, p.states, time_limit=60.0)
     found = {s: knee(fronts[s]).expr for s in p.states}
     res = compare_with_constants(found, p.true_equations())
     assert res["structure_recovered"], (found, res)
@@ -55,7 +55,7 @@ def test_new_problems_are_outside_the_default_library():
 
 def test_candidates_are_the_distill_class_with_consistent_fields():
     s, y = _mm()
-    front = search(s, y, ["S"], time_budget=30.0)["S"]
+    front = search(s, y, ["S"], time_limit=30.0)["S"]
     assert all(isinstance(c, Candidate) and c.state == "S" for c in front)
     cx = [c.complexity for c in front]
     losses = [c.loss for c in front]
@@ -69,16 +69,16 @@ def test_candidates_are_the_distill_class_with_consistent_fields():
 
 def test_deterministic_for_a_seed():
     p, x, dxdt = _exact("hill-switch", n_samples=60)
-    a = search(x, dxdt, p.states, max_samples=100, seed=3, time_budget=60.0)
-    b = search(x, dxdt, p.states, max_samples=100, seed=3, time_budget=60.0)
+    a = search(x, dxdt, p.states, max_samples=100, seed=3, time_limit=60.0)
+    b = search(x, dxdt, p.states, max_samples=100, seed=3, time_limit=60.0)
     for s in p.states:
         assert [str(c.expr) for c in a[s]] == [str(c.expr) for c in b[s]]
         assert [c.loss for c in a[s]] == [c.loss for c in b[s]]
 
 
-def test_zero_time_budget_returns_partial_results():
+def test_zero_time_limit_returns_partial_results():
     p, x, dxdt = _exact("holling-ii", n_samples=40)
-    fronts = search(x, dxdt, p.states, time_budget=0.0)
+    fronts = search(x, dxdt, p.states, time_limit=0.0)
     assert set(fronts) == set(p.states)
     for s in p.states:
         assert fronts[s] and all(np.isfinite(c.loss) for c in fronts[s])
@@ -87,21 +87,21 @@ def test_zero_time_budget_returns_partial_results():
 
 def test_operator_set_restricts_the_terms():
     s, y = _mm()
-    front = search(s, y, ["S"], operators=["+", "*", "exp", "pow"], time_budget=20.0)["S"]
+    front = search(s, y, ["S"], operators=["+", "*", "exp", "pow"], time_limit=20.0)["S"]
     for c in front:
         for t in c.terms:  # no rational terms without "/"
             assert not any(
                 isinstance(a, sp.Pow) and a.base.is_Add and a.exp.is_negative
                 for a in sp.preorder_traversal(t)
             ), t
-    front = search(s, y, ["S"], operators=["+", "*", "/"], time_budget=20.0)["S"]
+    front = search(s, y, ["S"], operators=["+", "*", "/"], time_limit=20.0)["S"]
     assert not any(c.expr.has(sp.exp, sp.log, sp.sin, sp.cos) for c in front)
 
 
 def test_zero_derivative_state():
     x = np.random.default_rng(0).uniform(0.5, 2.0, size=(50, 2))
     dxdt = np.c_[np.zeros(50), x[:, 0] / (1.0 + x[:, 0])]
-    fronts = search(x, dxdt, ["a", "b"], time_budget=20.0)
+    fronts = search(x, dxdt, ["a", "b"], time_limit=20.0)
     assert [str(c.expr) for c in fronts["a"]] == ["0"]
 
 
@@ -113,9 +113,9 @@ def test_zero_derivative_state():
         ({"operators": "+*/"}, "operators must be a collection"),
         ({"max_terms": 0}, "max_terms must be an integer >= 1, found 0"),
         ({"max_terms": 2.5}, "max_terms must be an integer"),
-        ({"time_budget": -1.0}, "time_budget must be a number >= 0.0, found -1.0"),
-        ({"time_budget": float("inf")}, "time_budget must be finite"),
-        ({"time_budget": "10"}, "time_budget must be a number"),
+        ({"time_limit": -1.0}, "time_limit must be a number >= 0.0, found -1.0"),
+        ({"time_limit": float("inf")}, "time_limit must be finite"),
+        ({"time_limit": "10"}, "time_limit must be a number"),
         ({"seed": -1}, "seed must be an integer >= 0"),
         ({"n_grid": 1}, "n_grid must be an integer >= 2"),
         ({"beam_width": 0}, "beam_width must be an integer >= 1"),
@@ -152,7 +152,7 @@ def test_bad_states_and_data():
 def test_merge_fronts_is_the_joint_pareto_front():
     s, y = _mm()
     lib = distill(s, y, ["S"])
-    found = search(s, y, ["S"], time_budget=30.0)
+    found = search(s, y, ["S"], time_limit=30.0)
     both = merge_fronts(lib, found)
     front = both["S"]
     assert [c.complexity for c in front] == sorted({c.complexity for c in front})
@@ -171,8 +171,8 @@ def test_merged_front_goes_through_select_model():
     data = sysid.simulate(p, n_samples=60)
     x = np.concatenate([tr.x for tr in data])
     dxdt = p.rhs(0.0, x.T).T
-    fronts = merge_fronts(distill(x, dxdt, p.states), search(x, dxdt, p.states, time_budget=30.0))
-    model, report = select_model(fronts, data, time_budget=30.0)
+    fronts = merge_fronts(distill(x, dxdt, p.states), search(x, dxdt, p.states, time_limit=30.0))
+    model, report = select_model(fronts, data, time_limit=30.0)
     res = compare_with_constants(model.equations, p.true_equations())
     assert res["structure_recovered"], model.equations
     assert res["max_coefficient_relative_error"] < 0.01
@@ -232,7 +232,7 @@ def test_permuting_states_permutes_the_result(a, k, b, swap):
     x = rng.uniform(0.2, 3.0, size=(60, 2))
     dxdt = np.c_[a * x[:, 0] * x[:, 1] / (k + x[:, 0]) - b * x[:, 0], -b * x[:, 1]]
     states = ["u", "v"]
-    ref = search(x, dxdt, states, operators=["+", "*", "/"], max_terms=2, time_budget=30.0)
+    ref = search(x, dxdt, states, operators=["+", "*", "/"], max_terms=2, time_limit=30.0)
     perm = [1, 0] if swap else [0, 1]
     got = search(
         x[:, perm],
@@ -240,7 +240,7 @@ def test_permuting_states_permutes_the_result(a, k, b, swap):
         [states[i] for i in perm],
         operators=["+", "*", "/"],
         max_terms=2,
-        time_budget=30.0,
+        time_limit=30.0,
     )
     assert set(got) == set(states)
     r = compare_with_constants(
@@ -259,9 +259,9 @@ def test_extend_fronts_searches_only_when_the_library_is_poor():
     lib = distill(s, poly, ["S"])
     same = extend_fronts(lib, s, poly, ["S"])
     assert [str(c.expr) for c in same["S"]] == [str(c.expr) for c in lib["S"]]
-    forced = extend_fronts(lib, s, poly, ["S"], force=True, time_budget=20.0)
+    forced = extend_fronts(lib, s, poly, ["S"], force=True, time_limit=20.0)
     assert str(knee(forced["S"]).expr) == str(knee(lib["S"]).expr)
-    ext = extend_fronts(distill(s, y, ["S"]), s, y, ["S"], time_budget=20.0)
+    ext = extend_fronts(distill(s, y, ["S"]), s, y, ["S"], time_limit=20.0)
     res = compare_with_constants({"S": knee(ext["S"]).expr}, {"S": "-1.5*S/(2 + S)"})
     assert res["structure_recovered"] and res["max_coefficient_relative_error"] < 1e-6
 

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from sysid.core.errors import ConfigError
+from sysid.core.renamed import renamed_keywords
 from sysid.data.problems import Problem, load_problem, load_problems, problem_from_text
 
 __all__ = [
@@ -52,6 +53,8 @@ __all__ = [
 
 DEFAULT_NOISE = (0.0, 0.01, 0.05, 0.1)
 SAMPLINGS = ("regular", "irregular", "sparse")
+#: Old keyword names of :func:`bench` and :func:`build_tasks`.
+_RENAMED = {"timeout": "time_limit"}
 #: The ``--quick`` tier: a few cells that finish in minutes on 2 cores.
 QUICK = {
     "problems": ("falling-mass", "pendulum", "lotka-volterra", "sir"),
@@ -88,7 +91,7 @@ class Task:
     sampling: str
     seed: int
     method: str
-    timeout: float = 600.0
+    time_limit: float = 600.0
 
     @property
     def key(self) -> str:
@@ -119,7 +122,8 @@ def build_tasks(
     samplings: Sequence[str] = SAMPLINGS,
     seeds: int = 3,
     methods: Sequence[str] = ("sysid",),
-    timeout: float = 600.0,
+    time_limit: float = 600.0,
+    **deprecated: Any,
 ) -> list[Task]:
     """The grid of tasks, in a fixed order.
 
@@ -136,10 +140,13 @@ def build_tasks(
         Seeds ``0 .. seeds-1``.
     methods : list of str
         ``"sysid"`` and baselines (``"pysindy"``).
-    timeout : float
-        Seconds a task may take before it is recorded as timed out.
+    time_limit : float
+        Seconds a task may take before it is recorded as timed out
+        (``timeout`` is its old name, still accepted with a DeprecationWarning).
     """
     from sysid.benchmark.baselines import BASELINES
+
+    time_limit = renamed_keywords("build_tasks", deprecated, _RENAMED).get("time_limit", time_limit)
 
     bad = [s for s in samplings if s not in SAMPLINGS]
     if bad:
@@ -163,7 +170,7 @@ def build_tasks(
                 for seed in range(seeds):
                     for method in methods:
                         tasks.append(
-                            Task(prob.name, text, float(level), sampling, seed, method, timeout)
+                            Task(prob.name, text, float(level), sampling, seed, method, time_limit)
                         )
     return tasks
 
@@ -195,7 +202,7 @@ def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
 
     data = _simulate_cell(problem, task)
     if task.method == "sysid":
-        from sysid.pipeline import discover
+        from sysid.discovery import discover
 
         result = discover(data, seed=task.seed, quiet=True)
         model = result.model
@@ -236,11 +243,11 @@ def run_task(task: Task) -> dict[str, Any]:
     try:
         if use_alarm:
             old = signal.signal(signal.SIGALRM, _alarm)
-            signal.setitimer(signal.ITIMER_REAL, task.timeout)
+            signal.setitimer(signal.ITIMER_REAL, task.time_limit)
         problem = problem_from_text(task.problem_text, task.problem)
         row.update(_run_method(problem, task))
     except _Timeout:
-        row["error"] = f"timed out after {task.timeout:g} s"
+        row["error"] = f"timed out after {task.time_limit:g} s"
     except Exception as err:  # noqa: BLE001 - a failing cell is recorded, the suite goes on
         last = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
         where = f" ({Path(last.filename).name}:{last.lineno})" if last else ""
@@ -251,8 +258,8 @@ def run_task(task: Task) -> dict[str, Any]:
             if old is not None:
                 signal.signal(signal.SIGALRM, old)
     row["seconds"] = round(time.perf_counter() - start, 3)
-    if not row["error"] and row["seconds"] > task.timeout:
-        row["error"] = f"timed out after {task.timeout:g} s"
+    if not row["error"] and row["seconds"] > task.time_limit:
+        row["error"] = f"timed out after {task.time_limit:g} s"
     return row
 
 
@@ -402,8 +409,9 @@ def bench(
     scheduler: str | None = None,
     workers: int | None = None,
     quick: bool = False,
-    timeout: float = 600.0,
+    time_limit: float = 600.0,
     quiet: bool = False,
+    **deprecated: Any,
 ) -> BenchResult:
     """Run the suite and write ``results.json``, ``results.csv``, ``report.md`` and figures.
 
@@ -423,9 +431,11 @@ def bench(
         Local processes; default the number of cores.
     quick : bool
         The small :data:`QUICK` tier (problems, noise and seeds not given explicitly).
-    timeout : float
-        Seconds per task before it is recorded as timed out.
+    time_limit : float
+        Seconds per task before it is recorded as timed out (``timeout`` is its
+        old name, still accepted with a DeprecationWarning).
     """
+    time_limit = renamed_keywords("bench", deprecated, _RENAMED).get("time_limit", time_limit)
     if quick:
         problems = problems or list(QUICK["problems"])
         noise = QUICK["noise"] if tuple(noise) == DEFAULT_NOISE else noise
@@ -438,7 +448,7 @@ def bench(
         samplings=samplings,
         seeds=seeds,
         methods=["sysid", *baselines],
-        timeout=timeout,
+        time_limit=time_limit,
     )
     out = Path(outdir)
     task_dir = out / "tasks"

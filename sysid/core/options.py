@@ -36,9 +36,10 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sysid.core.errors import ConfigError
+from sysid.core.renamed import renamed_keywords
 
 __all__ = [
     "Options",
@@ -81,6 +82,9 @@ class Options:
     and store the values exactly as given (``sklearn.base.clone`` checks that).
     """
 
+    #: Old option names -> new ones, still accepted (:func:`~sysid.core.renamed.renamed_options`).
+    renamed: ClassVar[Mapping[str, str]] = {}
+
     def __post_init__(self) -> None:
         self._validate()
 
@@ -110,7 +114,10 @@ class Options:
 
     def replace(self: _O, **changes: Any) -> _O:
         """A new, checked option set with ``changes`` applied."""
-        unknown_options(changes, self.option_names(), type(self).__name__)
+        name = type(self).__name__
+        old = {k: changes.pop(k) for k in list(changes) if k in self.renamed}
+        changes.update(renamed_keywords(name, old, self.renamed))
+        unknown_options(changes, self.option_names(), name)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

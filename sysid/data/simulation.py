@@ -10,13 +10,13 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
 from sysid.core.errors import ConfigError, SimulationError
 from sysid.core.ode import MAX_EVALS, Guard, GuardTripped, guarded_solve
+from sysid.core.renamed import renamed_keywords
 from sysid.data.dataset import Dataset, Trajectory
 from sysid.data.problems import Problem, load_problem
 
@@ -128,7 +128,8 @@ def integrate(
     >>> x.shape
     (2, 1)
     """
-    max_evals = _renamed_budget(max_evals, deprecated)
+    renamed = renamed_keywords("integrate", deprecated, {"max_evaluations": "max_evals"})
+    max_evals = int(renamed.get("max_evals", max_evals))
     t = np.asarray(t, dtype=float)
     x0 = np.asarray(x0, dtype=float)
     guard = Guard.around(
@@ -166,21 +167,6 @@ def integrate(
         f"({reason}). Remedies: shorten t_span, check the signs of the equations, "
         "or choose initial conditions where the solution stays bounded"
     )
-
-
-def _renamed_budget(max_evals: int, deprecated: dict[str, Any]) -> int:
-    """``max_evals``, or the deprecated ``max_evaluations`` (with a warning)."""
-    unknown = sorted(set(deprecated) - {"max_evaluations"})
-    if unknown:
-        raise TypeError(f"integrate() got an unexpected keyword argument {unknown[0]!r}")
-    if "max_evaluations" in deprecated:
-        warnings.warn(
-            "integrate(max_evaluations=...) is deprecated; use max_evals=",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        return int(deprecated["max_evaluations"])
-    return int(max_evals)
 
 
 def _start_states(

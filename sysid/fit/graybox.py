@@ -31,7 +31,6 @@ Examples
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,6 +45,7 @@ from sysid.core.ode import (
     GuardTripped,
     simulate_batch,
 )
+from sysid.core.renamed import renamed_keywords
 from sysid.fit._graybox_options import Spec, check_options, prepare
 from sysid.fit._graybox_result import DerivedQuantity, GrayBoxResult, _quantile
 from sysid.fit.engine import Covariance, Fit, Parametrisation, Segment, covariance, fit
@@ -56,27 +56,10 @@ __all__ = ["fit_model", "GrayBoxResult", "DerivedQuantity"]
 # --------------------------------------------------------------------------- main entry
 #: Old keyword names of :func:`fit_model` and their new words.
 _RENAMED = {"total_time": "time_limit", "blowup": "margin"}
-
-
-def _renamed(old: Mapping[str, Any]) -> dict[str, Any]:
-    """Map deprecated keywords to their new names (with a DeprecationWarning)."""
-    out = {}
-    for name, value in old.items():
-        if name not in _RENAMED:
-            raise TypeError(f"fit_model() got an unexpected keyword argument {name!r}")
-        new = _RENAMED[name]
-        what = (
-            "the box is now each state's range widened by `margin` ranges"
-            if name == "blowup"
-            else "wall seconds of the whole fit"
-        )
-        warnings.warn(
-            f"fit_model({name}=...) is deprecated; use {new}= ({what})",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-        out[new] = value
-    return out
+_RENAMED_NOTES = {
+    "total_time": "wall seconds of the whole fit",
+    "blowup": "the box is now each state's range widened by `margin` ranges",
+}
 
 
 def fit_model(
@@ -193,7 +176,7 @@ def fit_model(
     >>> round(res.parameters["w"], 4)
     1.5
     """
-    new = _renamed(deprecated)
+    new = renamed_keywords("fit_model", deprecated, _RENAMED, notes=_RENAMED_NOTES)
     time_limit = new.get("time_limit", time_limit)
     margin = new.get("margin", margin)
     check_options(

@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import numbers
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,8 +44,9 @@ from sysid.core.ode import (
     Guard,
     single_threaded,
 )
-from sysid.data.dataset import Dataset, load_data
-from sysid.fit.engine import Fit, covariance
+from sysid.core.renamed import renamed_keywords
+from sysid.data.dataset import Dataset, Trajectory, load_data
+from sysid.fit.engine import Fit, Segment, covariance
 from sysid.fit.shooting import (
     MIN_SEGMENT,
     continued_starts,
@@ -270,20 +270,6 @@ _RENAMED = {
 }
 
 
-def _renamed(old: Mapping[str, Any]) -> dict[str, Any]:
-    """Map deprecated keyword arguments to their new names (with a warning each)."""
-    unknown = sorted(set(old) - set(_RENAMED))
-    if unknown:
-        raise TypeError(f"refine() got an unexpected keyword argument {unknown[0]!r}")
-    for name in old:
-        warnings.warn(
-            f"refine({name}=...) is deprecated; use {_RENAMED[name]}=...",
-            DeprecationWarning,
-            stacklevel=4,
-        )
-    return {_RENAMED[name]: value for name, value in old.items()}
-
-
 @single_threaded
 def refine(
     system: _SystemLike,
@@ -359,7 +345,7 @@ def refine(
     (False, 'blow-up')
     """
     start = time.perf_counter()
-    renamed = _renamed(deprecated)
+    renamed = renamed_keywords("refine", deprecated, _RENAMED)
     simulation_time_limit = renamed.get("simulation_time_limit", simulation_time_limit)
     continuation = renamed.get("continuation", continuation)
     _check_segment_points(segment_points)
@@ -383,31 +369,51 @@ def refine(
     trajs = list(data.trajectories)
     deadline = start + float(time_limit)
     run = _Stages(compiled, sigma, guard, rtol, max_nfev, deadline, float(time_limit))
-    seg_len = window_length(trajs, segment_points)
+    fit, segs, seg_len = _first_stage(run, trajs, window_length(trajs, segment_points), theta0)
+    if not fit.ok:
+        return _failed(states, params, theta0, len(trajs), fit.message, run.nfev, start, "")
+    if continuation:
+        fit, segs = _continued(run, trajs, fit, segs, seg_len)
+    return _refit_result(states, params, theta0, trajs, segs, fit, sigma, run.nfev, start)
+
+
+def _first_stage(
+    run: _Stages, trajs: list[Trajectory], seg_len: int | None, theta0: np.ndarray
+) -> tuple[Fit, list[Segment], int | None]:
+    """The first stage on windows of ``seg_len`` samples, halved while the model diverges.
+
+    A model may diverge from a window's start before reaching its end: shorter
+    windows (down to ``MIN_SEGMENT`` samples) are then tried before giving up.
+    """
     while True:
-        # A model may diverge from a window's start before reaching its end:
-        # shorter windows are then tried before giving up.
         segs = segments(trajs, seg_len)
         fit = run.stage(segs, theta0, None)
         if fit.ok or not seg_len or seg_len <= MIN_SEGMENT:
-            break
+            return fit, segs, seg_len
         seg_len = max(MIN_SEGMENT, seg_len // 2)
-    if not fit.ok:
-        return _failed(states, params, theta0, len(trajs), fit.message, run.nfev, start, "")
+
+
+def _continued(
+    run: _Stages, trajs: list[Trajectory], fit: Fit, segs: list[Segment], seg_len: int | None
+) -> tuple[Fit, list[Segment]]:
+    """Continue on windows twice as long, up to whole trajectories, while the fit holds.
+
+    A stage is kept while its mean squared residual is at most 1.5 times the
+    previous one's; the walk stops at the refit's deadline.
+    """
     longest = max(tr.n_samples for tr in trajs)
-    lengths = segment_lengths(seg_len, longest) if continuation else [seg_len]
-    for length in lengths[1:]:
+    for length in segment_lengths(seg_len, longest)[1:]:
         longer = segments(trajs, length)
         if len(longer) == len(segs) and length is not None:
             continue
-        if time.perf_counter() >= deadline:
+        if time.perf_counter() >= run.deadline:
             break
-        x0 = continued_starts(compiled, fit, segs, longer, guard)
+        x0 = continued_starts(run.compiled, fit, segs, longer, run.guard)
         nxt = run.stage(longer, fit.theta, x0)
-        if not nxt.ok or mean_square(nxt) > 1.5 * mean_square(fit) + (100 * rtol) ** 2:
+        if not nxt.ok or mean_square(nxt) > 1.5 * mean_square(fit) + (100 * run.rtol) ** 2:
             break
         fit, segs = nxt, longer
-    return _refit_result(states, params, theta0, trajs, segs, fit, sigma, run.nfev, start)
+    return fit, segs
 
 
 class _Stages:
@@ -415,6 +421,7 @@ class _Stages:
 
     def __init__(self, compiled, sigma, guard, rtol, max_nfev, deadline, time_limit):
         self.args = (compiled, sigma, guard)
+        self.compiled, self.guard = compiled, guard
         self.rtol, self.max_nfev, self.deadline = rtol, max_nfev, deadline
         self.time_limit = time_limit
         self.nfev = 0

@@ -22,7 +22,7 @@ How it trains (details in :mod:`sysid.neural.train`):
 * missing values (NaN states) count in no loss: the misfit is averaged over
   the observed entries, and each state's spline uses its own samples;
 * the learning rate halves on plateaus; each stage stops early when the loss on
-  held-out samples stops improving; ``max_epochs`` and ``timeout`` bound the work;
+  held-out samples stops improving; ``max_epochs`` and ``time_limit`` bound the work;
 * numerical faults are retried with safer settings, Ctrl-C keeps the best weights.
 
 Examples
@@ -43,13 +43,14 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torchdiffeq import odeint
 
 from sysid.core.errors import ConfigError, DataError, SimulationError, SysidWarning, TrainingError
+from sysid.core.renamed import renamed_keywords
 from sysid.data.dataset import Dataset, load_data
 from sysid.neural import persist
 from sysid.neural.gradients import loss_and_grads, training_step
@@ -96,8 +97,9 @@ class NeuralField:
     max_epochs : int
         Total epochs (full passes over all windows) over all stages; 0 keeps
         the spline warm start only.
-    timeout : float
-        Wall-clock budget of :meth:`fit` in seconds: a safety net. The
+    time_limit : float
+        Wall seconds of the whole :meth:`fit`: a safety net (``timeout`` is its
+        old name, still accepted with a DeprecationWarning). The
         default (600 s) is far above a run's usual length, so that
         ``max_epochs`` or convergence ends it and the same seed gives the same
         field however busy the machine is (a binding wall-clock limit makes
@@ -164,6 +166,9 @@ class NeuralField:
     True
     """
 
+    #: Old hyperparameter names -> new ones, still accepted.
+    renamed: ClassVar[dict[str, str]] = {"timeout": "time_limit"}
+
     def __init__(
         self,
         width: int = 64,
@@ -178,7 +183,7 @@ class NeuralField:
         horizons: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
         max_window: int = 32,
         max_epochs: int = 1000,
-        timeout: float = 600.0,
+        time_limit: float = 600.0,
         lr: float = 2e-3,
         patience: int = 40,
         continuity: float = 1.0,
@@ -189,6 +194,7 @@ class NeuralField:
         dtype: torch.dtype = torch.float64,
         n_threads: int | None = 1,
         quiet: bool = False,
+        **deprecated: Any,
     ) -> None:
         self.width = width
         self.depth = depth
@@ -202,7 +208,9 @@ class NeuralField:
         self.horizons = horizons
         self.max_window = max_window
         self.max_epochs = max_epochs
-        self.timeout = timeout
+        self.time_limit = renamed_keywords("NeuralField", deprecated, self.renamed).get(
+            "time_limit", time_limit
+        )
         self.lr = lr
         self.patience = patience
         self.continuity = continuity
@@ -499,7 +507,7 @@ class NeuralField:
         st.max_epochs = 300
         st.lr = 1e-2
         st.patience = 20
-        st.timeout = max(st.timeout, 10.0)
+        st.time_limit = max(st.time_limit, 10.0)
         taus = [(tr.t - tr.t[0]) / self.scaler_.time_scale for tr in ds]
         zs = [self.scaler_.to_z(tr.x) for tr in ds]
         st.horizons = (

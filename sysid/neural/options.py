@@ -71,7 +71,7 @@ def validate(nf: NeuralField) -> Settings:
     check_positive(nf.atol, "atol")
     check_positive(nf.max_step, "max_step")
     check_positive(nf.step_tol, "step_tol")
-    check_positive(nf.timeout, "timeout")
+    check_positive(nf.time_limit, "time_limit")
     check_positive(nf.lr, "lr")
     check_number(nf.continuity, "continuity", lo=0.0)
     check_number(nf.val_fraction, "val_fraction", lo=0.0, hi=0.5, hi_open=True)
@@ -98,7 +98,7 @@ def validate(nf: NeuralField) -> Settings:
         horizons=tuple(float(h) for h in hz),
         max_window=int(nf.max_window),
         max_epochs=int(nf.max_epochs),
-        timeout=float(nf.timeout),
+        time_limit=float(nf.time_limit),
         lr=float(nf.lr),
         patience=int(nf.patience),
         continuity=float(nf.continuity),

@@ -101,6 +101,9 @@ def load(cls: type[NeuralField], path: str | os.PathLike, device: str = "cpu") -
     params["dtype"] = DTYPES[params["dtype"]]
     params["horizons"] = tuple(params["horizons"])
     params["device"] = device
+    for old, new in cls.renamed.items():  # files saved before a hyperparameter was renamed
+        if old in params:
+            params[new] = params.pop(old)
     obj = cls(**params)
     obj._validate()
     tensors = torch.load(w_path, weights_only=True, map_location=obj._torch_device())

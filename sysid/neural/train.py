@@ -63,7 +63,7 @@ class Settings:
     horizons: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     max_window: int = 32
     max_epochs: int = 1000
-    timeout: float = 600.0
+    time_limit: float = 600.0
     lr: float = 2e-3
     patience: int = 40
     continuity: float = 1.0
@@ -396,9 +396,9 @@ def train(
             if remaining_epochs <= 0:
                 status, message = "max_epochs", f"stopped after max_epochs={st.max_epochs}"
                 break
-            left_time = st.timeout - (time.perf_counter() - t_start)
+            left_time = st.time_limit - (time.perf_counter() - t_start)
             if left_time <= 0:
-                status, message = "timeout", f"stopped by timeout={st.timeout:g} s"
+                status, message = "timeout", f"stopped by time_limit={st.time_limit:g} s"
                 break
             n_left = len(plan) - si
             stage_epochs = max(1, remaining_epochs // n_left)
@@ -415,7 +415,8 @@ def train(
             run.states = _states_from(stage, lengths)
             if stage_status != "converged" and si == len(plan) - 1:
                 if stage_status == "timeout":
-                    status, message = "timeout", f"last stage stopped by timeout={st.timeout:g} s"
+                    message = f"last stage stopped by time_limit={st.time_limit:g} s"
+                    status = "timeout"
                 else:
                     status, message = "max_epochs", f"stopped after max_epochs={st.max_epochs}"
     except KeyboardInterrupt:

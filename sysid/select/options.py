@@ -8,8 +8,8 @@ terms, refit every constant). It checks every option when built and is frozen.
 
 Examples
 --------
->>> Selection(time_budget=20.0, polish=False)
-Selection(time_budget=20.0, polish=False)
+>>> Selection(time_limit=20.0, polish=False)
+Selection(time_limit=20.0, polish=False)
 >>> Selection(criterion="mdl")
 Traceback (most recent call last):
 ...
@@ -31,6 +31,7 @@ from sysid.core.options import (
     check_int,
     check_real,
 )
+from sysid.core.renamed import renamed_options
 from sysid.data.dataset import Dataset
 
 __all__ = ["Selection", "CRITERIA", "SELECT_OPTIONS"]
@@ -42,7 +43,7 @@ SELECT_OPTIONS = (
     "holdout_fraction",
     "criterion",
     "seed",
-    "time_budget",
+    "time_limit",
     "segment_points",
     "max_nfev",
     "margin",
@@ -53,6 +54,7 @@ SELECT_OPTIONS = (
 )
 
 
+@renamed_options(time_budget="time_limit")
 @dataclass(frozen=True, repr=False)
 class Selection(Options):
     """Options of model selection by held-out simulation, and of the final polish.
@@ -67,7 +69,7 @@ class Selection(Options):
     criterion : {"ebic", "bic", "aic"}
     seed : int
         Picks the held-out trajectory for ``holdout="trajectory"``.
-    time_budget : float
+    time_limit : float
         Seconds for exploring candidate systems.
     segment_points : int or None
         Samples per shooting window of the refits (None: single shooting).
@@ -100,7 +102,7 @@ class Selection(Options):
     holdout_fraction: float = 0.25
     criterion: str = "ebic"
     seed: int = 0
-    time_budget: float = 60.0
+    time_limit: float = 60.0
     segment_points: int | None = 20
     max_nfev: int = 30
     margin: float = 5.0
@@ -128,7 +130,7 @@ class Selection(Options):
                 hint="'ebic' (the default) also pays for choosing terms out of a large library",
             )
         check_int(self, "seed", 0)
-        check_real(self, "time_budget", 0.0)
+        check_real(self, "time_limit", 0.0)
         sp = self.segment_points
         ok = isinstance(sp, numbers.Integral) and not isinstance(sp, bool) and sp >= 2
         if not (sp is None or ok):

@@ -14,6 +14,7 @@ import sympy as sp
 
 from sysid.core.errors import ConfigError
 from sysid.core.ode import CompiledSystem, Guard, GuardTripped, single_threaded
+from sysid.core.renamed import renamed_keywords
 from sysid.data.dataset import Dataset, Trajectory, load_data
 from sysid.fit.polish import has_inner_constants, refit_all
 from sysid.fit.refit import RefitResult, _scales, refine
@@ -138,10 +139,10 @@ def check_select_options(**options: Any) -> None:
 
     Examples
     --------
-    >>> check_select_options(time_budget=-1)
+    >>> check_select_options(time_limit=-1)
     Traceback (most recent call last):
     ...
-    sysid.core.errors.ConfigError: Selection(time_budget=...): time_budget must be a finite...
+    sysid.core.errors.ConfigError: Selection(time_limit=...): time_limit must be a finite...
     """
     unknown = sorted(set(options) - set(SELECT_OPTIONS))
     if unknown:
@@ -168,7 +169,7 @@ def select_model(
     holdout_fraction: float = 0.25,
     criterion: str = "ebic",
     seed: int = 0,
-    time_budget: float = 60.0,
+    time_limit: float = 60.0,
     segment_points: int | None = 20,
     max_nfev: int = 30,
     margin: float = 5.0,
@@ -176,6 +177,7 @@ def select_model(
     ratio: float = 100.0,
     improvement: float = 0.2,
     prune_below: float = 5.0,
+    **deprecated: Any,
 ) -> tuple[SymbolicModel, SelectionReport]:
     """Choose a system from per-state Pareto fronts by simulating data it was not fitted on.
 
@@ -204,7 +206,7 @@ def select_model(
     candidate (:func:`~sysid.symbolic.sparse.plausible`) around the current winner,
     and dropping the winner's weak terms (coefficients within
     ``prune_below`` standard errors of zero), until the winner stays or
-    ``time_budget`` runs out. The winner is finally refitted on all data,
+    ``time_limit`` runs out. The winner is finally refitted on all data,
     with standard errors.
 
     Parameters
@@ -223,7 +225,7 @@ def select_model(
     criterion : {"ebic", "bic", "aic"}
     seed : int
         Picks the held-out trajectory for ``holdout="trajectory"``.
-    time_budget : float
+    time_limit : float
         Seconds for exploring systems (the first is always scored).
     segment_points, max_nfev, margin
         Passed to :func:`refine`.
@@ -259,12 +261,15 @@ def select_model(
     dy/dt = 0.1*x*y - 0.4*y
     """
     start = time.perf_counter()
+    time_limit = renamed_keywords("select_model", deprecated, {"time_budget": "time_limit"}).get(
+        "time_limit", time_limit
+    )
     opts = Selection(
         holdout=holdout,
         holdout_fraction=holdout_fraction,
         criterion=criterion,
         seed=seed,
-        time_budget=time_budget,
+        time_limit=time_limit,
         segment_points=segment_points,
         max_nfev=max_nfev,
         margin=margin,
@@ -277,7 +282,7 @@ def select_model(
     fronts = checked_fronts(fronts, data.states)
     sigma, x_all = _scales(data)
     train, test, what = split_holdout(data, opts)
-    guard = Guard.around(x_all, margin=margin, simulation_time_limit=max(time_budget, 5.0))
+    guard = Guard.around(x_all, margin=margin, simulation_time_limit=max(time_limit, 5.0))
     tried = _Tried(_Scorer(data.states, train, test, sigma, guard, opts))
     _explore(tried, fronts, opts, start)
     _refit_searched(tried, train)
@@ -312,7 +317,7 @@ class _Scorer:
             self.train,
             continuation=False,
             rtol=o.rtol,
-            time_limit=max(o.time_budget / 2, 5.0),
+            time_limit=max(o.time_limit / 2, 5.0),
             **self.refit_kw,
         )
         if not fit.success:
@@ -370,7 +375,7 @@ class _Scorer:
             x0=None,
             rtol=o.rtol,
             max_nfev=20,
-            time_limit=max(o.time_budget / 2, 5.0),
+            time_limit=max(o.time_limit / 2, 5.0),
         )
         if hfit.residuals.size == 0:
             raise GuardTripped(hfit.message, "blow-up")
@@ -433,7 +438,7 @@ def _explore(
     }
 
     def out_of_time() -> bool:
-        return time.perf_counter() - start >= opts.time_budget
+        return time.perf_counter() - start >= opts.time_limit
 
     tried.visit({s: knee(fronts[s], improvement=opts.improvement) for s in states})
     swapped: set[int] = set()
@@ -509,7 +514,7 @@ def _final_model(
         scores[winner].chosen = True
         report.winner = winner
         chosen = tried.systems[winner]
-        time_limit = max(opts.time_budget, 10.0)
+        time_limit = max(opts.time_limit, 10.0)
         final = refine(chosen, data, time_limit=time_limit, **tried.scorer.refit_kw)
         report.explanation = _explain(scores, winner, opts.criterion, final.success)
     report.elapsed = time.perf_counter() - start

@@ -25,6 +25,7 @@ from typing import Any
 
 from sysid.core.errors import ConfigError
 from sysid.core.options import Options, check_choice, check_int, check_real
+from sysid.core.renamed import renamed_options
 from sysid.symbolic.search import DEFAULT_OPERATORS
 from sysid.symbolic.shapes import KNOWN_OPERATORS
 
@@ -84,6 +85,7 @@ class Distiller(Options):
         return self.get_params()
 
 
+@renamed_options(time_budget="time_limit")
 @dataclass(frozen=True, repr=False)
 class ExpressionSearch(Options):
     """Options of the expression-tree search and when it runs.
@@ -97,7 +99,7 @@ class ExpressionSearch(Options):
         Allowed operators, a subset of ``DEFAULT_OPERATORS``; ``"+"`` is required.
     max_terms : int
         Largest number of terms per equation.
-    time_budget : float
+    time_limit : float
         Seconds for the whole search (all states).
     n_grid, beam_width, n_refine, max_samples, seed
         As in :func:`~sysid.symbolic.search.search`.
@@ -115,7 +117,7 @@ class ExpressionSearch(Options):
     mode: str = "auto"
     operators: Collection[str] = DEFAULT_OPERATORS
     max_terms: int = 4
-    time_budget: float = 40.0
+    time_limit: float = 40.0
     n_grid: int = 24
     beam_width: int = 150
     n_refine: int = 20
@@ -128,7 +130,7 @@ class ExpressionSearch(Options):
         )
         self._check_operators()
         check_int(self, "max_terms", 1)
-        check_real(self, "time_budget", 0.0)
+        check_real(self, "time_limit", 0.0)
         check_int(self, "n_grid", 2)
         check_int(self, "beam_width", 1)
         check_int(self, "n_refine", 1)

@@ -41,7 +41,7 @@ Examples
 >>> from sysid.symbolic.search import search
 >>> from sysid.symbolic.sparse import knee
 >>> s = np.linspace(0.1, 10.0, 200)[:, None]
->>> fronts = search(s, -1.5 * s / (2.0 + s), ["S"], time_budget=20.0)
+>>> fronts = search(s, -1.5 * s / (2.0 + s), ["S"], time_limit=20.0)
 >>> print(knee(fronts["S"]).expr.evalf(6))
 -1.5*S/(S + 2.0)
 """
@@ -52,6 +52,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -59,9 +60,13 @@ import sympy as sp
 from sysid.core.errors import ConfigError, DataError
 from sysid.core.expressions import state_symbols
 from sysid.core.ode import single_threaded
+from sysid.core.renamed import renamed_keywords
 from sysid.symbolic.beam import _beam, _candidate, _Columns, _distinct, _fit_constants, _mixed
 from sysid.symbolic.shapes import KNOWN_OPERATORS, Shape, build_shapes
 from sysid.symbolic.sparse import Candidate, knee
+
+#: Old keyword names of :func:`search` and :func:`extend_fronts`.
+_RENAMED = {"time_budget": "time_limit"}
 
 __all__ = [
     "DEFAULT_OPERATORS",
@@ -188,13 +193,14 @@ def search(
     *,
     operators: Iterable[str] = DEFAULT_OPERATORS,
     max_terms: int = 4,
-    time_budget: float = 30.0,
+    time_limit: float = 30.0,
     seed: int = 0,
     n_grid: int = 24,
     beam_width: int = 150,
     n_refine: int = 20,
     max_samples: int = 3000,
     weights: np.ndarray | None = None,
+    **deprecated: Any,
 ) -> dict[str, list[Candidate]]:
     """Pareto fronts of expressions with nonlinear terms for the derivatives of each state.
 
@@ -213,7 +219,7 @@ def search(
         exponentials, and so on.
     max_terms : int
         Largest number of terms per equation.
-    time_budget : float
+    time_limit : float
         Seconds for the whole search (all states). When it runs out the
         candidates found so far are returned (the constants of unrefined
         supports stay at their grid values); the search always scores
@@ -243,7 +249,7 @@ def search(
     --------
     >>> import numpy as np
     >>> x = np.linspace(0.2, 3.0, 100)[:, None]
-    >>> f = search(x, x**2 / (1.44 + x**2) - 0.4 * x, ["x"], time_budget=20.0)
+    >>> f = search(x, x**2 / (1.44 + x**2) - 0.4 * x, ["x"], time_limit=20.0)
     >>> print(knee(f["x"]).expr.evalf(6))
     1.0*x**2/(x**2 + 1.44) - 0.4*x
     """
@@ -256,14 +262,15 @@ def search(
         )
     ops = _check_operators(operators)
     max_terms = int(_check_number(max_terms, "max_terms", 1, True))
-    time_budget = float(_check_number(time_budget, "time_budget", 0.0, False))
+    time_limit = renamed_keywords("search", deprecated, _RENAMED).get("time_limit", time_limit)
+    time_limit = float(_check_number(time_limit, "time_limit", 0.0, False))
     _check_number(seed, "seed", 0, True)
     n_grid = int(_check_number(n_grid, "n_grid", 2, True))
     beam_width = int(_check_number(beam_width, "beam_width", 1, True))
     n_refine = int(_check_number(n_refine, "n_refine", 1, True))
     max_samples = int(_check_number(max_samples, "max_samples", 2, True))
     x, dxdt, w = _samples(x, dxdt, d, weights, max_samples, seed)
-    deadline = start + time_budget
+    deadline = start + time_limit
     syms = state_symbols(states)
     shapes = build_shapes(x, syms, ops, n_grid)
     sw = np.sqrt(w)
@@ -277,7 +284,7 @@ def search(
         if ynorm == 0:
             fronts[state] = [Candidate(state, sp.Integer(0), (), np.zeros(0), 1, 0.0, (), 0)]
             continue
-        q_deadline = start + time_budget * (q + 1) / d
+        q_deadline = start + time_limit * (q + 1) / d
         fronts[state] = _state_front(ctx, state, y, ynorm, min(deadline, q_deadline))
         if not fronts[state]:  # pragma: no cover - every shape non-finite
             fronts[state] = [Candidate(state, sp.Integer(0), (), np.zeros(0), 1, 1.0, (), 0)]
@@ -379,7 +386,7 @@ def merge_fronts(
     >>> from sysid.symbolic.sparse import distill
     >>> s = np.linspace(0.1, 10.0, 100)[:, None]
     >>> y = -1.5 * s / (2.0 + s)
-    >>> both = merge_fronts(distill(s, y, ["S"]), search(s, y, ["S"], time_budget=20.0))
+    >>> both = merge_fronts(distill(s, y, ["S"]), search(s, y, ["S"], time_limit=20.0))
     >>> print(knee(both["S"]).expr.evalf(6))
     -1.5*S/(S + 2.0)
     """
@@ -499,7 +506,7 @@ def extend_fronts(
     dxdt: np.ndarray,
     states: Sequence[str],
     *,
-    time_budget: float = 45.0,
+    time_limit: float = 45.0,
     seed: int = 0,
     force: bool = False,
     **options: object,
@@ -508,7 +515,7 @@ def extend_fronts(
 
     The one-line hook for :func:`sysid.discover`: when
     :func:`library_fit_is_poor` (or ``force``), run :func:`search` on the same
-    samples within ``time_budget`` seconds and return :func:`merge_fronts` of
+    samples within ``time_limit`` seconds and return :func:`merge_fronts` of
     both; otherwise return the fronts unchanged (as lists).
 
     Parameters
@@ -518,7 +525,7 @@ def extend_fronts(
     x, dxdt : ndarray (n, d)
         The samples given to ``distill``.
     states : sequence of str
-    time_budget : float
+    time_limit : float
         Seconds for the search (the floor estimate adds well under a second).
     seed : int
     force : bool
@@ -535,7 +542,9 @@ def extend_fronts(
     >>> print(knee(extend_fronts(distill(s, y, ["S"]), s, y, ["S"])["S"]).expr.evalf(6))
     -1.5*S/(S + 2.0)
     """
+    old = {k: options.pop(k) for k in list(options) if k in _RENAMED}
+    time_limit = renamed_keywords("extend_fronts", old, _RENAMED).get("time_limit", time_limit)
     if not force and not library_fit_is_poor(fronts, x, dxdt):
         return {s: list(fronts[s]) for s in fronts}
-    found = search(x, dxdt, states, time_budget=time_budget, seed=seed, **options)  # type: ignore[arg-type]
+    found = search(x, dxdt, states, time_limit=time_limit, seed=seed, **options)  # type: ignore[arg-type]
     return merge_fronts(fronts, found)
