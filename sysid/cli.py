@@ -25,6 +25,9 @@ lotka-volterra ...
 0
 """
 
+# Over 600 lines: the whole command line in one place, one section per command in
+# the order of `sysid --help` (arguments, then the command); a section is short.
+
 from __future__ import annotations
 
 import argparse

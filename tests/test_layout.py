@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import sys
@@ -64,3 +65,46 @@ def test_no_public_name_shadows_a_module(name):
     modules = {m.split(".")[1] for m in _stage_modules()}
     assert name not in modules, f"sysid.{name} is both a re-exported name and a module"
     assert not isinstance(getattr(sysid, name), type(sys)), f"sysid.{name} is a module"
+
+
+#: The size rules (docs/architecture.md#small-pieces): lines of code in a function
+#: (its docstring not counted: numpydoc parameter lists and examples are kept whole),
+#: lines in a module, unless the module says why in a comment starting with this.
+MAX_FUNCTION_CODE, MAX_MODULE, LONG_MODULE_NOTE = 80, 600, "# Over 600 lines:"
+
+
+def _function_code_lengths(source: str) -> dict[str, int]:
+    out = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            n = node.end_lineno - node.lineno + 1
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                if isinstance(first.value.value, str):
+                    n -= first.end_lineno - first.lineno + 1
+            out[f"{node.name} (line {node.lineno})"] = n
+    return out
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sysid").rglob("*.py")), ids=lambda p: p.name)
+def test_functions_and_modules_are_small(path):
+    source = path.read_text(encoding="utf-8")
+    long = {f: n for f, n in _function_code_lengths(source).items() if n > MAX_FUNCTION_CODE}
+    assert not long, f"{path.name}: functions over {MAX_FUNCTION_CODE} lines of code: {long}"
+    n_lines = source.count("\n")
+    noted = any(line.startswith(LONG_MODULE_NOTE) for line in source.splitlines())
+    assert n_lines <= MAX_MODULE or noted, (
+        f"{path.name} has {n_lines} lines: split it along its sections, or say why in a "
+        f"comment starting with {LONG_MODULE_NOTE!r}"
+    )
+
+
+def test_the_size_rule_can_fail():
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_CODE))
+    doc = "\n".join(["    Doc."] * 100)
+    long = f"def f():\n{body}\n"
+    documented = f'def g():\n    """\n{doc}\n    """\n    return 1\n'
+    assert _function_code_lengths(long + documented) == {
+        "f (line 1)": MAX_FUNCTION_CODE + 1,
+        f"g (line {MAX_FUNCTION_CODE + 2})": 2,
+    }
