@@ -283,7 +283,7 @@ def lv_base(lv, fast_defaults):
     ("change", "scale"),
     [
         ({"perm": [1, 0]}, 1.0),
-        ({"shift": -50.0}, 1.0),
+        pytest.param({"shift": -50.0}, 1.0, marks=pytest.mark.ci),
         ({"scale": 2.0}, 2.0),
         ({"scale": 0.5}, 0.5),
     ],
