@@ -323,8 +323,9 @@ def test_components_check_their_options_when_built(cls, kwargs, match):
 def test_component_defaults_are_the_stage_defaults():
     """The components' signatures are the defaults; the stage functions agree with them."""
 
-    def defaults(fn):
-        return {k: p.default for k, p in inspect.signature(fn).parameters.items()}
+    def defaults(fn):  # the old names (``**deprecated``) have no default
+        params = inspect.signature(fn).parameters.items()
+        return {k: p.default for k, p in params if p.kind is not p.VAR_KEYWORD}
 
     d = defaults(distill)
     assert {k: d[k] for k in Distiller.option_names()} == Distiller().get_params()
