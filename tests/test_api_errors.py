@@ -201,7 +201,7 @@ def test_simulate_rejects_bad_arguments(kwargs, match):
         ({"atol": 0.0}, r"NeuralField\(atol=\.\.\.\): atol must be a finite number > 0, found 0"),
         ({"max_step": 0}, r"max_step must be a finite number > 0, found 0"),
         ({"step_tol": float("inf")}, r"step_tol must be a finite number > 0, found inf"),
-        ({"continuity": -1.0}, r"continuity must be a finite number >= 0\.0, found -1\.0"),
+        ({"continuity": -1.0}, r"continuity must be a finite number >= 0, found -1\.0"),
         ({"width": "8"}, r"width must be an integer >= 1, found '8'"),
         ({"patience": 0}, r"patience must be an integer >= 1, found 0"),
         ({"horizons": "1"}, r"horizons must be a non-empty sequence of positive numbers"),

@@ -49,7 +49,7 @@ def tiny_field(lv) -> NeuralField:
         ({"max_epochs": -1}, r"max_epochs must be an integer >= 0"),
         ({"time_limit": 0}, r"time_limit must be a finite number > 0, found 0"),
         ({"lr": float("nan")}, r"lr must be a finite number > 0, found nan"),
-        ({"val_fraction": 0.5}, r"val_fraction must be a finite number in \[0.0, 0.5\)"),
+        ({"val_fraction": 0.5}, r"val_fraction must be a finite number in \[0, 0.5\)"),
         ({"horizons": ()}, r"horizons must be a non-empty sequence"),
         ({"horizons": (1.0, -2.0)}, r"horizons must be a finite number > 0, found -2.0"),
         ({"max_window": 1}, r"max_window must be an integer >= 2"),

@@ -44,10 +44,14 @@ from sysid.core.renamed import renamed_keywords
 __all__ = [
     "Options",
     "check_bool",
+    "check_bool_value",
     "check_choice",
+    "check_choice_value",
     "check_fraction",
     "check_int",
+    "check_int_value",
     "check_real",
+    "check_real_value",
     "json_value",
     "unknown_options",
 ]
@@ -156,32 +160,85 @@ def json_value(value: Any) -> Any:
 
 
 # ------------------------------------------------------------- validators
+# Value checks (``*_value``: a value, its name and the source to name in the
+# message), and the same checks of an option set's field (``owner.name``,
+# named as ``Owner(name=...)``): the one set of validators of the package.
 def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def check_int_value(value: Any, name: str, lo: int, source: str) -> None:
+    """``value`` an integer >= ``lo``.
+
+    Examples
+    --------
+    >>> check_int_value(0, "width", 1, "NeuralField(width=...)")
+    Traceback (most recent call last):
+    ...
+    sysid.core.errors.ConfigError: NeuralField(width=...): width must be an integer >= 1, found 0
+    """
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < lo:
+        raise ConfigError(f"{name} must be an integer >= {lo}, found {value!r}", source=source)
+
+
+def check_real_value(
+    value: Any,
+    name: str,
+    lo: float,
+    source: str,
+    *,
+    strict: bool = False,
+    hi: float | None = None,
+    hint: str | None = None,
+) -> None:
+    """``value`` a finite number > ``lo`` (``strict``) or >= ``lo``, and < ``hi`` if given."""
+    ok = _is_real(value) and math.isfinite(value) and (value > lo if strict else value >= lo)
+    if ok and hi is not None:
+        ok = value < hi
+    if not ok:
+        if hi is not None:
+            rng = f"in {'(' if strict else '['}{lo:g}, {hi:g})"
+        else:
+            rng = f"{'>' if strict else '>='} {lo:g}"
+        raise ConfigError(
+            f"{name} must be a finite number {rng}, found {value!r}", source=source, hint=hint
+        )
+
+
+def check_choice_value(
+    value: Any, name: str, choices: Sequence[str], source: str, hint: str | None = None
+) -> None:
+    """``value`` one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(
+            f"{name} must be one of {list(choices)}, found {value!r}", source=source, hint=hint
+        )
+
+
+def check_bool_value(value: Any, name: str, source: str) -> None:
+    """``value`` True or False (numpy's bool too)."""
+    if not isinstance(value, bool) and type(value).__name__ not in ("bool", "bool_"):
+        raise ConfigError(f"{name} must be True or False, found {value!r}", source=source)
+
+
 def check_int(owner: Options, name: str, lo: int) -> None:
     """``owner.name`` an integer >= ``lo``."""
-    value = getattr(owner, name)
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < lo:
-        raise ConfigError(
-            f"{name} must be an integer >= {lo}, found {value!r}", source=owner._source(name)
-        )
+    check_int_value(getattr(owner, name), name, lo, owner._source(name))
 
 
 def check_real(
-    owner: Options, name: str, lo: float, *, strict: bool = False, hint: str | None = None
+    owner: Options,
+    name: str,
+    lo: float,
+    *,
+    strict: bool = False,
+    hi: float | None = None,
+    hint: str | None = None,
 ) -> None:
-    """``owner.name`` a finite number > ``lo`` (``strict``) or >= ``lo``."""
-    value = getattr(owner, name)
-    ok = _is_real(value) and math.isfinite(value) and (value > lo if strict else value >= lo)
-    if not ok:
-        op = ">" if strict else ">="
-        raise ConfigError(
-            f"{name} must be a finite number {op} {lo:g}, found {value!r}",
-            source=owner._source(name),
-            hint=hint,
-        )
+    """``owner.name`` a finite number > ``lo`` (``strict``) or >= ``lo``, and < ``hi`` if given."""
+    check_real_value(
+        getattr(owner, name), name, lo, owner._source(name), strict=strict, hi=hi, hint=hint
+    )
 
 
 def check_fraction(owner: Options, name: str, hint: str | None = None) -> None:
@@ -197,19 +254,9 @@ def check_choice(
     owner: Options, name: str, choices: Sequence[str], hint: str | None = None
 ) -> None:
     """``owner.name`` one of ``choices``."""
-    value = getattr(owner, name)
-    if not isinstance(value, str) or value not in choices:
-        raise ConfigError(
-            f"{name} must be one of {list(choices)}, found {value!r}",
-            source=owner._source(name),
-            hint=hint,
-        )
+    check_choice_value(getattr(owner, name), name, choices, owner._source(name), hint)
 
 
 def check_bool(owner: Options, name: str) -> None:
     """``owner.name`` True or False."""
-    value = getattr(owner, name)
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":
-        raise ConfigError(
-            f"{name} must be True or False, found {value!r}", source=owner._source(name)
-        )
+    check_bool_value(getattr(owner, name), name, owner._source(name))

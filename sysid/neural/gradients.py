@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sysid.core.options import check_choice_value, check_int_value
 from sysid.data.dataset import load_data
 from sysid.neural.net import ADAPTIVE_SOLVERS, FIXED_SOLVERS
-from sysid.neural.options import GRADIENTS, check_choice, check_int, torch_threads
+from sysid.neural.options import GRADIENTS, torch_threads
 from sysid.neural.train import _Stage, objective, split_gap
 from sysid.neural.windows import make_windows, smooth
 
@@ -113,10 +114,11 @@ def training_step(
     ['net.0.bias', 'net.0.weight']
     """
     field._check_fitted()
-    check_choice(gradient, "gradient", GRADIENTS)
+    check_choice_value(gradient, "gradient", GRADIENTS, "training_step(gradient=...)")
     st = field._validate()
     if solver is not None:
-        check_choice(solver, "solver", FIXED_SOLVERS + ADAPTIVE_SOLVERS)
+        solvers = FIXED_SOLVERS + ADAPTIVE_SOLVERS
+        check_choice_value(solver, "solver", solvers, "training_step(solver=...)")
         st.solver = solver
     st.rtol = st.rtol if rtol is None else float(rtol)
     st.atol = st.atol if atol is None else float(atol)
@@ -125,13 +127,13 @@ def training_step(
     taus = [(tr.t - tr.t[0]) / sc.time_scale for tr in ds]
     zs = [sc.to_z(tr.x) for tr in ds]
     m = window if window is not None else (field.window_ or 4)
-    check_int(m, "window", 1)
+    check_int_value(m, "window", 1, "training_step(window=...)")
     w = make_windows(taus, zs, int(m), max_gap=split_gap(taus))
     starts = [smooth(t, z)[0] for t, z in zip(taus, zs, strict=True)]
     p = next(field.field_.parameters())
     stage = _Stage(w, field.field_, taus, starts, st, p.device, p.dtype, st.lr)
     if substeps is not None:
-        check_int(substeps, "substeps", 1)
+        check_int_value(substeps, "substeps", 1, "training_step(substeps=...)")
         stage.substeps = int(substeps)
 
     def step() -> tuple[float, dict[str, np.ndarray]]:

@@ -10,24 +10,27 @@ Examples
 >>> from sysid.neural.field import NeuralField
 >>> validate(NeuralField(width=8)).horizons
 (0.5, 1.0, 2.0, 4.0)
->>> check_int(0, "width", 1)
+>>> validate(NeuralField(width=8, depth=0))
 Traceback (most recent call last):
 ...
-sysid.core.errors.ConfigError: NeuralField(width=...): width must be an integer >= 1, found 0
+sysid.core.errors.ConfigError: NeuralField(depth=...): depth must be an integer >= 1, found 0
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from sysid.core.errors import ConfigError
+from sysid.core.options import (
+    check_bool_value,
+    check_choice_value,
+    check_int_value,
+    check_real_value,
+)
 from sysid.neural.net import ACTIVATIONS, ADAPTIVE_SOLVERS, FIXED_SOLVERS
 from sysid.neural.train import Settings
 
@@ -42,41 +45,44 @@ __all__ = [
     "dtype_name",
     "torch_threads",
     "differs",
-    "check_int",
-    "check_number",
-    "check_positive",
-    "check_choice",
 ]
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 GRADIENTS = ("adjoint", "direct")
 
 
+def _source(name: str) -> str:
+    return f"NeuralField({name}=...)"
+
+
+#: Integer hyperparameters and their smallest values.
+_INTEGERS = {
+    "width": 1,
+    "depth": 1,
+    "max_window": 2,
+    "max_epochs": 0,
+    "patience": 1,
+    "pretrain_epochs": 0,
+    "seed": 0,
+}
+#: Hyperparameters that are positive numbers.
+_POSITIVE = ("rtol", "atol", "max_step", "step_tol", "time_limit", "lr")
+
+
 def validate(nf: NeuralField) -> Settings:
     """Check every hyperparameter of ``nf``; return the training settings."""
-    src = "NeuralField"
-    check_int(nf.width, "width", 1)
-    check_int(nf.depth, "depth", 1)
-    check_int(nf.max_window, "max_window", 2)
-    check_int(nf.max_epochs, "max_epochs", 0)
-    check_int(nf.patience, "patience", 1)
-    check_int(nf.pretrain_epochs, "pretrain_epochs", 0)
-    check_int(nf.seed, "seed", 0)
+    for name, lo in _INTEGERS.items():
+        check_int_value(getattr(nf, name), name, lo, _source(name))
     if nf.n_threads is not None:
-        check_int(nf.n_threads, "n_threads", 1)
-    check_choice(nf.activation, "activation", tuple(ACTIVATIONS))
-    check_choice(nf.gradient, "gradient", GRADIENTS)
-    check_choice(nf.solver, "solver", FIXED_SOLVERS + ADAPTIVE_SOLVERS)
-    check_positive(nf.rtol, "rtol")
-    check_positive(nf.atol, "atol")
-    check_positive(nf.max_step, "max_step")
-    check_positive(nf.step_tol, "step_tol")
-    check_positive(nf.time_limit, "time_limit")
-    check_positive(nf.lr, "lr")
-    check_number(nf.continuity, "continuity", lo=0.0)
-    check_number(nf.val_fraction, "val_fraction", lo=0.0, hi=0.5, hi_open=True)
-    if not isinstance(nf.quiet, (bool, np.bool_)):
-        raise ConfigError(f"quiet must be True or False, found {nf.quiet!r}", source=src)
+        check_int_value(nf.n_threads, "n_threads", 1, _source("n_threads"))
+    check_choice_value(nf.activation, "activation", tuple(ACTIVATIONS), _source("activation"))
+    check_choice_value(nf.gradient, "gradient", GRADIENTS, _source("gradient"))
+    check_choice_value(nf.solver, "solver", FIXED_SOLVERS + ADAPTIVE_SOLVERS, _source("solver"))
+    for name in _POSITIVE:
+        check_real_value(getattr(nf, name), name, 0.0, _source(name), strict=True)
+    check_real_value(nf.continuity, "continuity", 0.0, _source("continuity"))
+    check_real_value(nf.val_fraction, "val_fraction", 0.0, _source("val_fraction"), hi=0.5)
+    check_bool_value(nf.quiet, "quiet", _source("quiet"))
     hz = nf.horizons
     if isinstance(hz, (str, bytes)) or not isinstance(hz, Sequence) or len(hz) == 0:
         raise ConfigError(
@@ -85,7 +91,7 @@ def validate(nf: NeuralField) -> Settings:
             hint="e.g. horizons=(0.5, 1.0, 2.0, 4.0)",
         )
     for h in hz:
-        check_positive(h, "horizons")
+        check_real_value(h, "horizons", 0.0, _source("horizons"), strict=True)
     dtype_name(nf.dtype)
     torch_device(nf.device)
     return Settings(
@@ -157,44 +163,3 @@ def differs(a: Any, b: Any) -> bool:
         return bool(a != b)
     except (TypeError, ValueError):
         return True
-
-
-def check_int(value: Any, name: str, lo: int) -> None:
-    ok = isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
-    if not ok or value < lo:
-        raise ConfigError(
-            f"{name} must be an integer >= {lo}, found {value!r}",
-            source=f"NeuralField({name}=...)",
-        )
-
-
-def check_number(
-    value: Any, name: str, lo: float, hi: float | None = None, hi_open: bool = False
-) -> None:
-    ok = isinstance(value, (numbers.Real, np.floating)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) and v >= lo and (hi is None or (v < hi if hi_open else v <= hi))
-    if not ok:
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}{')' if hi_open else ']'}"
-        raise ConfigError(
-            f"{name} must be a finite number {rng}, found {value!r}",
-            source=f"NeuralField({name}=...)",
-        )
-
-
-def check_positive(value: Any, name: str) -> None:
-    ok = isinstance(value, (numbers.Real, np.floating)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(float(value)) or float(value) <= 0:
-        raise ConfigError(
-            f"{name} must be a finite number > 0, found {value!r}",
-            source=f"NeuralField({name}=...)",
-        )
-
-
-def check_choice(value: Any, name: str, choices: Sequence[str]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ConfigError(
-            f"{name} must be one of {list(choices)}, found {value!r}",
-            source=f"NeuralField({name}=...)",
-        )
