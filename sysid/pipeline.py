@@ -45,7 +45,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from sysid.core.errors import ConfigError, DataError
 from sysid.core.options import Options, json_value, unknown_options
-from sysid.core.renamed import renamed_keywords
+from sysid.core.renamed import with_new_names
 from sysid.data.dataset import Dataset, load_data
 from sysid.fit.polish import polish_model
 from sysid.neural.field import NeuralField
@@ -438,9 +438,7 @@ def _with_options(current: Any, name: str, changes: dict[str, Any]) -> Any:
     if isinstance(comp, Options):
         return comp.replace(**changes)
     params = comp.get_params()
-    renamed = getattr(comp, "renamed", {})
-    old = {k: changes.pop(k) for k in list(changes) if k in renamed}
-    changes.update(renamed_keywords(type(comp).__name__, old, renamed))
+    changes = with_new_names(type(comp).__name__, changes, getattr(comp, "renamed", {}))
     unknown_options(changes, list(params), type(comp).__name__)
     return type(comp)(**{**params, **changes})
 

@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from sysid.core.errors import ConfigError
-from sysid.core.renamed import renamed_keywords
+from sysid.core.renamed import with_new_names
 
 __all__ = [
     "Options",
@@ -119,8 +119,7 @@ class Options:
     def replace(self: _O, **changes: Any) -> _O:
         """A new, checked option set with ``changes`` applied."""
         name = type(self).__name__
-        old = {k: changes.pop(k) for k in list(changes) if k in self.renamed}
-        changes.update(renamed_keywords(name, old, self.renamed))
+        changes = with_new_names(name, changes, self.renamed)
         unknown_options(changes, self.option_names(), name)
         return dataclasses.replace(self, **changes)
 

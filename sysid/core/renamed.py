@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from sysid.core.errors import ConfigError
 
-__all__ = ["renamed_keywords", "renamed_options"]
+__all__ = ["renamed_keywords", "renamed_options", "with_new_names"]
 
 _T = TypeVar("_T", bound=type)
 
@@ -107,7 +107,7 @@ def renamed_options(**old_to_new: str) -> Callable[[_T], _T]:
 
         @functools.wraps(init)
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            init(self, *args, **_with_new_names(cls.__name__, kwargs, renamed))
+            init(self, *args, **with_new_names(cls.__name__, kwargs, renamed))
 
         cls.__init__ = __init__  # type: ignore[misc]
         cls.renamed = renamed  # type: ignore[attr-defined]
@@ -116,7 +116,12 @@ def renamed_options(**old_to_new: str) -> Callable[[_T], _T]:
     return decorate
 
 
-def _with_new_names(owner: str, kwargs: dict[str, Any], renamed: Mapping[str, str]) -> dict:
+def with_new_names(owner: str, kwargs: Mapping[str, Any], renamed: Mapping[str, str]) -> dict:
+    """``kwargs`` with the old names in ``renamed`` replaced by the new (a warning each).
+
+    Passing an old name and its new one together is a :class:`ConfigError`.
+    """
+    kwargs = dict(kwargs)
     old = {k: kwargs.pop(k) for k in list(kwargs) if k in renamed}
     both = sorted(k for k in old if renamed[k] in kwargs)
     if both:

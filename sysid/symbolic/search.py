@@ -60,7 +60,7 @@ import sympy as sp
 from sysid.core.errors import ConfigError, DataError
 from sysid.core.expressions import state_symbols
 from sysid.core.ode import single_threaded
-from sysid.core.renamed import renamed_keywords
+from sysid.core.renamed import renamed_keywords, with_new_names
 from sysid.symbolic.beam import _beam, _candidate, _Columns, _distinct, _fit_constants, _mixed
 from sysid.symbolic.shapes import KNOWN_OPERATORS, Shape, build_shapes
 from sysid.symbolic.sparse import Candidate, knee
@@ -542,8 +542,8 @@ def extend_fronts(
     >>> print(knee(extend_fronts(distill(s, y, ["S"]), s, y, ["S"])["S"]).expr.evalf(6))
     -1.5*S/(S + 2.0)
     """
-    old = {k: options.pop(k) for k in list(options) if k in _RENAMED}
-    time_limit = renamed_keywords("extend_fronts", old, _RENAMED).get("time_limit", time_limit)
+    options = with_new_names("extend_fronts", options, _RENAMED)
+    time_limit = options.pop("time_limit", time_limit)
     if not force and not library_fit_is_poor(fronts, x, dxdt):
         return {s: list(fronts[s]) for s in fronts}
     found = search(x, dxdt, states, time_limit=time_limit, seed=seed, **options)  # type: ignore[arg-type]
