@@ -261,7 +261,7 @@ def select_model(
     dy/dt = 0.1*x*y - 0.4*y
     """
     start = time.perf_counter()
-    time_limit = renamed_keywords("select_model", deprecated, {"time_budget": "time_limit"}).get(
+    time_limit = renamed_keywords("select_model", deprecated, Selection.renamed).get(
         "time_limit", time_limit
     )
     opts = Selection(
