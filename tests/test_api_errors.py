@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.integrate import solve_ivp
 
 import sysid
 from sysid import (
@@ -83,12 +84,40 @@ def test_from_equations_rejects_bad_arguments(states, equations, kwargs, error, 
         SymbolicModel.from_equations(states, equations, **kwargs)
 
 
+def _never_trains(*args, **kwargs):  # pragma: no cover - reached only if a check is late
+    raise AssertionError("training started before the bad input was reported")
+
+
+@pytest.mark.parametrize(
+    ("scale", "match"),
+    [
+        (1e300, r"state 'x' reaches 1e\+300, outside .*overflow.*divide 'x' by 1e\+300"),
+        (1e-200, r"state 'y' never exceeds 1e-200.*underflow.*divide 'y' by 1e-200"),
+    ],
+    ids=["huge", "tiny"],
+)
+def test_discover_rejects_magnitudes_float64_cannot_hold(small, monkeypatch, scale, match):
+    monkeypatch.setattr(NeuralField, "fit", _never_trains)
+    which = 0 if scale > 1 else 1
+    t, x = small[0].t, small[0].x.copy()
+    x[:, which] *= scale / np.abs(x[:, which]).max()
+    data = sysid.Dataset.from_arrays(t, x, states=["x", "y"])
+    with pytest.raises(DataError, match=match):
+        sysid.discover(data, quiet=True)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
         ({"x0": "ab"}, DataError, r"SymbolicModel\.simulate: x0 is not numeric, found 'ab'"),
         ({"t": ["0", "soon"]}, DataError, r"t is not numeric, found \['0', 'soon'\]"),
         ({"t": [[0.0, 1.0], [2.0, 3.0]]}, DataError, r"t must be 1-D times, found shape \(2, 2\)"),
+        (
+            {"t": 5.0},
+            DataError,
+            r"t must be 1-D times starting at x0's time, found the single number 5\.0\. "
+            r"Hint: .*t=np\.linspace\(0, 5\.0, 101\)",
+        ),
         ({"rtol": 0.0}, ConfigError, r"rtol must be a finite number > 0, found 0\.0"),
         ({"rtol": -1e-6}, ConfigError, r"rtol must be a finite number > 0, found -1e-06"),
         ({"time_limit": -1}, ConfigError, r"time_limit must be a finite number > 0, found -1"),
@@ -102,6 +131,17 @@ def test_model_simulate_rejects_bad_arguments(model, kwargs, error, match):
     args = {"x0": [1.0, 1.0], "t": [0.0, 1.0], **kwargs}
     with pytest.raises(error, match=match):
         model.simulate(args.pop("x0"), args.pop("t"), **args)
+
+
+def test_a_state_named_like_a_python_keyword():
+    m = SymbolicModel.from_equations(["lambda", "y"], {"lambda": "-lambda*y", "y": "lambda"})
+    assert str(m.equations["lambda"]) == "-lambda*y"
+    x = m.simulate([1.0, 1.0], [0.0, 1.0])
+    ref = solve_ivp(lambda t, v: [-v[0] * v[1], v[0]], (0, 1), [1.0, 1.0], rtol=1e-10).y[:, -1]
+    np.testing.assert_allclose(x[1], ref, rtol=1e-6)
+    assert SymbolicModel.from_dict(m.to_dict()).to_dict()["equations"] == m.to_dict()["equations"]
+    with pytest.raises(EquationError, match=r"unknown name 'lambda_'"):
+        SymbolicModel.from_equations(["lambda"], {"lambda": "-lambda_"})
 
 
 def test_model_rhs_rejects_text(model):
@@ -224,8 +264,13 @@ def test_neural_field_rejects_data_of_other_states(small):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"seed": "1"}, r"argument 'seed': seed must be a non-negative integer, found '1'"),
-        ({"seed": True}, r"seed must be a non-negative integer, found True"),
+        (
+            {"seed": "1"},
+            r"argument 'seed': seed must be an integer in \[0, 2\*\*63 - 1\], found '1'",
+        ),
+        ({"seed": True}, r"seed must be an integer in \[0, 2\*\*63 - 1\], found True"),
+        ({"seed": 10**20}, r"seed must be an integer in .*found 100000000000000000000.*e\.g\. 0"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*63 - 1\], found -1"),
         ({"quiet": "no"}, r"quiet must be True or False, found 'no'"),
         ({"neural": [("width", 3)]}, r"argument 'neural': neural must be a dict"),
         ({"library": 5}, r"argument 'library': library must be a dict .* found int"),
@@ -295,7 +340,11 @@ def test_select_model_rejects_a_holdout_of_other_states(small, fronts):
         ),
         ({"time_limit": float("nan")}, r"time_limit must be a finite number >= 0, found nan"),
         ({"holdout_fraction": 1.0}, r"holdout_fraction must be in \[0, 1\), found 1\.0"),
-        ({"seed": True}, r"seed must be an integer >= 0, found True"),
+        ({"seed": True}, r"seed must be an integer in \[0, 2\*\*63 - 1\], found True"),
+        (
+            {"seed": 2**63},
+            r"seed must be an integer in \[0, 2\*\*63 - 1\], found 9223372036854775808",
+        ),
         ({"segment_points": 10.0}, r"segment_points must be None or an integer >= 2, found 10\.0"),
         ({"max_nfev": 2.5}, r"max_nfev must be an integer >= 1, found 2\.5"),
         ({"margin": 0}, r"margin must be a finite number > 0, found 0"),
@@ -437,7 +486,7 @@ FIXED = [
         "select_model seed",
         lambda d, f, e: select_model(f, d, holdout="trajectory", seed=-1),
         ConfigError,
-        r"seed must be an integer >= 0, found -1",
+        r"seed must be an integer in \[0, 2\*\*63 - 1\], found -1",
         "refine.py: numpy's default_rng raises a bare ValueError",
     ),
     (

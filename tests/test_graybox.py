@@ -270,7 +270,7 @@ BAD = [
     (dict(method="Euler"), ConfigError, "unknown solver method 'Euler'"),
     (dict(rtol=0.0), ConfigError, "rtol must be > 0"),
     (dict(max_nfev=0), ConfigError, "max_nfev must be an integer >= 1"),
-    (dict(seed=-1), ConfigError, "seed must be an integer >= 0"),
+    (dict(seed=-1), ConfigError, r"seed must be an integer in \[0, 2\*\*63 - 1\]"),
 ]
 
 

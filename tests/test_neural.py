@@ -55,7 +55,7 @@ def tiny_field(lv) -> NeuralField:
         ({"max_window": 1}, r"max_window must be an integer >= 2"),
         ({"dtype": torch.int32}, r"dtype must be torch.float64 or torch.float32"),
         ({"device": "tpu:x"}, r"device 'tpu:x' is not a torch device"),
-        ({"seed": -3}, r"seed must be an integer >= 0, found -3"),
+        ({"seed": -3}, r"seed must be an integer in \[0, 2\*\*63 - 1\], found -3"),
         ({"n_threads": 0}, r"n_threads must be an integer >= 1"),
         ({"quiet": "yes"}, r"quiet must be True or False"),
     ],

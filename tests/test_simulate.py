@@ -363,9 +363,9 @@ def test_problem_by_name_path_or_object(shipped_problems):
         ({"n_samples": 2}, r"argument 'n_samples': n_samples must be an integer >= 3, found 2"),
         ({"n_samples": 10.5}, r"n_samples must be an integer >= 3, found 10\.5"),
         ({"n_samples": True}, r"n_samples must be an integer >= 3, found True"),
-        ({"seed": -1}, r"argument 'seed': seed must be a non-negative integer, found -1"),
-        ({"seed": 1.5}, r"seed must be a non-negative integer, found 1\.5"),
-        ({"seed": None}, r"seed must be a non-negative integer, found None"),
+        ({"seed": -1}, r"argument 'seed': seed must be an integer in \[0, 2\*\*63 - 1\], found -1"),
+        ({"seed": 1.5}, r"seed must be an integer in \[0, 2\*\*63 - 1\], found 1\.5"),
+        ({"seed": None}, r"seed must be an integer in \[0, 2\*\*63 - 1\], found None"),
     ],
 )
 def test_bad_options_raise_config_error(options, message):

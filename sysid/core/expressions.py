@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import keyword
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,6 +105,7 @@ def parse_equation(
     else:
         symbols = {str(n): sp.Symbol(str(n), real=True) for n in names}
     symbols.setdefault("t", sp.Symbol("t", real=True))
+    text, symbols = _keyword_names(text, symbols)
     tree, py_text = _syntax_tree(text, source)
     _check_tree(tree, py_text, text, symbols, functions, source)
     try:
@@ -124,6 +127,23 @@ def parse_equation(
             hint="write the right-hand side in a simpler form",
         )
     return expr
+
+
+def _keyword_names(text: Any, symbols: dict[str, sp.Basic]) -> tuple[Any, dict[str, sp.Basic]]:
+    """Names that are Python keywords (a state ``lambda``) renamed so that the text parses.
+
+    Each such name becomes ``_kw_<name>_`` in the text and in ``symbols`` (which
+    keeps the user's symbol), so ``-lambda*y`` parses to ``-lambda*y``.
+    """
+    taken = [n for n in symbols if keyword.iskeyword(n)]
+    if not taken or not isinstance(text, str):
+        return text, symbols
+    symbols = dict(symbols)
+    for name in taken:
+        alias = f"_kw_{name}_"
+        text = re.sub(rf"(?<![\w.]){name}(?!\w)", alias, text)
+        symbols[alias] = symbols.pop(name)
+    return text, symbols
 
 
 def _syntax_tree(text: Any, source: str) -> tuple[ast.Expression, str]:

@@ -52,7 +52,9 @@ __all__ = [
     "check_int_value",
     "check_real",
     "check_real_value",
+    "check_seed_value",
     "json_value",
+    "MAX_SEED",
     "unknown_options",
 ]
 
@@ -178,6 +180,32 @@ def check_int_value(value: Any, name: str, lo: int, source: str) -> None:
     """
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < lo:
         raise ConfigError(f"{name} must be an integer >= {lo}, found {value!r}", source=source)
+
+
+#: The largest seed: seeds are stored as 64-bit signed integers (torch, numpy, CSV columns).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed_value(value: Any, source: str, *, none_ok: bool = False) -> None:
+    """``value`` an integer in ``[0, MAX_SEED]`` (or None with ``none_ok``).
+
+    Examples
+    --------
+    >>> check_seed_value(99999999999999999999, "argument 'seed'")
+    Traceback (most recent call last):
+    ...
+    sysid.core.errors.ConfigError: argument 'seed': seed must be an integer in [0, 2**63 - 1], ...
+    """
+    if none_ok and value is None:
+        return
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not (ok and 0 <= value <= MAX_SEED):
+        wanted = "None or an integer" if none_ok else "an integer"
+        raise ConfigError(
+            f"seed must be {wanted} in [0, 2**63 - 1], found {value!r}",
+            source=source,
+            hint="any whole number from 0 to 9223372036854775807 works, e.g. 0 or 42",
+        )
 
 
 def check_real_value(

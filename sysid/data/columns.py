@@ -261,9 +261,19 @@ def _time_values(
 
 
 def _numeric_column(
-    col: pd.Series, name: str, where: str, row_kind: str, rows: np.ndarray
+    col: pd.Series,
+    name: str,
+    where: str,
+    row_kind: str,
+    rows: np.ndarray,
+    *,
+    state: bool = False,
 ) -> np.ndarray:
-    """Convert a column to float64, naming the first non-numeric cell."""
+    """Convert a column to float64, naming the first non-numeric cell.
+
+    A state column (``state``) that holds mostly text with repeated values is
+    taken for an experiment label, and the hint names ``--trajectory-column``.
+    """
     if pd.api.types.is_bool_dtype(col):
         raise DataError(
             f"column '{name}' holds true/false values, not numbers",
@@ -274,10 +284,20 @@ def _numeric_column(
     bad = converted.isna() & col.notna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
+        hint = "fix or delete that cell; use numbers with '.' as decimal point"
+        labels = col[bad].astype(str).unique()
+        if state and 2 * int(bad.sum()) >= int(col.notna().sum()) and len(labels) < bad.sum():
+            shown = ", ".join(repr(v) for v in labels[:3]) + (", ..." if len(labels) > 3 else "")
+            hint = (
+                f"column '{name}' holds labels ({len(labels)} distinct: {shown}); if it names "
+                f"the experiment of each row, pass --trajectory-column {name} "
+                f"(trajectory_column='{name}' in Python); to leave it out, list the state "
+                "columns with --states"
+            )
         raise DataError(
             f"non-numeric value {col.iloc[i]!r} in column '{name}' at {row_kind} {rows[i]}",
             source=where,
-            hint="fix or delete that cell; use numbers with '.' as decimal point",
+            hint=hint,
         )
     return converted.to_numpy(dtype=np.float64, na_value=np.nan)
 

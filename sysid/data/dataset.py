@@ -36,7 +36,12 @@ from sysid.data import reading
 from sysid.data.columns import _state_names, _warn_dropped, split_unit
 from sysid.data.trajectory import MIN_SAMPLES, Trajectory, _validated
 
-__all__ = ["Trajectory", "Dataset", "load_data", "split_unit", "MIN_SAMPLES"]
+__all__ = ["Trajectory", "Dataset", "load_data", "check_scale", "split_unit", "MIN_SAMPLES"]
+
+#: Largest and smallest magnitudes a state may reach for learning equations: the
+#: library's cubes and products of such values stay inside float64.
+MAX_MAGNITUDE = 1e100
+MIN_MAGNITUDE = 1e-100
 
 
 @dataclass
@@ -423,6 +428,41 @@ def _check_observed(ds: Dataset) -> None:
                 source=ds.source or "data",
                 hint="delete that column, or name the measured columns with --states / states=",
             )
+
+
+def check_scale(ds: Dataset) -> None:
+    """Reject states whose magnitudes float64 equations cannot hold; say how to rescale.
+
+    Checked before any training: a state reaching 1e300 would train for a while
+    and then fail when the library's squares and cubes overflow, and a state
+    that never exceeds 1e-100 in size underflows the same way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.linspace(0, 1, 20)
+    >>> check_scale(Dataset.from_arrays(t, 1e300 * np.exp(-t)[:, None], states=["x"]))
+    Traceback (most recent call last):
+    ...
+    sysid.core.errors.DataError: arrays: state 'x' reaches 1e+300, ...
+    """
+    _, x = ds.stacked()
+    for j, s in enumerate(ds.states):
+        col = np.abs(x[:, j][np.isfinite(x[:, j])])
+        if col.size == 0 or col.max() == 0.0:
+            continue
+        big = float(col.max())
+        if MIN_MAGNITUDE <= big <= MAX_MAGNITUDE:
+            continue
+        word = "reaches" if big > MAX_MAGNITUDE else "never exceeds"
+        scale = 10.0 ** np.floor(np.log10(big))
+        raise DataError(
+            f"state '{s}' {word} {big:.3g}, outside the magnitudes equations can be learnt at "
+            f"({MIN_MAGNITUDE:g} to {MAX_MAGNITUDE:g}): its squares and cubes would "
+            f"{'overflow' if big > MAX_MAGNITUDE else 'underflow'} in float64",
+            source=ds.source or "data",
+            hint=f"rescale the column, e.g. divide '{s}' by {scale:.0e} and record the new unit",
+        )
 
 
 def _warn_constant(ds: Dataset) -> None:

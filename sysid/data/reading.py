@@ -180,7 +180,7 @@ def from_frame(
         df[time_column], time_column, t_unit, where, row_kind, row_labels, kwargs
     )
     for col in state_cols:
-        numeric[col] = _numeric_column(df[col], col, where, row_kind, row_labels)
+        numeric[col] = _numeric_column(df[col], col, where, row_kind, row_labels, state=True)
     ids = df[trajectory_column] if has_id else None
     trajs = _frame_trajectories(
         numeric, ids, trajectory_column, time_column, state_cols, where, row_kind, row_labels

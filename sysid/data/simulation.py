@@ -16,6 +16,7 @@ import numpy as np
 
 from sysid.core.errors import ConfigError, SimulationError
 from sysid.core.ode import MAX_EVALS, Guard, GuardTripped, guarded_solve
+from sysid.core.options import check_seed_value
 from sysid.core.renamed import renamed_keywords
 from sysid.data.dataset import Dataset, Trajectory
 from sysid.data.problems import Problem, load_problem
@@ -246,10 +247,7 @@ def simulate(
             f"n_samples must be an integer >= 3, found {n_samples!r}",
             source="argument 'n_samples'",
         )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(
-            f"seed must be a non-negative integer, found {seed!r}", source="argument 'seed'"
-        )
+    check_seed_value(seed, "argument 'seed'")
     for name, flag in (("irregular", irregular), ("holdout", holdout)):
         if not isinstance(flag, (bool, np.bool_)):
             raise ConfigError(

@@ -22,6 +22,7 @@ import sympy as sp
 
 from sysid.core.errors import ConfigError, DataError, EquationError
 from sysid.core.expressions import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS, parse_equation
+from sysid.core.options import check_seed_value
 from sysid.data.columns import split_unit
 from sysid.data.dataset import Dataset, load_data
 
@@ -196,8 +197,8 @@ def check_options(
     method: Any,
 ) -> None:
     """The numeric options of :func:`~sysid.fit.graybox.fit_model`, or a ConfigError naming one."""
+    check_seed_value(seed, "argument 'seed'")
     for name, value, lo in (
-        ("seed", seed, 0),
         ("n_starts", n_starts, 1),
         ("max_nfev", max_nfev, 1),
         ("max_evals", max_evals, 10),

@@ -30,6 +30,7 @@ from sysid.core.options import (
     check_choice_value,
     check_int_value,
     check_real_value,
+    check_seed_value,
 )
 from sysid.neural.net import ACTIVATIONS, ADAPTIVE_SOLVERS, FIXED_SOLVERS
 from sysid.neural.train import Settings
@@ -63,7 +64,6 @@ _INTEGERS = {
     "max_epochs": 0,
     "patience": 1,
     "pretrain_epochs": 0,
-    "seed": 0,
 }
 #: Hyperparameters that are positive numbers.
 _POSITIVE = ("rtol", "atol", "max_step", "step_tol", "time_limit", "lr")
@@ -73,6 +73,7 @@ def validate(nf: NeuralField) -> Settings:
     """Check every hyperparameter of ``nf``; return the training settings."""
     for name, lo in _INTEGERS.items():
         check_int_value(getattr(nf, name), name, lo, _source(name))
+    check_seed_value(nf.seed, _source("seed"))
     if nf.n_threads is not None:
         check_int_value(nf.n_threads, "n_threads", 1, _source("n_threads"))
     check_choice_value(nf.activation, "activation", tuple(ACTIVATIONS), _source("activation"))

@@ -30,6 +30,7 @@ from sysid.core.options import (
     check_fraction,
     check_int,
     check_real,
+    check_seed_value,
 )
 from sysid.core.renamed import renamed_options
 from sysid.data.dataset import Dataset
@@ -129,7 +130,7 @@ class Selection(Options):
                 source=self._source("criterion"),
                 hint="'ebic' (the default) also pays for choosing terms out of a large library",
             )
-        check_int(self, "seed", 0)
+        check_seed_value(self.seed, self._source("seed"))
         check_real(self, "time_limit", 0.0)
         sp = self.segment_points
         ok = isinstance(sp, numbers.Integral) and not isinstance(sp, bool) and sp >= 2

@@ -528,6 +528,12 @@ class SymbolicModel:
         src = "SymbolicModel.simulate"
         x0 = _float_array(x0, "x0", src).ravel()
         t_arr = _float_array(t, "t", src)
+        if t_arr.ndim == 0:  # one number is not a time grid: the start would be that time
+            raise DataError(
+                f"t must be 1-D times starting at x0's time, found the single number {t!r}",
+                source=src,
+                hint=f"pass the times to return, e.g. t=np.linspace(0, {t!r}, 101)",
+            )
         if t_arr.ndim > 1:
             raise DataError(f"t must be 1-D times, found shape {t_arr.shape}", source=src)
         t = t_arr.ravel()

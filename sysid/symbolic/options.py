@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sysid.core.errors import ConfigError
-from sysid.core.options import Options, check_choice, check_int, check_real
+from sysid.core.options import Options, check_choice, check_int, check_real, check_seed_value
 from sysid.core.renamed import renamed_options
 from sysid.symbolic.search import DEFAULT_OPERATORS
 from sysid.symbolic.shapes import KNOWN_OPERATORS
@@ -77,7 +77,7 @@ class Distiller(Options):
         for name in ("max_terms", "beam_width", "exhaustive_limit", "n_refit"):
             check_int(self, name, 1)
         check_int(self, "max_samples", 2)
-        check_int(self, "seed", 0)
+        check_seed_value(self.seed, self._source("seed"))
         check_real(self, "collinearity_tol", 0.0, strict=True)
 
     def kwargs(self) -> dict[str, Any]:
@@ -135,7 +135,7 @@ class ExpressionSearch(Options):
         check_int(self, "beam_width", 1)
         check_int(self, "n_refine", 1)
         check_int(self, "max_samples", 2)
-        check_int(self, "seed", 0)
+        check_seed_value(self.seed, self._source("seed"))
 
     def _check_operators(self) -> None:
         ops = self.operators
