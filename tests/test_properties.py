@@ -4,6 +4,8 @@
 * Shifting time leaves an autonomous system's result unchanged.
 * Scaling time by ``c`` scales every coefficient by ``1/c``.
 * Saving and loading reproduces a result exactly.
+* A relative perturbation of 1e-12 in the data (rounding, another BLAS kernel)
+  leaves the Pareto fronts and the chosen equations unchanged.
 
 Layers: :func:`~sysid.symbolic.sparse.distill` on exact derivatives, :func:`~sysid.refine`
 through the ODE solver, :class:`~sysid.SymbolicModel` simulation and JSON, the
@@ -27,7 +29,7 @@ from test_faults import TINY  # a discover run of a few seconds
 
 import sysid
 from sysid import Dataset, DiscoveryResult, Library, SymbolicModel, Trajectory, refine
-from sysid.symbolic.sparse import distill, knee
+from sysid.symbolic.sparse import distill, knee, plausible
 
 # ------------------------------------------------------------------ helpers
 COEF = st.floats(0.2, 3.0).map(lambda v: round(v, 3))
@@ -100,6 +102,38 @@ def test_distill_scaling_time_scales_coefficients(system, c):
         # (below ~1e-12, exact fits of different sizes tie, and either may be on the front)
         losses = [[f.loss for f in front[s] if f.loss > 1e-12] for front in (scaled, base)]
         assert losses[0] == pytest.approx(losses[1], rel=1e-9)
+
+
+def _wiggle(a: np.ndarray, seed: int, rel: float = 1e-12) -> np.ndarray:
+    """``a`` times ``1 + rel * eps`` with ``eps`` uniform in [-1, 1]: rounding-sized changes."""
+    return a * (1.0 + rel * np.random.default_rng(seed).uniform(-1.0, 1.0, a.shape))
+
+
+def _supports(fronts) -> dict[str, list[tuple[str, ...]]]:
+    return {s: [tuple(sorted(map(str, c.terms))) for c in f] for s, f in fronts.items()}
+
+
+@st.composite
+def exact_polynomial(draw):
+    """``u' = a u**2 + b`` (the old doctest's case) or a cubic, sampled on a grid."""
+    a, b, c = (draw(COEF) for _ in range(3))
+    u = np.linspace(0.1, 2.0, draw(st.integers(30, 80)))[:, None]
+    rhs = a * u**2 + b if draw(st.booleans()) else a * u**3 - c * u + b
+    return u, rhs
+
+
+@settings(FIXTURE_OK, max_examples=20)
+@given(system=exact_polynomial() | three_state_system(), seed=st.integers(0, 2**16))
+def test_rounding_sized_changes_leave_fronts_and_knees_unchanged(system, seed):
+    x, dxdt = system
+    states = ["u"] if x.shape[1] == 1 else ["x", "y", "z"]
+    lib = Library(states, degree=3 if len(states) == 1 else 2, trig=False)
+    base = distill(x, dxdt, states, lib, max_terms=4)
+    moved = distill(_wiggle(x, seed), _wiggle(dxdt, seed + 1), states, lib, max_terms=4)
+    assert _supports(moved) == _supports(base)
+    for s in states:  # exact fits end the front: nothing longer beats them by round-off
+        assert [c.terms for c in plausible(moved[s])] == [c.terms for c in plausible(base[s])]
+        assert knee(moved[s]).loss < 1e-9
 
 
 # ------------------------------------------------ refine through the solver
@@ -242,6 +276,16 @@ def test_discover_is_unchanged_by_a_time_shift(lv, tiny_result):
     # t - t0 differs from the unshifted times by round-off only
     assert shifted.model.equations == tiny_result.model.equations
     assert_same_law(coefficients(shifted.model), coefficients(tiny_result.model), rtol=1e-9)
+
+
+def test_discover_is_unchanged_by_rounding_sized_changes(lv, tiny_result):
+    moved = Dataset(
+        [Trajectory(tr.t, _wiggle(tr.x, k), tr.name) for k, tr in enumerate(lv)], lv.states
+    )
+    res = sysid.discover(moved, **TINY)
+    assert _supports(res.fronts) == _supports(tiny_result.fronts)
+    assert res.model.equations.keys() == tiny_result.model.equations.keys()
+    assert_same_law(coefficients(res.model), coefficients(tiny_result.model), rtol=1e-6)
 
 
 def test_discovery_result_save_load_is_exact(tiny_result, lv, tmp_path):

@@ -60,10 +60,11 @@ import sympy as sp
 from sysid.core.errors import ConfigError, DataError
 from sysid.core.expressions import state_symbols
 from sysid.core.ode import single_threaded
+from sysid.core.options import check_seed_value
 from sysid.core.renamed import renamed_keywords, with_new_names
 from sysid.symbolic.beam import _beam, _candidate, _Columns, _distinct, _fit_constants, _mixed
 from sysid.symbolic.shapes import KNOWN_OPERATORS, Shape, build_shapes
-from sysid.symbolic.sparse import Candidate, knee
+from sysid.symbolic.sparse import Candidate, beats, knee, loss_key
 
 #: Old keyword names of :func:`search` and :func:`extend_fronts`.
 _RENAMED = {"time_budget": "time_limit"}
@@ -168,7 +169,7 @@ def _pareto(cands: Iterable[Candidate]) -> list[Candidate]:
     """
     groups: dict[int, list[Candidate]] = {}
     seen: set[tuple[str, ...]] = set()
-    for c in sorted(cands, key=lambda c: (c.complexity, c.n_terms, c.loss, str(c.expr))):
+    for c in sorted(cands, key=lambda c: (c.complexity, c.n_terms, loss_key(c.loss), str(c.expr))):
         if _key(c) in seen or not math.isfinite(c.loss):
             continue
         seen.add(_key(c))
@@ -179,7 +180,7 @@ def _pareto(cands: Iterable[Candidate]) -> list[Candidate]:
         for c in groups[cx][1:]:
             if max(c.loss, _EXACT_LOSS) < (1.0 - _TIE_GAIN) * max(best.loss, _EXACT_LOSS):
                 best = c
-        if not front or best.loss < front[-1].loss:
+        if not front or beats(best.loss, front[-1].loss):
             front.append(best)
     return front
 
@@ -264,7 +265,7 @@ def search(
     max_terms = int(_check_number(max_terms, "max_terms", 1, True))
     time_limit = renamed_keywords("search", deprecated, _RENAMED).get("time_limit", time_limit)
     time_limit = float(_check_number(time_limit, "time_limit", 0.0, False))
-    _check_number(seed, "seed", 0, True)
+    check_seed_value(seed, "argument 'seed'")
     n_grid = int(_check_number(n_grid, "n_grid", 2, True))
     beam_width = int(_check_number(beam_width, "beam_width", 1, True))
     n_refine = int(_check_number(n_refine, "n_refine", 1, True))
@@ -397,7 +398,7 @@ def merge_fronts(
         by_terms = _terms_front(pool)
         keys = {_key(c) for c in by_size}
         extra = [c for c in by_terms if _key(c) not in keys]
-        out[s] = sorted([*by_size, *extra], key=lambda c: (c.complexity, c.loss))
+        out[s] = sorted([*by_size, *extra], key=lambda c: (c.complexity, loss_key(c.loss)))
     return out
 
 
@@ -406,11 +407,11 @@ def _terms_front(cands: Iterable[Candidate]) -> list[Candidate]:
     beats every candidate with fewer terms."""
     best: dict[int, Candidate] = {}
     for c in cands:
-        if math.isfinite(c.loss) and (c.n_terms not in best or c.loss < best[c.n_terms].loss):
+        if math.isfinite(c.loss) and (c.n_terms not in best or beats(c.loss, best[c.n_terms].loss)):
             best[c.n_terms] = c
     front: list[Candidate] = []
     for k in sorted(best):
-        if not front or best[k].loss < front[-1].loss:
+        if not front or beats(best[k].loss, front[-1].loss):
             front.append(best[k])
     return front
 

@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,35 @@ from sysid.core.ode import single_threaded
 from sysid.symbolic.library import Library, _check_states
 from sysid.symbolic.subsets import _support_pools
 
-__all__ = ["Candidate", "distill", "knee", "plausible", "front_to_dicts"]
+__all__ = ["Candidate", "distill", "knee", "plausible", "front_to_dicts", "beats", "loss_key"]
+
+#: Losses (relative residual norms) closer than this, relatively or absolutely, are
+#: equal: which candidate enters a front never depends on rounding, e.g. on the
+#: BLAS kernel a CPU happens to get.
+LOSS_RTOL = 1e-9
+LOSS_ATOL = 1e-12
+
+
+def beats(a: float, b: float) -> bool:
+    """Loss ``a`` is lower than loss ``b`` by more than rounding.
+
+    Examples
+    --------
+    >>> beats(0.5, 0.6), beats(1e-16, 3e-16), beats(0.3, 0.3 * (1 + 1e-13))
+    (True, False, False)
+    """
+    return a < b - max(LOSS_RTOL * abs(b), LOSS_ATOL)
+
+
+def loss_key(loss: float) -> float:
+    """A loss rounded for sorting: losses equal up to rounding sort as ties.
+
+    Examples
+    --------
+    >>> loss_key(0.1234567891234) == loss_key(0.1234567891299), loss_key(1e-16) == loss_key(4e-15)
+    (True, True)
+    """
+    return float(f"{max(loss, LOSS_ATOL):.8g}") if math.isfinite(loss) else math.inf
 
 
 @dataclass(frozen=True)
@@ -381,13 +410,13 @@ def _exact_candidate(
 
 def _pareto(cands: list[Candidate]) -> list[Candidate]:
     """Non-dominated candidates (complexity, loss), by increasing complexity."""
-    cands = sorted(cands, key=lambda c: (c.complexity, c.loss, c.support))
+    cands = sorted(cands, key=lambda c: (c.complexity, loss_key(c.loss), c.support))
     front: list[Candidate] = []
     seen: set[tuple[int, ...]] = set()
     for c in cands:
         if tuple(sorted(c.support)) in seen:
             continue
-        if front and c.loss >= front[-1].loss:
+        if front and not beats(c.loss, front[-1].loss):
             continue
         if front and c.complexity == front[-1].complexity:
             front[-1] = c
@@ -453,7 +482,10 @@ def plausible(
     >>> x = np.linspace(0.1, 2.0, 50)[:, None]
     >>> front = distill(x, 3.0 * x**2 + 1.0, ["u"])["u"]
     >>> [c.n_terms for c in front], [c.n_terms for c in plausible(front)]
-    ([1, 1, 2, 4], [2, 4])
+    ([1, 1, 2], [2])
+
+    The exact law ends the front: a longer candidate cannot beat its loss by
+    more than rounding (:func:`beats`), whichever BLAS kernel computed it.
     """
     front = list(front)
     best = knee(front, improvement=improvement, floor=floor)
