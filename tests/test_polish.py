@@ -100,7 +100,9 @@ def test_select_model_refits_inner_constants_before_comparing(mm_data):
 
 
 def test_search_systems_need_strong_evidence():
-    from sysid.select.selection import _SEARCH_EVIDENCE, CandidateScore, _choose
+    from sysid.select.choice import SEARCH_EVIDENCE as _SEARCH_EVIDENCE
+    from sysid.select.choice import choose as _choose
+    from sysid.select.report import CandidateScore
 
     def sc(origin: str, score: float, cx: int) -> CandidateScore:
         return CandidateScore({}, 2, cx, "ok", train_rmse=0.05, score=score, origin=origin)

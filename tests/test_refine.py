@@ -9,10 +9,11 @@ import sympy as sp
 import sysid
 from sysid.core.errors import ConfigError, EquationError
 from sysid.fit.refit import RefitResult, refine
+from sysid.select.choice import choose as _choose
+from sysid.select.choice import explain as _explain
 from sysid.select.selection import (
     CandidateScore,
     SelectionReport,
-    _choose,
     _select_defaults,
     check_select_options,
     select_model,
@@ -365,3 +366,29 @@ def test_old_simulation_limit_keyword_still_works_with_a_warning():
     assert fit.success
     with pytest.raises(TypeError, match="unexpected keyword argument 'sim_limit'"):
         refine({"x": "x", "y": "y"}, data, sim_limit=5.0)
+
+
+def test_the_explanation_describes_the_rule_that_chose():
+    # The influenza run: '-0.45*in_bed' (#3) had the lowest EBIC but a training
+    # error far above the best; it was not eligible, and the words must say so
+    # instead of "within 10 of the lowest (-9.1)" for a model that scored 1.1.
+    def sc(n, score, train, cx):
+        return CandidateScore(
+            {"I": "..."}, n, cx, "ok", train_rmse=train, score=score, holdout_rmse=0.5
+        )
+
+    scores = [
+        sc(2, 1.08, 0.717, 4),
+        sc(1, -5.87, 0.877, 2),
+        sc(2, -0.50, 0.681, 6),
+        sc(1, -9.09, 0.916, 2),
+    ]
+    assert _choose(scores) == 0
+    words = _explain(scores, 0, "ebic", True)
+    assert "of the 2 eligible candidate(s)" in words
+    assert "within 10 of the lowest eligible (#2's, -0.5)" in words
+    assert (
+        "Not eligible (2 of the 4 that simulated): #1 (EBIC -5.9): training error 0.877 "
+        "more than 10% above the best (0.681); #3 (EBIC -9.1): training error 0.916" in words
+    )
+    assert "Runner-up #2: EBIC -0.5 (-1.6)" in words

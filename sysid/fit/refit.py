@@ -222,6 +222,7 @@ class RefitResult:
     success: bool
     message: str
     n_observed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    correlation: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     converged: bool = False
     nfev: int = 0
     elapsed: float = 0.0
@@ -449,6 +450,15 @@ class _Stages:
         return fit
 
 
+def _correlation(cov: np.ndarray) -> np.ndarray:
+    """Correlations from a covariance; NaN where a variance is zero or not finite."""
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None)) if cov.size else np.zeros(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = cov / np.outer(sd, sd)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
 def _refit_result(states, params, theta0, trajs, segs, fit, sigma, nfev, start) -> RefitResult:
     """The :class:`RefitResult` of the kept stage, with standard errors by the one rule."""
     multi = len(segs) > len(trajs)
@@ -456,11 +466,13 @@ def _refit_result(states, params, theta0, trajs, segs, fit, sigma, nfev, start) 
     first = [next(i for i, s in enumerate(segs) if s.traj == k) for k in range(len(trajs))]
     rss, counts = fit.rss(sigma)
     p = len(params)
+    cov = covariance(fit)
     return RefitResult(
         states=states,
         terms=[(states[i], t) for i, t in params],
         coefficients=fit.theta.copy(),
-        stderr=covariance(fit).stderr[:p] if p else np.zeros(0),
+        stderr=cov.stderr[:p] if p else np.zeros(0),
+        correlation=_correlation(cov.cov[:p, :p]),
         initial_coefficients=theta0.copy(),
         initial_states=fit.x0[first].copy(),
         segment_trajectory=np.array([sg.traj for sg in segs], dtype=int),

@@ -57,6 +57,11 @@ class SelectionReport:
         The choice in words.
     elapsed : float
         Seconds spent.
+    initial_states : list of list of float, optional
+        The winner's fitted start of each trajectory (final refit), state order.
+    correlation : list of list of float, optional
+        Correlation matrix of the winner's constants, in the order of the
+        model's terms (final refit; empty when it failed).
     """
 
     criterion: str
@@ -65,6 +70,8 @@ class SelectionReport:
     winner: int | None = None
     explanation: str = ""
     elapsed: float = 0.0
+    initial_states: list[list[float]] | None = None
+    correlation: list[list[float]] | None = None
 
     def __str__(self) -> str:
         crit = self.criterion.upper()
@@ -95,4 +102,6 @@ class SelectionReport:
             "explanation": self.explanation,
             "elapsed_s": self.elapsed,
             "candidates": [c.to_dict() for c in self.candidates],
+            "initial_states": self.initial_states,
+            "correlation": self.correlation,
         }

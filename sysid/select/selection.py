@@ -24,6 +24,7 @@ from sysid.fit.shooting import (
     window_length,
 )
 from sysid.select.candidates import checked_fronts, describe, pruned_systems
+from sysid.select.choice import choose, explain
 from sysid.select.holdout import split_holdout
 from sysid.select.options import SELECT_OPTIONS, Selection
 from sysid.select.report import CandidateScore, SelectionReport
@@ -36,67 +37,12 @@ __all__ = ["CandidateScore", "SelectionReport", "check_select_options", "select_
 _RMSE_FLOOR = 1e-6
 
 
-#: Largest relative excess of a candidate's training error over the best one's.
-_TRAIN_SLACK = 0.1
-
-
-#: Score advantage that a system with expression-search terms needs over every
-#: library system with as many fitted numbers or fewer ("very strong" evidence
-#: on the scale of Kass and Raftery 1995 for BIC differences). Library systems
-#: with more numbers get no such protection: a search law that is both shorter
-#: and better (gompertz's ``N*log(N)`` against a cubic, irregular 5 % noise) wins.
-_SEARCH_EVIDENCE = 10.0
-
-
 #: Search systems whose inner constants are refitted after the main loop, and
 #: the seconds each refit may take.
 _INNER_REFITS = 3
 
 
 _INNER_LIMIT = 8.0
-
-
-#: Scores within this of the best count as ties, won by the shortest expression: a
-#: longer system must beat it by "very strong" evidence (Kass and Raftery 1995).
-#: The score sums the training and held-out residuals; with a slack of 2, a small
-#: spurious term (``c*y``, c = 0.001-0.02, in the Brusselator at 1-10 % noise) that
-#: absorbs refit and solver error won by 3-4.
-_SCORE_SLACK = 10.0
-
-
-def _choose(scores: list[CandidateScore]) -> int | None:
-    """The winner: the shortest expression among the scores within the slack of the lowest.
-
-    Candidates whose training error exceeds the best training error by more than
-    ``_TRAIN_SLACK`` are not eligible: they miss structure that short held-out
-    windows (simulated from fitted starts) cannot reveal, e.g. SIR without
-    ``-gamma*I`` at 10 % noise. Systems with expression-search terms are
-    eligible only when their score beats every library system with as many
-    fitted numbers or fewer by ``_SEARCH_EVIDENCE`` (on noisy falling-mass data
-    a small ``exp(-c*v)`` term otherwise mopped up noise).
-    """
-    ok = [i for i, c in enumerate(scores) if c.status == "ok"]
-    if not ok:
-        return None
-    library = [i for i in ok if scores[i].origin == "library"]
-
-    def strong(i: int) -> bool:
-        # Expression-search terms need strong evidence: they must beat every
-        # library system with no more numbers by _SEARCH_EVIDENCE, not merely
-        # tie with a shorter form.
-        if scores[i].origin == "library":
-            return True
-        rivals = [scores[j].score for j in library if scores[j].n_params <= scores[i].n_params]
-        return not rivals or scores[i].score < min(rivals) - _SEARCH_EVIDENCE
-
-    ok = [i for i in ok if strong(i)]
-    train = [float(r) for i in ok if (r := scores[i].train_rmse) is not None and np.isfinite(r)]
-    if train:
-        limit = (1.0 + _TRAIN_SLACK) * min(train)
-        ok = [i for i in ok if scores[i].train_rmse is None or scores[i].train_rmse <= limit]
-    best = min(scores[i].score for i in ok)
-    close = [i for i in ok if scores[i].score <= best + _SCORE_SLACK]
-    return min(close, key=lambda i: (scores[i].complexity, scores[i].score, i))
 
 
 def _m2ll(counts: np.ndarray, mse: np.ndarray) -> float:
@@ -444,7 +390,7 @@ def _explore(
     swapped: set[int] = set()
     pruned: set[int] = set()
     while not out_of_time():
-        best = _choose(tried.scores)
+        best = choose(tried.scores)
         pivot = best if best is not None else len(tried.scores) - 1
         if pivot not in swapped:
             # Swap one state's equation for another plausible one from its front.
@@ -497,7 +443,7 @@ def _final_model(
 ) -> tuple[SymbolicModel, SelectionReport]:
     """The winner refitted on all data (or the first knee when every candidate failed)."""
     states, opts, scores = data.states, tried.scorer.opts, tried.scores
-    winner = _choose(scores)
+    winner = choose(scores)
     report = SelectionReport(criterion=opts.criterion, holdout=what, candidates=scores)
     pareto = front_to_dicts(fronts)
     bounds = (np.nanmin(x_all, axis=0), np.nanmax(x_all, axis=0))
@@ -516,7 +462,10 @@ def _final_model(
         chosen = tried.systems[winner]
         time_limit = max(opts.time_limit, 10.0)
         final = refine(chosen, data, time_limit=time_limit, **tried.scorer.refit_kw)
-        report.explanation = _explain(scores, winner, opts.criterion, final.success)
+        report.explanation = explain(scores, winner, opts.criterion, final.success)
+        if final.success:
+            report.initial_states = final.initial_states.tolist()
+            report.correlation = final.correlation.tolist()
     report.elapsed = time.perf_counter() - start
     if final is not None and final.success:
         terms = final.term_estimates()
@@ -564,35 +513,3 @@ def _refit_inner_constants(
         expr = sum((sp.Float(k) * t for k, t in zip(coef, terms, strict=True)), sp.Integer(0))
         new[s] = replace(system[s], terms=terms, coefficients=coef, expr=expr)
     return new
-
-
-def _explain(scores: list[CandidateScore], winner: int, criterion: str, refit_ok: bool) -> str:
-    crit = criterion.upper()
-    w = scores[winner]
-    ok = sorted(
-        (i for i, c in enumerate(scores) if c.status == "ok"), key=lambda i: scores[i].score
-    )
-    best = scores[ok[0]].score
-    words = [
-        f"Chose #{winner} ({w.n_params} coefficients, complexity {w.complexity}): of the "
-        f"{len(ok)} candidate(s) that simulated, it is the shortest expression whose {crit} of "
-        f"training and held-out residuals ({w.score:.1f}) is within {_SCORE_SLACK:g} of the lowest "
-        f"({best:.1f}); held-out error {w.holdout_rmse:.3g} of each state's spread "
-        f"(training {w.train_rmse:.3g})."
-    ]
-    others = [i for i in ok if i != winner]
-    if others:
-        r = others[0]
-        words.append(
-            f"Runner-up #{r}: {crit} {scores[r].score:.1f} ({scores[r].score - w.score:+.1f}) "
-            f"with {scores[r].n_params} coefficients, held-out error "
-            f"{scores[r].holdout_rmse:.3g}."
-        )
-    failed = [i for i, c in enumerate(scores) if c.status != "ok"]
-    if failed:
-        words.append(
-            "Failed and dropped: " + "; ".join(f"#{i}: {scores[i].reason}" for i in failed) + "."
-        )
-    if not refit_ok:
-        words.append("The final refit on all data failed; coefficients are from distillation.")
-    return " ".join(words)
