@@ -24,12 +24,15 @@ Examples
 
 from __future__ import annotations
 
-from sysid.benchmark.runner import bench
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from sysid.core.errors import (
     ConfigError,
     DataError,
     DataWarning,
     EquationError,
+    ModelWarning,
     ProblemFileError,
     SimulationError,
     SysidError,
@@ -38,26 +41,78 @@ from sysid.core.errors import (
     SysidWarning,
     TrainingError,
 )
-from sysid.core.expressions import parse_equation
 from sysid.core.version import __version__
-from sysid.data.dataset import Dataset, Trajectory, load_data
-from sysid.data.problems import Problem, list_problems, load_problem, load_problems
-from sysid.data.simulation import simulate
-from sysid.discovery import discover, recover
-from sysid.fit.graybox import GrayBoxResult, fit_model
-from sysid.fit.polish import polish_model
-from sysid.fit.refit import refine
-from sysid.neural.field import NeuralField
-from sysid.pipeline import NotFittedError, SysID
-from sysid.report.result import DiscoveryResult
-from sysid.report.scoring import score
-from sysid.select.options import Selection
-from sysid.select.selection import select_model
-from sysid.symbolic.library import Library
-from sysid.symbolic.model import SymbolicModel
-from sysid.symbolic.options import Distiller, ExpressionSearch
-from sysid.symbolic.search import extend_fronts, merge_fronts
-from sysid.symbolic.sparse import distill
+
+if TYPE_CHECKING:  # the names below load on first use (PEP 562): `sysid --help` needs no torch
+    from sysid.benchmark.runner import bench
+    from sysid.core.expressions import parse_equation
+    from sysid.data.dataset import Dataset, Trajectory, load_data
+    from sysid.data.problems import Problem, list_problems, load_problem, load_problems
+    from sysid.data.simulation import simulate
+    from sysid.discovery import discover, recover
+    from sysid.fit.graybox import GrayBoxResult, fit_model
+    from sysid.fit.polish import polish_model
+    from sysid.fit.refit import refine
+    from sysid.neural.field import NeuralField
+    from sysid.pipeline import NotFittedError, SysID
+    from sysid.report.diagnostics import diagnose
+    from sysid.report.result import DiscoveryResult
+    from sysid.report.scoring import score
+    from sysid.select.options import Selection
+    from sysid.select.selection import select_model
+    from sysid.symbolic.library import Library
+    from sysid.symbolic.model import SymbolicModel
+    from sysid.symbolic.options import Distiller, ExpressionSearch
+    from sysid.symbolic.search import extend_fronts, merge_fronts
+    from sysid.symbolic.sparse import distill
+
+#: Public name -> the stage module that defines it, imported on first access.
+_LAZY = {
+    "bench": "sysid.benchmark.runner",
+    "parse_equation": "sysid.core.expressions",
+    "Dataset": "sysid.data.dataset",
+    "Trajectory": "sysid.data.dataset",
+    "load_data": "sysid.data.dataset",
+    "Problem": "sysid.data.problems",
+    "list_problems": "sysid.data.problems",
+    "load_problem": "sysid.data.problems",
+    "load_problems": "sysid.data.problems",
+    "simulate": "sysid.data.simulation",
+    "discover": "sysid.discovery",
+    "recover": "sysid.discovery",
+    "GrayBoxResult": "sysid.fit.graybox",
+    "fit_model": "sysid.fit.graybox",
+    "polish_model": "sysid.fit.polish",
+    "refine": "sysid.fit.refit",
+    "NeuralField": "sysid.neural.field",
+    "NotFittedError": "sysid.pipeline",
+    "SysID": "sysid.pipeline",
+    "diagnose": "sysid.report.diagnostics",
+    "DiscoveryResult": "sysid.report.result",
+    "score": "sysid.report.scoring",
+    "Selection": "sysid.select.options",
+    "select_model": "sysid.select.selection",
+    "Library": "sysid.symbolic.library",
+    "SymbolicModel": "sysid.symbolic.model",
+    "Distiller": "sysid.symbolic.options",
+    "ExpressionSearch": "sysid.symbolic.options",
+    "extend_fronts": "sysid.symbolic.search",
+    "merge_fronts": "sysid.symbolic.search",
+    "distill": "sysid.symbolic.sparse",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sysid' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "__version__",
@@ -79,6 +134,7 @@ __all__ = [
     "bench",
     "score",
     "DiscoveryResult",
+    "diagnose",
     "NeuralField",
     "Library",
     "distill",
@@ -102,4 +158,5 @@ __all__ = [
     "NotFittedError",
     "SysidWarning",
     "DataWarning",
+    "ModelWarning",
 ]

@@ -33,6 +33,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,7 +206,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- discover / recover
 def _outdir(value: str) -> Path:
-    """Check an ``-o OUTDIR`` option before the work starts."""
+    """Check an ``-o OUTDIR`` option before the work starts.
+
+    The folder is created (with its parents) and a file is written in it and
+    removed, so that a long run never ends in an unwritable place.
+    """
     path = Path(value)
     if path.exists() and not path.is_dir():
         raise ConfigError(
@@ -212,6 +218,25 @@ def _outdir(value: str) -> Path:
             source=f"output '{value}'",
             hint="give a folder name, e.g. -o results",
         )
+    base = path
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise ConfigError(
+            f"cannot be created: '{base}' is not a folder",
+            source=f"output '{value}'",
+            hint="give a folder name under a folder you may write in, e.g. -o results",
+        )
+    try:  # the only sure test (permissions, read-only or virtual file systems): write
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise ConfigError(
+            f"cannot be written ({err.strerror or err})",
+            source=f"output '{value}'",
+            hint="choose a folder you may write in, e.g. -o results",
+        ) from None
     return path
 
 
@@ -310,12 +335,38 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         args.data, time_column=args.time_column, trajectory_column=traj_col, states=states
     )
     res = discover(data, seed=args.seed, quiet=args.quiet)
-    print("\n".join(_equation_lines(res.equations)))
-    for line in _coefficient_lines(res):
-        print(line)
+    _print_equations(res)
     return _save_result(
         res, outdir, args, f"{_report_timings(res)}; wrote {outdir / 'result.json'}"
     )
+
+
+def _print_equations(res, truth=None) -> None:
+    """The equations and their standard errors; a partial result says so first."""
+    if res.model is None:
+        print(f"no equations: interrupted during '{res.interrupted}' before any were found")
+        return
+    if res.interrupted:
+        what = res.extra.get("partial", "unfinished")
+        print(f"partial result (interrupted during '{res.interrupted}'): {what}")
+    print("\n".join(_equation_lines(res.equations, truth)))
+    if truth is None:
+        for line in _coefficient_lines(res):
+            print(line)
+    for line in _verdict_lines(res.diagnostics):
+        print(line)
+
+
+def _verdict_lines(diag) -> list[str]:
+    """The diagnostics verdict, each reason and its remedy (the ModelWarning in full)."""
+    if not diag or diag.get("verdict") is None:
+        return []
+    r2 = diag["holdout_r2"].get("all")
+    shown = "n/a" if r2 is None else f"{r2:.3f}"
+    lines = [f"verdict: {diag['verdict']} (held-out simulated R^2 {shown})"]
+    for r in diag["reasons"]:
+        lines += [f"  - {r['level']}: {r['message']}", f"    remedy: {r['remedy']}"]
+    return lines
 
 
 def _require_column(path: str, column: str) -> None:
@@ -382,14 +433,15 @@ def _cmd_recover(args: argparse.Namespace) -> int:
         f"{problem.name}: {res.data.n_trajectories} trajectories x {n} {sampling} samples, "
         f"noise {args.noise:g}, seed {args.seed}"
     )
-    print("\n".join(_equation_lines(res.equations, problem.true_equations())))
+    _print_equations(res, problem.true_equations())
     sc = res.score
-    r2 = sc["holdout_r2"]
-    print(
-        f"structure recovered: {'yes' if sc['structure_recovered'] else 'no'}; "
-        f"max coefficient error: {100 * sc['max_coefficient_relative_error']:.2f}%; "
-        f"held-out R^2: {'failed' if r2 is None else format(r2, '.5f')}"
-    )
+    if sc is not None:
+        r2 = sc["holdout_r2"]
+        print(
+            f"structure recovered: {'yes' if sc['structure_recovered'] else 'no'}; "
+            f"max coefficient error: {100 * sc['max_coefficient_relative_error']:.2f}%; "
+            f"held-out R^2: {'failed' if r2 is None else format(r2, '.5f')}"
+        )
     print(_report_timings(res))
     figures = "" if args.no_figures else " and figures"
     return _save_result(res, outdir, args, f"wrote {outdir / 'result.json'}{figures}")
@@ -562,8 +614,27 @@ def _fail(message: object, code: int) -> int:
     return code
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as ``sysid: warning: ...`` on stderr, without a source file and line.
+
+    Python's own format names where the warning was raised (``<string>:9:`` for
+    generated code), which means nothing to a user of the command.
+    """
+    kind = "" if issubclass(category, (UserWarning,)) else f" ({category.__name__})"
+    print(f"{PROG}: warning{kind}: {_one_line(message)}", file=file or sys.stderr)
+
+
 def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a subcommand; map the errors users can act on to one line and an exit code."""
+    from sysid.core.errors import ModelWarning
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("ignore", ModelWarning)  # printed in full as the verdict
+        return _run_guarded(run, args)
+
+
+def _run_guarded(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         return run(args)
     except SysidInputError as err:

@@ -263,9 +263,10 @@ def recover(
     result = discover(data, seed=seed, quiet=quiet, **options)
     result.problem = prob
     result.holdout = holdout
-    result.score = score_equations(
-        result.model.equations, prob, simulate_model=result.model.simulate
-    )
+    if result.model is not None:  # None only when Ctrl-C came before any equations
+        result.score = score_equations(
+            result.model.equations, prob, simulate_model=result.model.simulate
+        )
     result.extra["recover"] = {
         "noise": float(noise),
         "irregular": bool(irregular),

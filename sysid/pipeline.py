@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -43,12 +44,13 @@ import sympy as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-from sysid.core.errors import ConfigError, DataError
-from sysid.core.options import Options, json_value, unknown_options
+from sysid.core.errors import ConfigError, DataError, ModelWarning, SysidError
+from sysid.core.options import Options, check_seed_value, json_value, unknown_options
 from sysid.core.renamed import with_new_names
-from sysid.data.dataset import Dataset, load_data
+from sysid.data.dataset import Dataset, check_scale, load_data
 from sysid.fit.polish import polish_model
 from sysid.neural.field import NeuralField
+from sysid.report.diagnostics import diagnose
 from sysid.report.result import DiscoveryResult
 from sysid.report.scoring import simulated_r2
 from sysid.select.options import Selection
@@ -87,11 +89,7 @@ def _say(msg: str, quiet: bool) -> None:
 
 
 def check_seed(seed: Any, none_ok: bool = False) -> None:
-    if none_ok and seed is None:
-        return
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        wanted = "None or a non-negative integer" if none_ok else "a non-negative integer"
-        raise ConfigError(f"seed must be {wanted}, found {seed!r}", source="argument 'seed'")
+    check_seed_value(seed, "argument 'seed'", none_ok=none_ok)
 
 
 def check_quiet(quiet: Any) -> None:
@@ -268,6 +266,7 @@ class SysID(BaseEstimator):
         ds = load_data(
             data, time_column=time_column, trajectory_column=trajectory_column, states=states
         )
+        check_scale(ds)
         lib = _library_for(self.library, ds.states)
         if plan.field_is_fitted:
             _check_field_states(plan.field, ds)
@@ -302,11 +301,15 @@ class SysID(BaseEstimator):
             self._fit_field(plan, ds, clock)
             self._distill(plan, ds, lib, clock)
             self._select(plan, ds, clock)
+            self._diagnose(plan, ds, clock)
         except KeyboardInterrupt:
             self.extra_["interrupted"] = clock.stage
             _say(f"interrupted during '{clock.stage}': keeping the work done so far", plan.quiet)
             if self.model_ is None:
-                self.model_ = _knee_model(ds.states, self.fronts_)
+                self.model_ = self._partial_model(plan, ds, lib, clock.stage)
+            else:
+                what = "diagnostics" if clock.stage == "diagnose" else "polish"
+                self.extra_["partial"] = f"the selected model, refitted; its {what} did not finish"
         clock.lap("total_s", clock.start)
         self.timings_ = clock.timings
         self.data_ = ds
@@ -324,6 +327,32 @@ class SysID(BaseEstimator):
             seed=self.seed_,
             extra=self.extra_,
         )
+
+    def _partial_model(
+        self, plan: _Plan, ds: Dataset, lib: Library, stage: str
+    ) -> SymbolicModel | None:
+        """The knees of the fronts when Ctrl-C came (a partial field distilled first), or None.
+
+        A second Ctrl-C gives the distillation up; a state without a front gives
+        no model at all: a missing equation is never shown as ``dx/dt = 0``.
+        """
+        if stage == "neural" and not self.fronts_ and self.field_ is not None:
+            _say("distilling the partially trained field (Ctrl-C again to stop)", plan.quiet)
+            try:
+                x = _sample_points(self.field_, ds)
+                dxdt = self.field_.predict(x)
+                if np.isfinite(dxdt).all():
+                    self.fronts_ = distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
+            except (KeyboardInterrupt, SysidError):
+                self.fronts_ = {}
+        if not all(self.fronts_.get(s) for s in ds.states):
+            return None
+        self.extra_["partial"] = (
+            "the knees of the Pareto fronts"
+            + (" of a partially trained field (library terms only)" if stage == "neural" else "")
+            + ", not refitted through the ODE solver and not selected"
+        )
+        return _knee_model(ds.states, self.fronts_)
 
     def _fit_field(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
         _say(f"[1/3] fitting the neural vector field to {ds!r}", plan.quiet)
@@ -371,8 +400,37 @@ class SysID(BaseEstimator):
                 self.model_ = polished
         clock.lap("refine_s", t2)
 
+    def _diagnose(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
+        """The diagnostics block and its verdict; a ModelWarning unless it is good."""
+        clock.stage = "diagnose"
+        t3 = time.perf_counter()
+        report = self.selection_
+        try:
+            diag = diagnose(
+                self.model_,
+                ds,
+                initial_states=None if report is None else report.initial_states,
+                correlation=None if report is None else report.correlation,
+                holdout_fraction=plan.selection.holdout_fraction,
+            )
+        except Exception as err:  # noqa: BLE001 - a failed check never loses the result
+            diag = {"verdict": None, "reasons": [], "error": f"{type(err).__name__}: {err}"}
+        self.extra_["diagnostics"] = diag
+        clock.lap("diagnose_s", t3)
+        if diag["verdict"] not in (None, "good"):
+            words = "; ".join(f"{r['message']} (remedy: {r['remedy']})" for r in diag["reasons"])
+            warnings.warn(f"verdict {diag['verdict']}: {words}", ModelWarning, stacklevel=4)
+
     # ------------------------------------------------------- the fitted model
     def _fitted_model(self) -> SymbolicModel:
+        stage = getattr(self, "extra_", {}).get("interrupted")
+        if stage and getattr(self, "model_", None) is None:
+            raise NotFittedError(
+                f"the fit of this {type(self).__name__} was interrupted during '{stage}' "
+                "before any equations were found",
+                source=type(self).__name__,
+                hint="call fit(data) again and let it finish",
+            )
         if getattr(self, "model_", None) is None:
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet",
@@ -529,10 +587,7 @@ def _plain(expr: sp.Expr) -> sp.Expr:
 
 
 def _knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]]) -> SymbolicModel:
-    """The knee of each front as a model (no refit): the fallback of an interrupted run.
-
-    A state without a front gets ``dx/dt = 0``.
-    """
+    """The knee of each front as a model (no refit): the fallback of an interrupted run."""
     terms = []
     for s in states:
         front = list(fronts.get(s, ()))

@@ -159,7 +159,10 @@ def test_simulate_user_problem_file(capsys, tmp_path, valid_toml):
         (["simulate", "sir", "--noise", "-0.5"], r"argument 'noise': noise must be .* >= 0"),
         (["simulate", "sir", "--noise", "nan"], r"noise must be a finite number"),
         (["simulate", "sir", "--n-samples", "2"], r"n_samples must be an integer >= 3, found 2"),
-        (["simulate", "sir", "--seed", "-1"], r"seed must be a non-negative integer, found -1"),
+        (
+            ["simulate", "sir", "--seed", "-1"],
+            r"seed must be an integer in \[0, 2\*\*63 - 1\], found -1",
+        ),
     ],
 )
 def test_simulate_bad_input_exits_2(capsys, argv, pattern):
@@ -216,3 +219,96 @@ def test_installed_console_script(tmp_path):
     assert len(bad.stderr.splitlines()) == 1 and "Traceback" not in bad.stderr
     usage = subprocess.run([script, "simulate"], capture_output=True, text=True, timeout=120)
     assert usage.returncode == 2 and len(usage.stderr.splitlines()) == 1
+
+
+# ------------------------------------------------- checked before any training
+@pytest.mark.parametrize(
+    ("extra", "pattern"),
+    [
+        (["-o", "/dev/null/x"], r"output '/dev/null/x': cannot be created: '/dev/null' is not a"),
+        (["-o", "{csv}"], r"output '.*lv\.csv': exists and is not a folder"),
+        (["--seed", "99999999999999999999"], r"seed must be an integer in \[0, 2\*\*63 - 1\]"),
+    ],
+    ids=["output-under-a-file", "output-is-a-file", "seed-overflow"],
+)
+def test_discover_checks_output_and_seed_before_training(
+    capsys, tmp_path, monkeypatch, extra, pattern
+):
+    from sysid import discovery
+
+    def never(*args, **kwargs):  # pragma: no cover - reached only if the check is late
+        raise AssertionError("training started before the bad argument was reported")
+
+    monkeypatch.setattr(discovery.NeuralField, "fit", never)
+    csv = tmp_path / "lv.csv"
+    sysid.simulate("lotka-volterra", n_samples=20).to_csv(csv)
+    argv = [a.replace("{csv}", str(csv)) for a in extra]
+    code, out, err = _run(capsys, "discover", str(csv), *argv)
+    assert code == 2 and out == ""
+    _assert_one_line_error(err, pattern)
+
+
+def test_output_folder_that_cannot_be_written(capsys, tmp_path, monkeypatch):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    code, _, err = _run(capsys, "recover", "sir", "-o", str(tmp_path / "out"))
+    assert code == 2
+    _assert_one_line_error(err, r"output '.*out': cannot be written \(Permission denied\)")
+
+
+def test_experiment_labels_point_to_the_trajectory_column(capsys, tmp_path):
+    csv = tmp_path / "runs.csv"
+    csv.write_text("t,x,experiment\n0,1,A\n1,0.5,A\n2,0.25,A\n0,2,B\n1,1,B\n2,0.5,B\n")
+    code, out, err = _run(capsys, "discover", str(csv))
+    assert code == 2 and out == ""
+    _assert_one_line_error(
+        err,
+        r"non-numeric value 'A' in column 'experiment' at line 2\. Hint: column 'experiment' "
+        r"holds labels \(2 distinct: 'A', 'B'\); .*--trajectory-column experiment",
+    )
+    csv.write_text("t,x\n0,1\n1,0.5\n2,oops\n3,0.2\n")  # one bad cell is still a typo
+    code, _, err = _run(capsys, "discover", str(csv))
+    assert code == 2 and "fix or delete that cell" in err
+
+
+def test_warnings_are_one_plain_line(capsys, tmp_path):
+    csv = tmp_path / "gaps.csv"
+    csv.write_text("t,x,y\n0,1,\n1,,\n2,0.25,1\n3,1,2\n")
+    code, out, err = _run(capsys, "discover", str(csv), "--seed", "-1")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert lines[0] == f"sysid: warning: {csv}: dropped 1 row where every state is missing (line 3)"
+    assert lines[1].startswith("sysid: error: argument 'seed'") and len(lines) == 2
+
+
+def test_the_bad_input_table_has_no_defect(tmp_path):
+    # examples/bad_inputs.py: ~50 bad inputs (CLI and API), each with training replaced
+    # by a tripwire; exit 1 if one trains, crashes or is accepted.
+    script = Path(__file__).resolve().parents[1] / "examples" / "bad_inputs.py"
+    out = tmp_path / "bad.md"
+    done = subprocess.run(
+        [sys.executable, str(script), "-o", str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 defect(s)" in done.stdout and out.read_text().count("\n| ") >= 45
+
+
+def test_help_and_the_package_import_load_no_torch():
+    # `sysid --help` answers without importing torch: the package's public names
+    # load on first use. (Its speed is measured with `time sysid --help`, not here.)
+    code = (
+        "import sys, contextlib, io, sysid, sysid.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    sysid.cli.main(['--help']); sysid.cli.main(['discover', '--help'])\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "sysid.NeuralField\n"
+        "assert 'torch' in sys.modules\n"
+        "print(sorted(set(sysid.__all__) - set(dir(sysid))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

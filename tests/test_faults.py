@@ -227,18 +227,49 @@ def test_ctrl_c_returns_the_work_done_so_far(lv, monkeypatch, tmp_path, stage):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SysidWarning)  # "interrupted by the user"
         res = sysid.discover(lv, **options)
-    assert res.extra["interrupted"] == stage
+    assert res.extra["interrupted"] == stage == res.interrupted
     assert res.field is not None and np.isfinite(res.field.predict(lv[0].x)).all()
+    info = res.to_dict()
+    assert info["interrupted"] == stage and "total_s" in info["timings"]
+    res.save(tmp_path, figures=True)
+    back = DiscoveryResult.load(tmp_path)
+    if stage == "distill":  # no front was finished: no equations, never dx/dt = 0
+        assert res.model is None and res.equations == {} and info["equations"] == {}
+        assert str(res) == "no equations: interrupted during 'distill' before any were found"
+        assert back.model is None and not (tmp_path / "model.json").exists()
+        assert "partial" not in info
+        return
+    # The partial field (neural) or the finished fronts are distilled: the knees, every
+    # state with at least one term, and the result says what they are.
     assert res.model.states == ("x", "y") and _finite_model(res)
+    assert all(len(res.model.equations[s].args) > 0 for s in ("x", "y"))
+    assert all(e != 0 for e in res.equations.values())
+    assert "not refitted" in info["partial"] and "partial: interrupted" in str(res)
+    if stage == "neural":
+        assert "partially trained field" in info["partial"]
     if stage in ("search", "select"):  # the fronts were finished: nothing of them is lost
         assert set(res.fronts) == {"x", "y"} and all(res.fronts.values())
         assert res.model.n_params > 0
-    info = res.to_dict()
-    assert info["interrupted"] == stage and "total_s" in info["timings"]
-    res.save(tmp_path, figures=False)
-    back = DiscoveryResult.load(tmp_path)
     assert back.model.to_dict()["equations"] == res.model.to_dict()["equations"]
     assert json.loads((tmp_path / "result.json").read_text())["interrupted"] == stage
+
+
+def test_second_ctrl_c_while_distilling_a_partial_field_gives_no_equations(lv, monkeypatch):
+    _patch_stage(monkeypatch, "neural")
+    monkeypatch.setattr(pipeline, "distill", _interrupting(pipeline.distill))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SysidWarning)
+        est = sysid.SysID(
+            field=sysid.NeuralField(**TINY["neural"]),
+            library=TINY["library"],
+            distiller=sysid.Distiller(max_terms=2),
+            search=sysid.ExpressionSearch(mode="never"),
+            quiet=True,
+        ).fit(lv)
+    res = est.result_
+    assert res.interrupted == "neural" and res.model is None and res.fronts == {}
+    with pytest.raises(sysid.NotFittedError, match="interrupted during 'neural'.*fit.data. again"):
+        est.predict(lv[0].x)
 
 
 def test_cli_discover_saves_partial_results_on_ctrl_c(
@@ -254,11 +285,29 @@ def test_cli_discover_saves_partial_results_on_ctrl_c(
     captured = capsys.readouterr()
     assert code == 130
     assert "interrupted during 'distill'" in captured.err and "result.json" in captured.err
-    assert "dx/dt = " in captured.out  # what there is is printed
+    # No front was finished: no equation is printed or saved, least of all dx/dt = 0.
+    assert "dx/dt" not in captured.out
+    assert "no equations: interrupted during 'distill'" in captured.out
     saved = json.loads((out / "result.json").read_text())
-    assert saved["interrupted"] == "distill" and saved["equations"].keys() == {"x", "y"}
+    assert saved["interrupted"] == "distill" and saved["equations"] == {}
     assert saved["neural"]["epochs"] == 4
-    assert (out / "field" / "weights.pt").is_file() and (out / "model.json").is_file()
+    assert (out / "field" / "weights.pt").is_file() and not (out / "model.json").exists()
+
+
+def test_cli_discover_ctrl_c_while_training_prints_the_partial_knees(
+    lv, fast_defaults, monkeypatch, tmp_path, capsys
+):
+    tiny = functools.partial(discovery.discover, neural=dict(TINY["neural"]))
+    monkeypatch.setattr(discovery, "discover", tiny)
+    _patch_stage(monkeypatch, "neural")
+    csv, out = tmp_path / "lv.csv", tmp_path / "out"
+    lv.to_csv(csv)
+    code = main(["discover", str(csv), "-o", str(out), "--quiet"])
+    printed = capsys.readouterr().out
+    assert code == 130
+    assert printed.startswith("partial result (interrupted during 'neural'): the knees")
+    assert "dx/dt = " in printed and "dx/dt = 0\n" not in printed
+    assert (out / "trajectories.png").is_file() and (out / "model.json").is_file()
 
 
 def test_cli_ctrl_c_elsewhere_is_one_line_and_exit_130(monkeypatch, capsys):

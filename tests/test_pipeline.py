@@ -42,6 +42,11 @@ def test_recover_finds_lotka_volterra(lv_result):
     assert s["holdout_r2"] > 0.99
 
 
+def _terms(text: str) -> set[sp.Expr]:
+    """The terms of a right-hand side without their coefficients."""
+    return {t.as_coeff_Mul()[1] for t in sp.Add.make_args(sp.expand(sp.parse_expr(text)))}
+
+
 def test_result_json_follows_contract(lv_saved):
     info = json.loads((lv_saved / "result.json").read_text())
     for key in (
@@ -65,14 +70,25 @@ def test_result_json_follows_contract(lv_saved):
     assert set(info["latex"]) == {"x", "y"}
     assert all({"state", "term", "coefficient", "stderr"} <= set(t) for t in info["terms"])
     assert all(t["stderr"] is not None and t["stderr"] >= 0 for t in info["terms"])
-    for entries in info["pareto"].values():
+    for state, entries in info["pareto"].items():
         assert all({"complexity", "loss", "equation"} <= set(e) for e in entries)
-        assert sum(bool(e.get("chosen")) for e in entries) <= 1
+        # The winner came from the library fronts: its entry, and only it, is marked,
+        # although the final refit changed its constants.
+        chosen = [e for e in entries if e["chosen"]]
+        assert len(chosen) == 1, state
+        assert _terms(chosen[0]["equation"]) == _terms(info["equations"][state])
+        assert chosen[0]["equation"] != info["equations"][state]
     assert set(info["timings"]) >= {"neural_s", "symbolic_s", "refine_s", "total_s"}
     assert info["data"]["n_trajectories"] == 3 and info["data"]["n_samples"] == 240
     assert len(info["data"]["sha256"]) == 64
     assert info["score"]["structure_recovered"] is True
     assert set(info["score"]["truth"]) == {"x", "y"}
+
+
+def test_pareto_figure_marks_the_chosen_model(lv_result):
+    fig = lv_result.plot_pareto()
+    for ax in fig.axes:  # one panel per state, each with its chosen entry starred
+        assert ax.get_legend_handles_labels()[1].count("chosen") == 1
 
 
 def test_figures_written(lv_saved):
@@ -111,7 +127,9 @@ def test_same_seed_same_equations(simulated):
 
 
 def test_bad_seed_and_options(lv_dataset):
-    with pytest.raises(ConfigError, match="seed must be a non-negative integer, found -1"):
+    with pytest.raises(
+        ConfigError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\], found -1"
+    ):
         sysid.discover(lv_dataset, seed=-1)
     with pytest.raises(ConfigError, match=r"argument 'neural': unknown option\(s\) \['widht'\]"):
         sysid.discover(lv_dataset, neural={"widht": 3})

@@ -172,7 +172,16 @@ def test_result_schema_rejects_a_bad_score_block(result_schema, recovered):
 
 
 def test_result_schema_allows_new_top_level_keys(result_schema, discovered):
-    result_schema.validate({**discovered, "diagnostics": {"verdict": "good"}})
+    result_schema.validate({**discovered, "ensemble": {"members": 8}})
+
+
+def test_diagnostics_block_follows_the_schema(result_schema, discovered):
+    assert discovered["diagnostics"]["verdict"] in ("good", "doubtful", "poor")
+    result_schema.validate(discovered)
+    bad = copy.deepcopy(discovered)
+    bad["diagnostics"]["verdict"] = "fine"
+    with pytest.raises(ValidationError, match=r"'fine' is not one of \['good', 'doubtful'"):
+        result_schema.validate(bad)
 
 
 # ------------------------------------------------------------ gray-box fit

@@ -116,7 +116,7 @@ def test_zero_derivative_state():
         ({"time_limit": -1.0}, "time_limit must be a number >= 0.0, found -1.0"),
         ({"time_limit": float("inf")}, "time_limit must be finite"),
         ({"time_limit": "10"}, "time_limit must be a number"),
-        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*63 - 1\]"),
         ({"n_grid": 1}, "n_grid must be an integer >= 2"),
         ({"beam_width": 0}, "beam_width must be an integer >= 1"),
         ({"n_refine": True}, "n_refine must be an integer"),

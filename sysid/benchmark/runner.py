@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from sysid.benchmark.calibration import calibration_lines
 from sysid.core.errors import ConfigError
 from sysid.core.renamed import renamed_keywords
 from sysid.data.problems import Problem, load_problem, load_problems, problem_from_text
@@ -74,6 +75,7 @@ COLUMNS = [
     "seconds",
     "error",
     "equations",
+    "verdict",
 ]
 
 
@@ -205,18 +207,21 @@ def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
         from sysid.discovery import discover
 
         result = discover(data, seed=task.seed, quiet=True)
-        model = result.model
+        if result.interrupted:  # Ctrl-C: a partial result is not the cell's answer
+            raise KeyboardInterrupt
+        model, verdict = result.model, result.verdict
     else:
         from sysid.benchmark.baselines import BASELINES
 
         equations = BASELINES[task.method](data, seed=task.seed)
-        model = SymbolicModel.from_equations(data.states, equations)
+        model, verdict = SymbolicModel.from_equations(data.states, equations), None
     s = score(model.equations, problem, simulate_model=model.simulate)
     return {
         "structure_recovered": bool(s["structure_recovered"]),
         "max_coefficient_relative_error": float(s["max_coefficient_relative_error"]),
         "holdout_r2": s["holdout_r2"],
         "equations": {k: str(v) for k, v in model.equations.items()},
+        "verdict": verdict,
     }
 
 
@@ -234,6 +239,7 @@ def run_task(task: Task) -> dict[str, Any]:
         "seconds": None,
         "error": "",
         "equations": {},
+        "verdict": None,
     }
     start = time.perf_counter()
     use_alarm = threading.current_thread() is threading.main_thread() and hasattr(
@@ -552,6 +558,9 @@ def _report(result: BenchResult, config: dict[str, Any], summary: list[dict[str,
             f"| {_fmt(s['median_coef_error'])} | {_fmt(s['median_holdout_r2'], '.4f')} "
             f"| {s['failed']} | {s['median_seconds']:.1f} |"
         )
+    calibration = calibration_lines(result.rows)
+    if calibration:
+        lines += ["", *calibration]
     errors = [r for r in result.rows if r["error"]]
     if errors:
         lines += ["", "## Failed tasks", ""]

@@ -29,6 +29,7 @@ __all__ = [
     "SimulationError",
     "SysidWarning",
     "DataWarning",
+    "ModelWarning",
 ]
 
 
@@ -93,3 +94,7 @@ class SysidWarning(UserWarning):
 
 class DataWarning(SysidWarning):
     """Suspicious but usable data (a constant column, dropped rows...)."""
+
+
+class ModelWarning(SysidWarning):
+    """A result whose diagnostics verdict is not ``good``: read its reasons and remedies."""

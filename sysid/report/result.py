@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from sysid.core.errors import DataError
+from sysid.core.errors import DataError, SysidError
+from sysid.core.expressions import parse_equation
 from sysid.core.version import __version__
 from sysid.data.dataset import Dataset
 from sysid.data.problems import Problem, load_problem
@@ -26,6 +27,9 @@ __all__ = ["DiscoveryResult", "RESULT_FILE"]
 
 RESULT_FILE = "result.json"
 
+#: The model part of ``result.json`` when a run stopped before any equations.
+_NO_MODEL: dict[str, Any] = {"equations": {}, "latex": {}, "terms": []}
+
 
 @dataclass
 class DiscoveryResult:
@@ -33,8 +37,10 @@ class DiscoveryResult:
 
     Attributes
     ----------
-    model : SymbolicModel
-        The chosen equations with constants and standard errors.
+    model : SymbolicModel or None
+        The chosen equations with constants and standard errors; None when the
+        run was interrupted before any equations were found (``extra`` then
+        names the stage under ``"interrupted"``).
     field : NeuralField
         The fitted neural vector field (the smoother).
     fronts : dict state -> list of Candidate
@@ -54,7 +60,7 @@ class DiscoveryResult:
         Held-out trajectories (only from :func:`recover`), drawn in figures.
     """
 
-    model: SymbolicModel
+    model: SymbolicModel | None
     field: NeuralField | None
     fronts: dict[str, list[Candidate]]
     selection: SelectionReport | None
@@ -68,25 +74,45 @@ class DiscoveryResult:
 
     @property
     def equations(self) -> dict[str, sp.Expr]:
-        """The chosen right-hand sides, keyed by state name."""
-        return dict(self.model.equations)
+        """The chosen right-hand sides, keyed by state name (empty without a model)."""
+        return {} if self.model is None else dict(self.model.equations)
 
     @property
     def states(self) -> tuple[str, ...]:
         return tuple(self.data.states)
 
+    @property
+    def diagnostics(self) -> dict[str, Any] | None:
+        """The checks of the model against its data and their verdict (:func:`diagnose`)."""
+        return self.extra.get("diagnostics")
+
+    @property
+    def verdict(self) -> str | None:
+        """``"good"``, ``"doubtful"`` or ``"poor"`` (None when not diagnosed)."""
+        return (self.diagnostics or {}).get("verdict")
+
+    @property
+    def interrupted(self) -> str | None:
+        """The stage a Ctrl-C stopped (``"neural"``, ``"distill"``, ...), or None."""
+        return self.extra.get("interrupted")
+
     def __str__(self) -> str:
+        if self.model is None:
+            return f"no equations: interrupted during '{self.interrupted}' before any were found"
+        if self.interrupted:
+            return f"{self.model}\n(partial: interrupted during '{self.interrupted}')"
         return str(self.model)
 
     # ------------------------------------------------------------ exports
     def to_dict(self) -> dict[str, Any]:
         """The ``result.json`` content (``docs/contract.md#result-json``)."""
-        model = self.model.to_dict()
+        model = _NO_MODEL if self.model is None else self.model.to_dict()
         pareto = front_to_dicts(self.fronts) if self.fronts else model.get("pareto", {})
-        chosen = {s: str(e) for s, e in self.model.equations.items()}
+        chosen = {s: _structure(str(e), self.states) for s, e in self.equations.items()}
         for s, entries in pareto.items():
             for e in entries:
-                e["chosen"] = _same(e["equation"], chosen.get(s), self.states)
+                found = chosen.get(s)
+                e["chosen"] = found is not None and _structure(e["equation"], self.states) == found
         out: dict[str, Any] = {
             "sysid_version": __version__,
             "states": list(self.states),
@@ -147,14 +173,15 @@ class DiscoveryResult:
                 starts = [s[0] for s in self.field.smoothed(self.data)]
             except Exception:  # noqa: BLE001 - fall back to the first samples
                 starts = None
+        stage = self.interrupted
         return plot_trajectories(
             self.data,
-            self.model.simulate,
+            None if self.model is None else self.model.simulate,
             self._truth_simulator(),
             holdout=self.holdout,
             starts=starts,
             holdout_starts=holdout_starts,
-            title=None,
+            title=f"partial result: interrupted during '{stage}'" if stage else None,
             path=path,
         )
 
@@ -168,7 +195,8 @@ class DiscoveryResult:
             fields["true"] = lambda x: rhs(0.0, x.T).T
         if self.field is not None:
             fields["neural"] = self.field.predict
-        fields["symbolic"] = self.model.rhs
+        if self.model is not None:
+            fields["symbolic"] = self.model.rhs
         return plot_phase_portrait(self.data, fields, path=path)
 
     def plot_pareto(self, path: str | os.PathLike | None = None):
@@ -195,7 +223,10 @@ class DiscoveryResult:
         out.mkdir(parents=True, exist_ok=True)
         path = out / RESULT_FILE
         path.write_text(self.to_json())
-        self.model.save(out / "model.json")
+        if self.model is not None:
+            self.model.save(out / "model.json")
+        elif (out / "model.json").exists():  # an earlier run's model is not this result's
+            (out / "model.json").unlink()
         self.data.to_csv(out / "data.csv")
         if self.holdout is not None:
             self.holdout.to_csv(out / "holdout.csv")
@@ -225,7 +256,8 @@ class DiscoveryResult:
         if not path.is_file():
             raise DataError("no result.json here", source=str(out), hint="run sysid discover")
         info = json.loads(path.read_text())
-        model = SymbolicModel.load(out / "model.json")
+        model_file = out / "model.json"
+        model = SymbolicModel.load(model_file) if model_file.exists() else None
         meta = info.get("data", {})
         carried = {
             "time_unit": meta.get("time_unit"),
@@ -255,13 +287,22 @@ class DiscoveryResult:
         return res
 
 
-def _same(a: str, b: str | None, states: Sequence[str]) -> bool:
-    if b is None:
-        return False
-    try:
-        return sp.expand(sp.sympify(a) - sp.sympify(b)) == 0
-    except (sp.SympifyError, TypeError):  # pragma: no cover - defensive
-        return a == b
+def _structure(equation: str, states: Sequence[str]) -> frozenset[str] | None:
+    """The terms of a right-hand side with their numbers masked (``2.1*x*y`` -> ``{x*y}``).
+
+    Two equations with the same structure differ only in their constants: a
+    Pareto entry and the chosen model refitted from it.
+    """
+    c = sp.Symbol("_c")
+    try:  # parse_equation: state names such as 'lambda' are not sympify's
+        expr = sp.expand(parse_equation(equation, states))
+    except SysidError:  # pragma: no cover - defensive: our own output parses
+        return None
+    out = set()
+    for term in sp.Add.make_args(expr) if expr != 0 else ():
+        rest = term.as_coeff_Mul()[1]
+        out.add(str(rest.xreplace({f: c for f in rest.atoms(sp.Float)})))
+    return frozenset(out)
 
 
 def _json_safe(obj: Any) -> Any:
