@@ -339,7 +339,7 @@ class SysID(BaseEstimator):
         if stage == "neural" and not self.fronts_ and self.field_ is not None:
             _say("distilling the partially trained field (Ctrl-C again to stop)", plan.quiet)
             try:
-                x = _sample_points(self.field_, ds)
+                x = self.field_.sample_points(ds)
                 dxdt = self.field_.predict(x)
                 if np.isfinite(dxdt).all():
                     self.fronts_ = distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
@@ -368,7 +368,7 @@ class SysID(BaseEstimator):
         clock.stage = "distill"
         _say("[2/3] distilling equations from the field", plan.quiet)
         t1 = time.perf_counter()
-        x = _sample_points(self.field_, ds)
+        x = self.field_.sample_points(ds)
         dxdt = self.field_.predict(x)
         self.fronts_ = distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
         if plan.search.runs:
@@ -554,14 +554,6 @@ def _options_dict(plan: _Plan, lib: Library, seed: int | None) -> dict[str, Any]
 
 
 # ---------------------------------------------------------------- fronts
-def _sample_points(nf: NeuralField, data: Dataset) -> np.ndarray:
-    """States where the field is sampled: denoised states and the data states."""
-    smooth = nf.smoothed(data)
-    pts = [np.asarray(s, dtype=float) for s in smooth] + [tr.x for tr in data]
-    x = np.concatenate(pts, axis=0)
-    return x[np.isfinite(x).all(axis=1)]
-
-
 def _library_origin(
     fronts: Mapping[str, Sequence[Candidate]], lib: Library
 ) -> dict[str, list[Candidate]]:

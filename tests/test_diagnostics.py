@@ -111,3 +111,91 @@ def test_discover_of_a_recoverable_law_gives_no_model_warning(logistic):
         warnings.simplefilter("error", ModelWarning)
         res = sysid.discover(logistic, quiet=True)
     assert res.verdict == "good", res.diagnostics["reasons"]
+
+
+# ------------------------------------------------------------ bands and forecast
+def _law(se_r: float, se_q: float) -> SymbolicModel:
+    n = sysid.parse_equation("N", ["N"])
+    return SymbolicModel(
+        ["N"], [TermEstimate("N", n, 0.5, se_r), TermEstimate("N", n**2, -0.005, se_q)]
+    )
+
+
+def test_prediction_band_holds_the_model_and_widens_with_the_errors():
+    from sysid.report.bands import prediction_band
+
+    t = np.linspace(0, 15, 31)
+    narrow = prediction_band(_law(0.005, 5e-5), [2.0], t, seed=1)
+    wide = prediction_band(_law(0.02, 2e-4), [2.0], t, seed=1)
+    for band in (narrow, wide):
+        assert (band["lower"] <= band["model"]).all() and (band["model"] <= band["upper"]).all()
+    width = [(b["upper"] - b["lower"])[:, 0] for b in (narrow, wide)]
+    assert width[0][0] == pytest.approx(0.0, abs=1e-9)  # the start is held
+    assert (width[1][5:] > width[0][5:]).all()
+    again = prediction_band(_law(0.02, 2e-4), [2.0], t, seed=1)
+    np.testing.assert_array_equal(again["upper"], wide["upper"])  # seeded
+    exact = prediction_band(_law(0.0, 0.0), [2.0], t)
+    np.testing.assert_allclose(exact["upper"], exact["model"], rtol=1e-12)
+
+
+def test_prediction_band_follows_the_correlation():
+    from sysid.report.bands import prediction_band
+
+    t = np.linspace(0, 15, 31)
+    # N' = r N + c N**2 with c = -r/K: r and c drawn against each other (rho = -1) keep
+    # the carrying capacity K = -r/c, so the end of the band is narrow; rho = +1 moves K
+    together = prediction_band(_law(0.02, 2e-4), [2.0], t, correlation=[[1, -1], [-1, 1]])
+    apart = prediction_band(_law(0.02, 2e-4), [2.0], t, correlation=[[1, 1], [1, 1]])
+    spread = [(b["upper"] - b["lower"])[-1, 0] for b in (together, apart)]
+    assert spread[0] < 0.5 * spread[1]
+    with pytest.raises(sysid.ConfigError, match=r"correlation must be 2 x 2 .*found \(1, 1\)"):
+        prediction_band(_law(0.02, 2e-4), [2.0], t, correlation=[[1.0]])
+    with pytest.raises(sysid.ConfigError, match=r"level must be a finite number in \(0, 1\)"):
+        prediction_band(_law(0.02, 2e-4), [2.0], t, level=1.0)
+
+
+def test_forecast_continues_beyond_the_data(logistic):
+    res = sysid.DiscoveryResult(
+        model=_law(0.01, 1e-4), field=None, fronts={}, selection=None,
+        data=logistic, timings={}, seed=0,
+    )  # fmt: skip
+    out = res.forecast(10.0, trajectory=1, n_draws=20)
+    assert out["t_data_end"] == pytest.approx(logistic[1].t[-1])
+    assert out["t"][-1] == pytest.approx(logistic[1].t[-1] + 10.0)
+    assert out["model"].shape == (200, 1) and out["n_failed"] == 0
+    with pytest.raises(sysid.DataError, match=r"trajectory must be an index in \[0, 3\), found 3"):
+        res.forecast(1.0, trajectory=3)
+    with pytest.raises(sysid.ConfigError, match=r"duration must be a finite number > 0"):
+        res.forecast(-1.0)
+
+
+# ---------------------------------------------------------- term inclusion
+def test_true_terms_are_included_in_every_member():
+    from sysid.select.ensemble import term_inclusion
+
+    p = sysid.load_problem("lotka-volterra")
+    x = np.concatenate([tr.x for tr in sysid.simulate(p, n_samples=60)])
+    rng = np.random.default_rng(0)
+    dxdt = p.rhs(0.0, x.T).T * (1.0 + 0.02 * rng.normal(size=x.shape))
+    lib = sysid.Library(["x", "y"], degree=2, trig=False)
+    out = term_inclusion(x, dxdt, ["x", "y"], lib, n_members=10, seed=0)
+    probs = {(t["state"], t["term"]): t for t in out["terms"]}
+    for key in [("x", "x"), ("x", "x*y"), ("y", "y"), ("y", "x*y")]:
+        assert probs[key]["probability"] == 1.0, key
+    assert probs[("x", "x")]["low"] < 1.1 < probs[("x", "x")]["high"]
+    spurious = [t["probability"] for k, t in probs.items() if k not in {
+        ("x", "x"), ("x", "x*y"), ("y", "y"), ("y", "x*y")}]  # fmt: skip
+    assert all(v <= 0.5 for v in spurious)
+    again = term_inclusion(x, dxdt, ["x", "y"], lib, n_members=10, seed=0)
+    assert again == out
+    with pytest.raises(sysid.ConfigError, match=r"n_members must be an integer >= 2, found 1"):
+        term_inclusion(x, dxdt, ["x", "y"], lib, n_members=1)
+
+
+def test_discovery_result_term_inclusion(infected):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)
+        res = sysid.discover(infected, **TINY)
+    out = res.term_inclusion(4, seed=1)
+    assert out["n_members"] == 4 and out["terms"]
+    assert all(t["state"] == "I" and 0 < t["probability"] <= 1 for t in out["terms"])

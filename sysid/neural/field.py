@@ -474,6 +474,16 @@ class NeuralField:
             )
         return out
 
+    def sample_points(self, data: Any) -> np.ndarray:
+        """States where the field's derivatives are distilled: the denoised and the data states.
+
+        Rows with a missing value are left out; shape ``(n, d)``.
+        """
+        smooth = self.smoothed(data)
+        pts = [np.asarray(s, dtype=float) for s in smooth] + [tr.x for tr in load_data(data)]
+        x = np.concatenate(pts, axis=0)
+        return x[np.isfinite(x).all(axis=1)]
+
     def smoothed(self, data: Any = None) -> list[np.ndarray]:
         """Denoised states: the field's fitted trajectories at the sample times.
 

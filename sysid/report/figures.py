@@ -56,6 +56,8 @@ def plot_trajectories(
     holdout: Dataset | None = None,
     starts: Sequence[np.ndarray] | None = None,
     holdout_starts: Sequence[np.ndarray] | None = None,
+    band: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+    held_out_fraction: float | None = None,
     title: str | None = None,
     path: str | os.PathLike | None = None,
 ) -> Figure:
@@ -74,6 +76,11 @@ def plot_trajectories(
         The identified model's and the true system's simulators.
     holdout : Dataset, optional
         Held-out trajectories, drawn in a second column.
+    band : callable ``(x0, t) -> (lower, upper)``, optional
+        A prediction band of the model, shaded around its line.
+    held_out_fraction : float, optional
+        The last part of each training trajectory that the selection held out,
+        shaded grey.
     """
     sets = [("training", data, starts)]
     if holdout is not None:
@@ -86,17 +93,16 @@ def plot_trajectories(
             color = COLORS[k % len(COLORS)]
             td = _dense_time(tr.t)
             x0 = tr.x[0] if x0s is None or k >= len(x0s) else np.asarray(x0s[k], dtype=float)
-            sims = {}
-            for name, fn in (("model", model), ("truth", truth)):
-                if fn is None:
-                    continue
-                try:
-                    sims[name] = np.asarray(fn(x0, td))
-                except Exception:  # a failed simulation is shown as missing
-                    sims[name] = None
+            sims = _simulations(model, truth, band if col == 0 else None, x0, td)
             for j in range(d):
                 ax = axes[j, col]
-                ax.plot(tr.t, tr.x[:, j], ".", ms=2.5, color=color, alpha=0.5)
+                if col == 0 and held_out_fraction and k == 0:
+                    cut = tr.t[int(np.floor((1.0 - held_out_fraction) * len(tr.t)))]
+                    ax.axvspan(cut, tr.t[-1], color="0.92", zorder=0, label="held out")
+                if sims.get("band") is not None:
+                    lo, hi = sims["band"]
+                    ax.fill_between(td, lo[:, j], hi[:, j], color=color, alpha=0.2, lw=0)
+                ax.plot(tr.t, tr.x[:, j], "o", ms=3.5, color=color, alpha=0.6)
                 if sims.get("truth") is not None:
                     ax.plot(td, sims["truth"][:, j], "--", lw=1.0, color="0.3")
                 if sims.get("model") is not None:
@@ -105,7 +111,10 @@ def plot_trajectories(
                     unit = ds.units.get(ds.states[j])
                     ax.set_ylabel(f"{ds.states[j]}" + (f" [{unit}]" if unit else ""))
         axes[0, col].set_title(
-            f"{label}: dots data, lines model" + (", dashed truth" * bool(truth))
+            f"{label}: dots data, lines model"
+            + (", bands 90% from the constants' errors" * bool(band and col == 0))
+            + (", dashed truth" * bool(truth))
+            + (", grey held out" * bool(held_out_fraction and col == 0))
         )
         tl = "t" + (f" [{ds.time_unit}]" if ds.time_unit else "")
         axes[-1, col].set_xlabel(tl)
@@ -113,6 +122,20 @@ def plot_trajectories(
         fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _simulations(model, truth, band, x0, td) -> dict[str, Any]:
+    """The model's and the truth's trajectories (and the band); a failure is None."""
+    sims: dict[str, Any] = {}
+    for name, fn in (("model", model), ("truth", truth), ("band", band)):
+        if fn is None:
+            continue
+        try:
+            out = fn(x0, td)
+            sims[name] = out if name == "band" else np.asarray(out)
+        except Exception:  # noqa: BLE001 - a failed simulation is shown as missing
+            sims[name] = None
+    return sims
 
 
 def plot_phase_portrait(

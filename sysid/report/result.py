@@ -14,6 +14,7 @@ import sympy as sp
 
 from sysid.core.errors import DataError, SysidError
 from sysid.core.expressions import parse_equation
+from sysid.core.options import check_int_value, check_real_value
 from sysid.core.version import __version__
 from sysid.data.dataset import Dataset
 from sysid.data.problems import Problem, load_problem
@@ -148,6 +149,88 @@ class DiscoveryResult:
         out.update(self.extra)
         return _json_safe(out)
 
+    def forecast(
+        self,
+        duration: float,
+        *,
+        trajectory: int = 0,
+        n_points: int = 200,
+        n_draws: int = 100,
+        level: float = 0.9,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """The model over a trajectory and ``duration`` beyond its last sample, with a band.
+
+        Simulated from the trajectory's fitted start (the first sample when none
+        is known); the band comes from the constants' covariance
+        (:func:`sysid.report.bands.prediction_band`, which says what it leaves
+        out). Returns its dict plus ``t_data_end``, where the data stop.
+        """
+        from sysid.report.bands import prediction_band
+
+        if self.model is None:
+            raise DataError(
+                f"no equations to forecast: the run was interrupted during '{self.interrupted}'",
+                source="DiscoveryResult.forecast",
+                hint="run discover again and let it finish",
+            )
+        if (
+            isinstance(trajectory, bool)
+            or not isinstance(trajectory, int)
+            or not (0 <= trajectory < self.data.n_trajectories)
+        ):
+            raise DataError(
+                f"trajectory must be an index in [0, {self.data.n_trajectories}), "
+                f"found {trajectory!r}",
+                source="DiscoveryResult.forecast",
+            )
+        check_real_value(duration, "duration", 0.0, "DiscoveryResult.forecast", strict=True)
+        check_int_value(n_points, "n_points", 2, "DiscoveryResult.forecast")
+        tr = self.data[trajectory]
+        starts = (self.model.selection or {}).get("initial_states")
+        x0 = np.asarray(starts[trajectory] if starts else tr.x[0], dtype=float)
+        t = np.linspace(tr.t[0], tr.t[-1] + float(duration), n_points)
+        corr = (self.model.selection or {}).get("correlation")  # of the final refit's terms
+        band = prediction_band(
+            self.model,
+            x0,
+            t,
+            correlation=corr if corr is not None and len(corr) == len(self.model.terms) else None,
+            n_draws=n_draws,
+            level=level,
+            seed=seed,
+        )
+        return {**band, "t_data_end": float(tr.t[-1])}
+
+    def term_inclusion(self, n_members: int = 20, *, seed: int = 0) -> dict[str, Any]:
+        """How sure is each term: inclusion probabilities from a bootstrap of the distillation.
+
+        Opt-in and cheap (no training, no ODE refit); see
+        :func:`sysid.select.ensemble.term_inclusion` for what it measures and
+        leaves out. Uses the result's field, data, library and distiller options.
+        """
+        from sysid.select.ensemble import term_inclusion
+        from sysid.symbolic.library import Library
+
+        if self.field is None:
+            raise DataError(
+                "no neural field in this result to resample",
+                source="DiscoveryResult.term_inclusion",
+                hint="run discover (a loaded result needs its 'field' folder)",
+            )
+        options = self.extra.get("options") or {}
+        lib = {k: v for k, v in (options.get("library") or {}).items() if k != "n_terms"}
+        x = self.field.sample_points(self.data)
+        return term_inclusion(
+            x,
+            self.field.predict(x),
+            self.states,
+            Library(self.states, **lib),
+            n_members=n_members,
+            seed=seed,
+            distill_options=options.get("distiller"),
+        )
+
     def to_json(self, indent: int = 2) -> str:
         """``result.json`` as text."""
         return json.dumps(self.to_dict(), indent=indent)
@@ -174,6 +257,10 @@ class DiscoveryResult:
             except Exception:  # noqa: BLE001 - fall back to the first samples
                 starts = None
         stage = self.interrupted
+        band = None
+        if self.model is not None and not stage:
+            band = self._band_function()
+        held = (self.extra.get("options") or {}).get("selection", {}).get("holdout_fraction")
         return plot_trajectories(
             self.data,
             None if self.model is None else self.model.simulate,
@@ -181,9 +268,26 @@ class DiscoveryResult:
             holdout=self.holdout,
             starts=starts,
             holdout_starts=holdout_starts,
+            band=band,
+            held_out_fraction=held,
             title=f"partial result: interrupted during '{stage}'" if stage else None,
             path=path,
         )
+
+    def _band_function(self):
+        """``(x0, t) -> (lower, upper)``: the 90% band of the constants, 30 draws."""
+        from sysid.report.bands import prediction_band
+
+        model = self.model
+        corr = (model.selection or {}).get("correlation")
+        if corr is None or len(corr) != len(model.terms):
+            corr = None
+
+        def band(x0, t):
+            out = prediction_band(model, x0, t, correlation=corr, n_draws=30, seed=self.seed)
+            return out["lower"], out["upper"]
+
+        return band
 
     def plot_phase_portrait(self, path: str | os.PathLike | None = None):
         """True (when known), neural and symbolic vector fields with the data."""
