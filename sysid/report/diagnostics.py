@@ -59,8 +59,10 @@ LJUNG_BOX_P = 1e-3
 RESIDUAL_FLOOR = 0.05
 #: |c| / stderr below which a constant is not distinguishable from zero.
 SIGNIFICANCE = 2.0
-#: |correlation| above which two constants cannot be told apart by the data.
+#: |correlation| above which two constants cannot be told apart by the data, when
+#: one of them is also within ``CORRELATED_SIGNIFICANCE`` standard errors of zero.
 MAX_CORRELATION = 0.999
+CORRELATED_SIGNIFICANCE = 10.0
 #: A fitted start this far (in spreads) outside the data's range is implausible.
 START_MARGIN = 0.25
 #: A state whose range is below this fraction of its typical size barely moves.
@@ -267,7 +269,12 @@ def _constant_reasons(constants: Mapping[str, Any]) -> list[dict[str, str]]:
             )
         )
     rho = constants["max_correlation"]
-    if rho is not None and rho > MAX_CORRELATION:
+    # The standard errors already carry the correlation: a correlated pair whose
+    # constants are both well determined (gompertz's N and N*log(N)) is no fault.
+    sig = {f"d{t['state']}/dt: {t['term']}": t["significance"] for t in constants["terms"]}
+    pair = [sig.get(n) for n in constants["between"] or ()]
+    loose = any(v is not None and v < CORRELATED_SIGNIFICANCE for v in pair)
+    if rho is not None and rho > MAX_CORRELATION and loose:
         a, b = constants["between"]
         reasons.append(
             _reason(
@@ -334,10 +341,15 @@ def _support(data: Dataset, starts: Sequence[Sequence[float]] | None) -> dict[st
 
 
 def _rises_and_falls(x: np.ndarray) -> bool:
-    """Does ``x`` go up and then down (or down and up) by ``TURN`` of its range?"""
+    """Does ``x`` go up and then down (or down and up) by ``TURN`` of its range?
+
+    Judged on the means of up to 8 consecutive blocks of samples, so that noise
+    on a monotone curve (10% near a flat end) does not count as a turn.
+    """
     x = x[np.isfinite(x)]
     if x.size < 5:
         return False
+    x = np.array([b.mean() for b in np.array_split(x, min(8, x.size // 2))])
     span = float(x.max() - x.min())
     if span == 0:
         return False
