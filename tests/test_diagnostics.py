@@ -167,35 +167,3 @@ def test_forecast_continues_beyond_the_data(logistic):
         res.forecast(1.0, trajectory=3)
     with pytest.raises(sysid.ConfigError, match=r"duration must be a finite number > 0"):
         res.forecast(-1.0)
-
-
-# ---------------------------------------------------------- term inclusion
-def test_true_terms_are_included_in_every_member():
-    from sysid.select.ensemble import term_inclusion
-
-    p = sysid.load_problem("lotka-volterra")
-    x = np.concatenate([tr.x for tr in sysid.simulate(p, n_samples=60)])
-    rng = np.random.default_rng(0)
-    dxdt = p.rhs(0.0, x.T).T * (1.0 + 0.02 * rng.normal(size=x.shape))
-    lib = sysid.Library(["x", "y"], degree=2, trig=False)
-    out = term_inclusion(x, dxdt, ["x", "y"], lib, n_members=10, seed=0)
-    probs = {(t["state"], t["term"]): t for t in out["terms"]}
-    for key in [("x", "x"), ("x", "x*y"), ("y", "y"), ("y", "x*y")]:
-        assert probs[key]["probability"] == 1.0, key
-    assert probs[("x", "x")]["low"] < 1.1 < probs[("x", "x")]["high"]
-    spurious = [t["probability"] for k, t in probs.items() if k not in {
-        ("x", "x"), ("x", "x*y"), ("y", "y"), ("y", "x*y")}]  # fmt: skip
-    assert all(v <= 0.5 for v in spurious)
-    again = term_inclusion(x, dxdt, ["x", "y"], lib, n_members=10, seed=0)
-    assert again == out
-    with pytest.raises(sysid.ConfigError, match=r"n_members must be an integer >= 2, found 1"):
-        term_inclusion(x, dxdt, ["x", "y"], lib, n_members=1)
-
-
-def test_discovery_result_term_inclusion(infected):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ModelWarning)
-        res = sysid.discover(infected, **TINY)
-    out = res.term_inclusion(4, seed=1)
-    assert out["n_members"] == 4 and out["terms"]
-    assert all(t["state"] == "I" and 0 < t["probability"] <= 1 for t in out["terms"])

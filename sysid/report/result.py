@@ -202,35 +202,6 @@ class DiscoveryResult:
         )
         return {**band, "t_data_end": float(tr.t[-1])}
 
-    def term_inclusion(self, n_members: int = 20, *, seed: int = 0) -> dict[str, Any]:
-        """How sure is each term: inclusion probabilities from a bootstrap of the distillation.
-
-        Opt-in and cheap (no training, no ODE refit); see
-        :func:`sysid.select.ensemble.term_inclusion` for what it measures and
-        leaves out. Uses the result's field, data, library and distiller options.
-        """
-        from sysid.select.ensemble import term_inclusion
-        from sysid.symbolic.library import Library
-
-        if self.field is None:
-            raise DataError(
-                "no neural field in this result to resample",
-                source="DiscoveryResult.term_inclusion",
-                hint="run discover (a loaded result needs its 'field' folder)",
-            )
-        options = self.extra.get("options") or {}
-        lib = {k: v for k, v in (options.get("library") or {}).items() if k != "n_terms"}
-        x = self.field.sample_points(self.data)
-        return term_inclusion(
-            x,
-            self.field.predict(x),
-            self.states,
-            Library(self.states, **lib),
-            n_members=n_members,
-            seed=seed,
-            distill_options=options.get("distiller"),
-        )
-
     def to_json(self, indent: int = 2) -> str:
         """``result.json`` as text."""
         return json.dumps(self.to_dict(), indent=indent)
