@@ -620,7 +620,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     Python's own format names where the warning was raised (``<string>:9:`` for
     generated code), which means nothing to a user of the command.
     """
-    kind = "" if issubclass(category, (UserWarning,)) else f" ({category.__name__})"
+    kind = "" if issubclass(category, UserWarning) else f" ({category.__name__})"
     print(f"{PROG}: warning{kind}: {_one_line(message)}", file=file or sys.stderr)
 
 

@@ -339,10 +339,7 @@ class SysID(BaseEstimator):
         if stage == "neural" and not self.fronts_ and self.field_ is not None:
             _say("distilling the partially trained field (Ctrl-C again to stop)", plan.quiet)
             try:
-                x = self.field_.sample_points(ds)
-                dxdt = self.field_.predict(x)
-                if np.isfinite(dxdt).all():
-                    self.fronts_ = distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
+                _, _, self.fronts_ = self._library_fronts(plan, ds, lib)
             except (KeyboardInterrupt, SysidError):
                 self.fronts_ = {}
         if not all(self.fronts_.get(s) for s in ds.states):
@@ -353,6 +350,14 @@ class SysID(BaseEstimator):
             + ", not refitted through the ODE solver and not selected"
         )
         return _knee_model(ds.states, self.fronts_)
+
+    def _library_fronts(
+        self, plan: _Plan, ds: Dataset, lib: Library
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, list[Candidate]]]:
+        """The field's derivative samples and the library's Pareto fronts on them."""
+        x = self.field_.sample_points(ds)
+        dxdt = self.field_.predict(x)
+        return x, dxdt, distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
 
     def _fit_field(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
         _say(f"[1/3] fitting the neural vector field to {ds!r}", plan.quiet)
@@ -368,9 +373,7 @@ class SysID(BaseEstimator):
         clock.stage = "distill"
         _say("[2/3] distilling equations from the field", plan.quiet)
         t1 = time.perf_counter()
-        x = self.field_.sample_points(ds)
-        dxdt = self.field_.predict(x)
-        self.fronts_ = distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
+        x, dxdt, self.fronts_ = self._library_fronts(plan, ds, lib)
         if plan.search.runs:
             clock.stage = "search"
             t_search = time.perf_counter()
@@ -423,20 +426,16 @@ class SysID(BaseEstimator):
 
     # ------------------------------------------------------- the fitted model
     def _fitted_model(self) -> SymbolicModel:
-        stage = getattr(self, "extra_", {}).get("interrupted")
-        if stage and getattr(self, "model_", None) is None:
-            raise NotFittedError(
-                f"the fit of this {type(self).__name__} was interrupted during '{stage}' "
-                "before any equations were found",
-                source=type(self).__name__,
-                hint="call fit(data) again and let it finish",
-            )
         if getattr(self, "model_", None) is None:
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet",
-                source=type(self).__name__,
-                hint="call fit(data) first",
+            stage = getattr(self, "extra_", {}).get("interrupted")
+            what = (
+                f"the fit of this {type(self).__name__} was interrupted during '{stage}' "
+                "before any equations were found"
+                if stage
+                else f"this {type(self).__name__} is not fitted yet"
             )
+            hint = "call fit(data) again and let it finish" if stage else "call fit(data) first"
+            raise NotFittedError(what, source=type(self).__name__, hint=hint)
         return self.model_
 
     def predict(self, x: Any) -> np.ndarray:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
 from sysid.core.errors import DataError
 from sysid.core.expressions import parse_equation
 
-__all__ = ["compare_with_constants"]
+__all__ = ["compare_with_constants", "term_shapes"]
 
 
 def _normalise_term(term: sp.Expr) -> tuple[sp.Expr, float]:
@@ -91,6 +91,20 @@ def _as_sympy(value: sp.Expr | str, states: list[str], where: str) -> sp.Expr:
     if isinstance(value, sp.Basic):
         return value
     return parse_equation(str(value), states, source=where)
+
+
+def term_shapes(equation: sp.Expr | str, states: Sequence[str]) -> frozenset[str]:
+    """The terms of a right-hand side by shape, numbers masked as the scorer masks them.
+
+    Two right-hand sides with the same shapes differ only in their constants
+    (outer and inner): a Pareto entry and the chosen model refitted from it.
+
+    Examples
+    --------
+    >>> term_shapes("2.1*x*y - 0.5*x", ["x", "y"]) == term_shapes("x*y - 3*x", ["x", "y"])
+    True
+    """
+    return frozenset(_split(_as_sympy(equation, list(states), "term_shapes")))
 
 
 def compare_with_constants(

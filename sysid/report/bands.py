@@ -85,10 +85,7 @@ def prediction_band(
             sims.append(SymbolicModel(model.states, terms, bounds=model.bounds).simulate(x0, t))
         except SysidError:
             continue
-    if not sims:
-        return {"t": t, "model": base, "lower": base, "upper": base, "level": level,
-                "n_draws": n_draws, "n_failed": n_draws}  # fmt: skip
-    stack = np.stack(sims)
+    stack = np.stack(sims) if sims else base[None]  # no draw simulated: no band
     tail = 50.0 * (1.0 - level)
     lower, upper = np.percentile(stack, [tail, 100.0 - tail], axis=0)
     return {

@@ -5,7 +5,8 @@ every trajectory and reports, in the ``diagnostics`` block of ``result.json``:
 
 * ``r2``: simulated R^2 per state and over all states, on all data, and
   ``holdout_r2`` on the selection's held-out part (the last
-  ``holdout_fraction`` of each trajectory: the winner was chosen without it,
+  ``holdout_fraction`` of each trajectory, cut as the selection cuts it,
+  :func:`~sysid.select.holdout.n_training`: the winner was chosen without it,
   its final constants were refitted on all data);
 * ``residuals``: per state, the bias (mean residual over the state's spread)
   and the Ljung-Box test of the residuals' autocorrelation (statsmodels'
@@ -43,6 +44,7 @@ import numpy as np
 
 from sysid.core.errors import SysidError
 from sysid.data.dataset import Dataset
+from sysid.select.holdout import n_training
 from sysid.symbolic.model import SymbolicModel
 
 __all__ = ["diagnose", "VERDICTS"]
@@ -138,7 +140,7 @@ def _r2(data: Dataset, sims: list[np.ndarray | None], last: float) -> dict[str, 
         return {**dict.fromkeys(data.states), "all": None}
     obs, fit = [], []
     for tr, sim in zip(data, sims, strict=True):
-        start = int(np.floor((1.0 - last) * len(tr.t))) if last > 0 else 0
+        start = n_training(len(tr.t), last) if last > 0 else 0
         obs.append(tr.x[start:])
         fit.append(sim[start:])
     y, f = np.concatenate(obs), np.concatenate(fit)
@@ -200,10 +202,14 @@ def _constants(
         off = np.abs(c - np.diag(np.diag(c)))
         off[~np.isfinite(off)] = 0.0
         i, j = np.unravel_index(int(np.argmax(off)), off.shape)
-        names = [f"d{t['state']}/dt: {t['term']}" for t in terms]
         out["max_correlation"] = float(off[i, j])
-        out["between"] = [names[i], names[j]]
+        out["between"] = [_label(terms[i]), _label(terms[j])]
     return out
+
+
+def _label(term: Mapping[str, Any]) -> str:
+    """``dx/dt: x*y``: a constant named by its equation and term."""
+    return f"d{term['state']}/dt: {term['term']}"
 
 
 # ---------------------------------------------------------------- reasons
@@ -254,7 +260,7 @@ def _fit_reasons(out: Mapping[str, Any], sims: list[np.ndarray | None]) -> list[
 def _constant_reasons(constants: Mapping[str, Any]) -> list[dict[str, str]]:
     reasons = []
     weak = [
-        f"d{t['state']}/dt: {t['term']} ({t['significance']:.2g})"
+        f"{_label(t)} ({t['significance']:.2g})"
         for t in constants["terms"]
         if t["significance"] is not None and t["significance"] < SIGNIFICANCE
     ]
@@ -271,7 +277,7 @@ def _constant_reasons(constants: Mapping[str, Any]) -> list[dict[str, str]]:
     rho = constants["max_correlation"]
     # The standard errors already carry the correlation: a correlated pair whose
     # constants are both well determined (gompertz's N and N*log(N)) is no fault.
-    sig = {f"d{t['state']}/dt: {t['term']}": t["significance"] for t in constants["terms"]}
+    sig = {_label(t): t["significance"] for t in constants["terms"]}
     pair = [sig.get(n) for n in constants["between"] or ()]
     loose = any(v is not None and v < CORRELATED_SIGNIFICANCE for v in pair)
     if rho is not None and rho > MAX_CORRELATION and loose:

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from sysid.core.style import COLORS
 from sysid.data.dataset import Dataset
+from sysid.select.holdout import n_training
 
 __all__ = [
     "plot_trajectories",
@@ -96,9 +97,9 @@ def plot_trajectories(
             sims = _simulations(model, truth, band if col == 0 else None, x0, td)
             for j in range(d):
                 ax = axes[j, col]
-                if col == 0 and held_out_fraction and k == 0:
-                    cut = tr.t[int(np.floor((1.0 - held_out_fraction) * len(tr.t)))]
-                    ax.axvspan(cut, tr.t[-1], color="0.92", zorder=0, label="held out")
+                cut = n_training(len(tr.t), held_out_fraction) if held_out_fraction else None
+                if col == 0 and k == 0 and cut is not None and cut < len(tr.t):
+                    ax.axvspan(tr.t[cut], tr.t[-1], color="0.92", zorder=0, label="held out")
                 if sims.get("band") is not None:
                     lo, hi = sims["band"]
                     ax.fill_between(td, lo[:, j], hi[:, j], color=color, alpha=0.2, lw=0)

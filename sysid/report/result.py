@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from sysid.core.errors import DataError, SysidError
-from sysid.core.expressions import parse_equation
+from sysid.core.compare import term_shapes
+from sysid.core.errors import DataError
 from sysid.core.options import check_int_value, check_real_value
 from sysid.core.version import __version__
 from sysid.data.dataset import Dataset
@@ -109,11 +108,10 @@ class DiscoveryResult:
         """The ``result.json`` content (``docs/contract.md#result-json``)."""
         model = _NO_MODEL if self.model is None else self.model.to_dict()
         pareto = front_to_dicts(self.fronts) if self.fronts else model.get("pareto", {})
-        chosen = {s: _structure(str(e), self.states) for s, e in self.equations.items()}
+        chosen = {s: term_shapes(e, self.states) for s, e in self.equations.items()}
         for s, entries in pareto.items():
             for e in entries:
-                found = chosen.get(s)
-                e["chosen"] = found is not None and _structure(e["equation"], self.states) == found
+                e["chosen"] = s in chosen and term_shapes(e["equation"], self.states) == chosen[s]
         out: dict[str, Any] = {
             "sysid_version": __version__,
             "states": list(self.states),
@@ -190,12 +188,11 @@ class DiscoveryResult:
         starts = (self.model.selection or {}).get("initial_states")
         x0 = np.asarray(starts[trajectory] if starts else tr.x[0], dtype=float)
         t = np.linspace(tr.t[0], tr.t[-1] + float(duration), n_points)
-        corr = (self.model.selection or {}).get("correlation")  # of the final refit's terms
         band = prediction_band(
             self.model,
             x0,
             t,
-            correlation=corr if corr is not None and len(corr) == len(self.model.terms) else None,
+            correlation=self._correlation(),
             n_draws=n_draws,
             level=level,
             seed=seed,
@@ -245,14 +242,19 @@ class DiscoveryResult:
             path=path,
         )
 
+    def _correlation(self) -> list[list[float]] | None:
+        """The correlation of the model's constants from the final refit, when it fits its terms.
+
+        None when unknown, or when the polish changed the terms since the refit.
+        """
+        corr = (self.model.selection or {}).get("correlation") if self.model else None
+        return corr if corr is not None and len(corr) == len(self.model.terms) else None
+
     def _band_function(self):
         """``(x0, t) -> (lower, upper)``: the 90% band of the constants, 30 draws."""
         from sysid.report.bands import prediction_band
 
-        model = self.model
-        corr = (model.selection or {}).get("correlation")
-        if corr is None or len(corr) != len(model.terms):
-            corr = None
+        model, corr = self.model, self._correlation()
 
         def band(x0, t):
             out = prediction_band(model, x0, t, correlation=corr, n_draws=30, seed=self.seed)
@@ -360,24 +362,6 @@ class DiscoveryResult:
         )
         res.extra["pareto"] = info.get("pareto", {})
         return res
-
-
-def _structure(equation: str, states: Sequence[str]) -> frozenset[str] | None:
-    """The terms of a right-hand side with their numbers masked (``2.1*x*y`` -> ``{x*y}``).
-
-    Two equations with the same structure differ only in their constants: a
-    Pareto entry and the chosen model refitted from it.
-    """
-    c = sp.Symbol("_c")
-    try:  # parse_equation: state names such as 'lambda' are not sympify's
-        expr = sp.expand(parse_equation(equation, states))
-    except SysidError:  # pragma: no cover - defensive: our own output parses
-        return None
-    out = set()
-    for term in sp.Add.make_args(expr) if expr != 0 else ():
-        rest = term.as_coeff_Mul()[1]
-        out.add(str(rest.xreplace({f: c for f in rest.atoms(sp.Float)})))
-    return frozenset(out)
 
 
 def _json_safe(obj: Any) -> Any:

@@ -10,7 +10,21 @@ from sysid.core.errors import ConfigError
 from sysid.data.dataset import MIN_SAMPLES, Dataset, Trajectory
 from sysid.select.options import Selection
 
-__all__ = ["split_holdout", "split_windows"]
+__all__ = ["split_holdout", "split_windows", "n_training"]
+
+
+def n_training(n_samples: int, fraction: float) -> int:
+    """Samples of a trajectory before its held-out end: all when too few would remain.
+
+    Examples
+    --------
+    >>> n_training(14, 0.25), n_training(3, 0.5)
+    (11, 3)
+    """
+    n_test = int(math.floor(fraction * n_samples))
+    if n_samples - n_test < MIN_SAMPLES or n_test < 1:
+        n_test = 0
+    return n_samples - n_test
 
 
 def split_windows(data: Dataset, fraction: float) -> tuple[Dataset, list[int]]:
@@ -20,10 +34,7 @@ def split_windows(data: Dataset, fraction: float) -> tuple[Dataset, list[int]]:
     """
     trajs, n_train = [], []
     for tr in data.trajectories:
-        n_test = int(math.floor(fraction * tr.n_samples))
-        if tr.n_samples - n_test < MIN_SAMPLES or n_test < 1:
-            n_test = 0
-        k = tr.n_samples - n_test
+        k = n_training(tr.n_samples, fraction)
         trajs.append(Trajectory(tr.t[:k], tr.x[:k], tr.name))
         n_train.append(k)
     if any(all(np.isnan(tr.x[:, j]).all() for tr in trajs) for j in range(data.n_states)):
