@@ -252,6 +252,14 @@ def _add_seed_outdir(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument(
         "--no-figures", action="store_true", help="write result.json only, no PNG figures"
     )
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        metavar="N",
+        help="members of the ensemble that gives each term's inclusion probability: the "
+        "selection repeated on N random halves of the data (default: 8; 0: off)",
+    )
 
 
 def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
@@ -293,9 +301,12 @@ def _equation_lines(equations, truth=None) -> list[str]:
 
 def _report_timings(res) -> str:
     t = {k: res.timings.get(k, 0.0) for k in ("total_s", "neural_s", "symbolic_s", "refine_s")}
+    ensemble = res.timings.get("ensemble_s")
     return (
         f"time {t['total_s']:.1f} s (neural field {t['neural_s']:.1f} s, distillation "
-        f"{t['symbolic_s']:.1f} s, refit and selection {t['refine_s']:.1f} s)"
+        f"{t['symbolic_s']:.1f} s, refit and selection {t['refine_s']:.1f} s"
+        + ("" if ensemble is None else f", ensemble {ensemble:.1f} s")
+        + ")"
     )
 
 
@@ -334,11 +345,16 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     data = Dataset.from_csv(
         args.data, time_column=args.time_column, trajectory_column=traj_col, states=states
     )
-    res = discover(data, seed=args.seed, quiet=args.quiet)
+    res = discover(data, seed=args.seed, quiet=args.quiet, select_options=_ensemble_option(args))
     _print_equations(res)
     return _save_result(
         res, outdir, args, f"{_report_timings(res)}; wrote {outdir / 'result.json'}"
     )
+
+
+def _ensemble_option(args: argparse.Namespace) -> dict[str, int] | None:
+    """``select_options`` of ``--ensemble N`` (None when not given: the default)."""
+    return None if args.ensemble is None else {"ensemble": args.ensemble}
 
 
 def _print_equations(res, truth=None) -> None:
@@ -353,8 +369,26 @@ def _print_equations(res, truth=None) -> None:
     if truth is None:
         for line in _coefficient_lines(res):
             print(line)
+    for line in _inclusion_lines(res.ensemble):
+        print(line)
     for line in _verdict_lines(res.diagnostics):
         print(line)
+
+
+def _inclusion_lines(ensemble) -> list[str]:
+    """Each state's terms with their inclusion probability, the chosen ones first."""
+    if not ensemble or not ensemble.get("finished"):
+        return []
+    lines = [
+        f"term inclusion over {ensemble['finished']} of {ensemble['members']} ensemble members "
+        f"(the selection on random halves of the data):"
+    ]
+    for s, rows in ensemble["terms"].items():
+        chosen = [f"{r['term']} {r['inclusion']:.2f}" for r in rows if r["chosen"]]
+        other = [f"{r['term']} {r['inclusion']:.2f}" for r in rows if not r["chosen"]]
+        text = ", ".join(chosen) + (f"; not chosen: {', '.join(other)}" if other else "")
+        lines.append(f"  d{s}/dt  {text}")
+    return lines
 
 
 def _verdict_lines(diag) -> list[str]:
@@ -426,6 +460,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         irregular=args.irregular,
         quiet=args.quiet,
+        select_options=_ensemble_option(args),
     )
     sampling = "irregular" if args.irregular else "regular"
     n = args.n_samples or problem.n_samples

@@ -53,6 +53,7 @@ from sysid.neural.field import NeuralField
 from sysid.report.diagnostics import diagnose
 from sysid.report.result import DiscoveryResult
 from sysid.report.scoring import simulated_r2
+from sysid.select.ensemble import run_ensemble
 from sysid.select.options import Selection
 from sysid.select.selection import select_model
 from sysid.symbolic.library import Library
@@ -301,6 +302,7 @@ class SysID(BaseEstimator):
             self._fit_field(plan, ds, clock)
             self._distill(plan, ds, lib, clock)
             self._select(plan, ds, clock)
+            self._ensemble(plan, ds, clock)
             self._diagnose(plan, ds, clock)
         except KeyboardInterrupt:
             self.extra_["interrupted"] = clock.stage
@@ -308,7 +310,9 @@ class SysID(BaseEstimator):
             if self.model_ is None:
                 self.model_ = self._partial_model(plan, ds, lib, clock.stage)
             else:
-                what = "diagnostics" if clock.stage == "diagnose" else "polish"
+                what = {"diagnose": "diagnostics", "ensemble": "ensemble"}.get(
+                    clock.stage, "polish"
+                )
                 self.extra_["partial"] = f"the selected model, refitted; its {what} did not finish"
         clock.lap("total_s", clock.start)
         self.timings_ = clock.timings
@@ -403,6 +407,29 @@ class SysID(BaseEstimator):
                 self.model_ = polished
         clock.lap("refine_s", t2)
 
+    def _ensemble(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
+        """Inclusion probabilities of the terms: the selection on random halves of the data."""
+        opts = plan.selection
+        if opts.ensemble == 0 or self.selection_ is None:
+            return
+        clock.stage = "ensemble"
+        _say(
+            f"      ensemble: the selection on {opts.ensemble} random halves of the data",
+            plan.quiet,
+        )
+        t3 = time.perf_counter()
+        summary = run_ensemble(
+            self.fronts_,
+            ds,
+            self.model_,
+            select_kwargs=opts.select_kwargs(),
+            **opts.ensemble_kwargs(),
+        )
+        self.extra_["ensemble"] = summary
+        clock.lap("ensemble_s", t3)
+        if summary["interrupted"]:
+            raise KeyboardInterrupt
+
     def _diagnose(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
         """The diagnostics block and its verdict; a ModelWarning unless it is good."""
         clock.stage = "diagnose"
@@ -415,6 +442,7 @@ class SysID(BaseEstimator):
                 initial_states=None if report is None else report.initial_states,
                 correlation=None if report is None else report.correlation,
                 holdout_fraction=plan.selection.holdout_fraction,
+                ensemble=self.extra_.get("ensemble"),
             )
         except Exception as err:  # noqa: BLE001 - a failed check never loses the result
             diag = {"verdict": None, "reasons": [], "error": f"{type(err).__name__}: {err}"}

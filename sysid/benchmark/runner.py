@@ -76,6 +76,9 @@ COLUMNS = [
     "error",
     "equations",
     "verdict",
+    "inclusion_true_min",
+    "inclusion_false_max",
+    "ensemble_seconds",
 ]
 
 
@@ -206,15 +209,18 @@ def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
     if task.method == "sysid":
         from sysid.discovery import discover
 
-        result = discover(data, seed=task.seed, quiet=True)
+        # The cells run in parallel already: the ensemble's members run in this process.
+        result = discover(data, seed=task.seed, quiet=True, select_options={"ensemble_jobs": 1})
         if result.interrupted:  # Ctrl-C: a partial result is not the cell's answer
             raise KeyboardInterrupt
         model, verdict = result.model, result.verdict
+        extra = _ensemble_columns(result, problem)
     else:
         from sysid.benchmark.baselines import BASELINES
 
         equations = BASELINES[task.method](data, seed=task.seed)
         model, verdict = SymbolicModel.from_equations(data.states, equations), None
+        extra = {}
     s = score(model.equations, problem, simulate_model=model.simulate)
     return {
         "structure_recovered": bool(s["structure_recovered"]),
@@ -222,6 +228,20 @@ def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
         "holdout_r2": s["holdout_r2"],
         "equations": {k: str(v) for k, v in model.equations.items()},
         "verdict": verdict,
+        **extra,
+    }
+
+
+def _ensemble_columns(result: Any, problem: Problem) -> dict[str, Any]:
+    """Inclusion probabilities of the true terms and of the others, and the ensemble's seconds."""
+    from sysid.report.scoring import inclusion_of_truth
+
+    ensemble = result.ensemble
+    inc = inclusion_of_truth(ensemble or {}, problem.true_equations())
+    return {
+        "inclusion_true_min": inc["true_min"],
+        "inclusion_false_max": inc["false_max"],
+        "ensemble_seconds": result.timings.get("ensemble_s"),
     }
 
 
@@ -240,6 +260,9 @@ def run_task(task: Task) -> dict[str, Any]:
         "error": "",
         "equations": {},
         "verdict": None,
+        "inclusion_true_min": None,
+        "inclusion_false_max": None,
+        "ensemble_seconds": None,
     }
     start = time.perf_counter()
     use_alarm = threading.current_thread() is threading.main_thread() and hasattr(

@@ -9,7 +9,7 @@ import sympy as sp
 from sysid.core.errors import DataError
 from sysid.core.expressions import parse_equation
 
-__all__ = ["compare_with_constants", "term_shapes"]
+__all__ = ["compare_with_constants", "term_shape", "term_shapes"]
 
 
 def _normalise_term(term: sp.Expr) -> tuple[sp.Expr, float]:
@@ -105,6 +105,25 @@ def term_shapes(equation: sp.Expr | str, states: Sequence[str]) -> frozenset[str
     True
     """
     return frozenset(_split(_as_sympy(equation, list(states), "term_shapes")))
+
+
+def term_shape(term: sp.Expr) -> tuple[str, sp.Expr, float]:
+    """One term's shape (its numbers masked), the term with monic denominators, and its factor.
+
+    Two terms with the same shape differ only in the constants inside them:
+    ``S/(2*S + 4.2)`` is ``S/(S + 2.1)`` with factor 0.5 and has the shape of
+    ``S/(S + 1.9)``. The factor multiplies the term's coefficient.
+
+    Examples
+    --------
+    >>> S = sp.Symbol("S")
+    >>> shape, term, factor = term_shape(S / (2 * S + 4.2))
+    >>> shape == term_shape(S / (S + 1.9))[0], term, factor
+    (True, S/(1.0*S + 2.1), 0.5)
+    """
+    plain = term.xreplace({s: sp.Symbol(s.name) for s in term.free_symbols})
+    t, factor = _normalise_term(_numeric(plain))
+    return str(t.replace(lambda e: e.is_Float, lambda e: sp.Symbol("_c"))), t, factor
 
 
 def compare_with_constants(

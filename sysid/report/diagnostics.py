@@ -17,6 +17,9 @@ every trajectory and reports, in the ``diagnostics`` block of ``result.json``:
 * ``data``: what the data cannot support: a single observed state that rises
   and falls (no one-state autonomous ODE can), a fitted start outside the
   data's range, a state that barely moves;
+* with an ensemble (:func:`~sysid.select.ensemble.run_ensemble`), a chosen
+  term that fewer than half of its members choose, or a term most of them
+  choose that the model lacks, makes the structure doubtful;
 * ``verdict``: ``"good"``, ``"doubtful"`` or ``"poor"``, with each reason
   and a remedy in plain words.
 
@@ -71,6 +74,10 @@ START_MARGIN = 0.25
 MIN_MOTION = 1e-3
 #: A single state that rises and falls by this fraction of its range is not monotone.
 TURN = 0.2
+#: A chosen term with an ensemble inclusion probability below this, or a term not
+#: chosen above it, is unstable; judged only when at least ``MIN_MEMBERS`` finished.
+INCLUSION = 0.5
+MIN_MEMBERS = 4
 
 
 def diagnose(
@@ -80,6 +87,7 @@ def diagnose(
     initial_states: Sequence[Sequence[float]] | None = None,
     correlation: Sequence[Sequence[float]] | None = None,
     holdout_fraction: float = 0.25,
+    ensemble: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``diagnostics`` block of a model fitted to ``data`` (see the module docstring).
 
@@ -95,6 +103,8 @@ def diagnose(
         Correlation matrix of the model's constants, in the order of its terms.
     holdout_fraction : float
         The held-out last part of each trajectory.
+    ensemble : dict, optional
+        The ``ensemble`` block of the same run, for the stability of the terms.
     """
     sims = _simulate(model, data, initial_states)
     reasons: list[dict[str, str]] = []
@@ -108,6 +118,7 @@ def diagnose(
     reasons += _fit_reasons(out, sims)
     reasons += _constant_reasons(out["constants"])
     reasons += out["data"].pop("reasons")
+    reasons += _ensemble_reasons(ensemble)
     worst = max((VERDICTS.index(r["level"]) for r in reasons), default=0)
     out["verdict"] = VERDICTS[worst]
     out["reasons"] = reasons
@@ -292,6 +303,34 @@ def _constant_reasons(constants: Mapping[str, Any]) -> list[dict[str, str]]:
             )
         )
     return reasons
+
+
+def _ensemble_reasons(ensemble: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """Terms the ensemble's members do not agree on."""
+    if not ensemble or ensemble.get("finished", 0) < MIN_MEMBERS:
+        return []
+    n = ensemble["finished"]
+    unsure = []
+    for s, rows in ensemble["terms"].items():
+        for r in rows:
+            if r["chosen"] and r["inclusion"] < INCLUSION:
+                unsure.append(f"'{r['term']}' of d{s}/dt, chosen by {r['inclusion']:.0%} of them")
+            elif not r["chosen"] and r["inclusion"] > INCLUSION:
+                unsure.append(
+                    f"'{r['term']}' in d{s}/dt, left out but chosen by {r['inclusion']:.0%}"
+                )
+    if not unsure:
+        return []
+    return [
+        _reason(
+            "doubtful",
+            "unstable_structure",
+            f"the selection on {n} random halves of the data disagrees on terms: "
+            + "; ".join(unsure),
+            "the data do not settle these terms: more or longer trajectories, other initial "
+            "conditions, or less noise; result.json's ensemble block lists the alternatives",
+        )
+    ]
 
 
 def _support(data: Dataset, starts: Sequence[Sequence[float]] | None) -> dict[str, Any]:

@@ -259,6 +259,44 @@ def plot_pareto(
     return _save(fig, path)
 
 
+def plot_inclusion(ensemble: Mapping[str, Any], *, path: str | os.PathLike | None = None) -> Figure:
+    """Inclusion probability of each term per state, chosen terms in colour, 5-95% of coefficients.
+
+    Parameters
+    ----------
+    ensemble : mapping
+        The ``ensemble`` block of ``result.json``.
+    """
+    terms = ensemble["terms"]
+    states = list(terms)
+    height = 1.2 + 0.32 * max(len(rows) for rows in terms.values())
+    fig = Figure(figsize=(4.2 * max(1, len(states)), height))
+    axes = fig.subplots(1, max(1, len(states)), squeeze=False)[0]
+    for ax, s in zip(axes, states, strict=False):
+        rows = terms[s][::-1]
+        y = np.arange(len(rows))
+        colours = ["#1f77b4" if r["chosen"] else "0.7" for r in rows]
+        ax.barh(y, [r["inclusion"] or 0.0 for r in rows], color=colours)
+        labels = []
+        for r in rows:
+            lo, hi = r["coefficient_q05"], r["coefficient_q95"]
+            spread = "" if lo is None else f"  [{lo:.3g}, {hi:.3g}]"
+            text = r["term"] if len(r["term"]) < 28 else r["term"][:25] + "..."
+            labels.append(text + spread)
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.set_xlim(0.0, 1.0)
+        ax.axvline(0.5, color="0.5", lw=0.8, ls=":")
+        ax.set_title(f"d{s}/dt", fontsize=9)
+        ax.set_xlabel("inclusion probability")
+    fig.suptitle(
+        f"{ensemble['finished']} members, each on {ensemble['resample'].removeprefix('a ')}"
+        " (blue: chosen; [5%, 95%] of the coefficient)",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def plot_loss(
     history: Mapping[str, Sequence[float]], *, path: str | os.PathLike | None = None
 ) -> Figure:

@@ -87,6 +87,15 @@ class DiscoveryResult:
         return self.extra.get("diagnostics")
 
     @property
+    def ensemble(self) -> dict[str, Any] | None:
+        """Inclusion probability and coefficient spread of each term over the ensemble.
+
+        The selection repeated on random halves of the data
+        (:func:`~sysid.select.ensemble.run_ensemble`); None when it was off.
+        """
+        return self.extra.get("ensemble")
+
+    @property
     def verdict(self) -> str | None:
         """``"good"``, ``"doubtful"`` or ``"poor"`` (None when not diagnosed)."""
         return (self.diagnostics or {}).get("verdict")
@@ -282,6 +291,14 @@ class DiscoveryResult:
 
         return plot_pareto(self.to_dict()["pareto"], path=path)
 
+    def plot_inclusion(self, path: str | os.PathLike | None = None):
+        """Each term's inclusion probability over the ensemble, the chosen terms marked."""
+        from sysid.report.figures import plot_inclusion
+
+        if not self.ensemble or not self.ensemble.get("finished"):
+            raise ValueError("no ensemble: it was turned off (ensemble=0) or no member finished")
+        return plot_inclusion(self.ensemble, path=path)
+
     def plot_loss(self, path: str | os.PathLike | None = None):
         """The neural field's training loss curve."""
         from sysid.report.figures import plot_loss
@@ -315,6 +332,7 @@ class DiscoveryResult:
                 ("trajectories.png", self.plot_trajectories),
                 ("phase_portrait.png", self.plot_phase_portrait),
                 ("pareto.png", self.plot_pareto),
+                ("inclusion.png", self.plot_inclusion),
                 ("loss.png", self.plot_loss),
             ):
                 try:

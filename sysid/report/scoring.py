@@ -26,14 +26,21 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from sysid.core.compare import compare_with_constants
+from sysid.core.compare import compare_with_constants, term_shape
 from sysid.core.errors import ConfigError, DataError, EquationError
 from sysid.core.expressions import parse_equation
 from sysid.data.dataset import Dataset
 from sysid.data.problems import Problem
 from sysid.data.simulation import integrate, sample_times
 
-__all__ = ["term_coefficients", "compare_equations", "holdout_r2", "simulated_r2", "score"]
+__all__ = [
+    "term_coefficients",
+    "compare_equations",
+    "holdout_r2",
+    "inclusion_of_truth",
+    "simulated_r2",
+    "score",
+]
 
 
 def _plain(expr: sp.Expr) -> sp.Expr:
@@ -140,6 +147,45 @@ def compare_equations(
         "max_coefficient_relative_error": float(worst),
         "per_state": per_state,
     }
+
+
+def inclusion_of_truth(
+    ensemble: Mapping[str, Any], truth: Mapping[str, sp.Expr | str]
+) -> dict[str, float | None]:
+    """The ensemble's inclusion probabilities of the true terms and of the others.
+
+    Parameters
+    ----------
+    ensemble : mapping
+        The ``ensemble`` block of a result (``DiscoveryResult.ensemble``).
+    truth : mapping state -> expression
+        The true right-hand sides.
+
+    Returns
+    -------
+    dict
+        ``true_min``: the smallest inclusion probability of a true term (0 for
+        a true term no member chose); ``false_max``: the largest of a term not
+        in the truth (0 when there is none). None when no member finished.
+
+    Examples
+    --------
+    >>> block = {"finished": 4, "terms": {"x": [
+    ...     {"shape": "x", "inclusion": 1.0}, {"shape": "x**2", "inclusion": 0.25}]}}
+    >>> inclusion_of_truth(block, {"x": "-0.5*x"})
+    {'true_min': 1.0, 'false_max': 0.25}
+    """
+    if not ensemble or not ensemble.get("finished"):
+        return {"true_min": None, "false_max": None}
+    states = list(truth)
+    true_min, false_max = 1.0, 0.0
+    for s in states:
+        expr = sp.expand(_plain(_as_expr(truth[s], states, f"true equation of {s!r}")))
+        shapes = {term_shape(t.as_coeff_Mul()[1])[0] for t in sp.Add.make_args(expr) if t != 0}
+        found = {r["shape"]: r["inclusion"] for r in ensemble["terms"].get(s, [])}
+        true_min = min([true_min, *(found.get(k, 0.0) for k in shapes)])
+        false_max = max([false_max, *(v for k, v in found.items() if k not in shapes)])
+    return {"true_min": true_min, "false_max": false_max}
 
 
 def _has_inner_numbers(expr: sp.Expr) -> bool:

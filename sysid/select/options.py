@@ -90,6 +90,17 @@ class Selection(Options):
         Terms below this fraction of their equation's largest term are dropped, in [0, 1).
     polish_time_limit : float
         Seconds for the polish refit.
+    ensemble : int
+        Members of the structural-uncertainty ensemble
+        (:func:`~sysid.select.ensemble.run_ensemble`): the selection repeated
+        on random parts of the data, giving each term's inclusion probability.
+        0 turns it off.
+    ensemble_fraction : float
+        The part of each trajectory's samples a member keeps, in (0, 1).
+    ensemble_jobs : int or None
+        Processes for the members; None uses every core, 1 runs them here.
+    ensemble_time_limit : float
+        Seconds for the whole ensemble; members not finished by then are left out.
 
     Examples
     --------
@@ -97,6 +108,8 @@ class Selection(Options):
     ['criterion', 'holdout', 'holdout_fraction']
     >>> Selection().polish_kwargs()
     {'negligible': 0.0001, 'time_limit': 15.0}
+    >>> Selection(ensemble=16).ensemble_kwargs()["members"]
+    16
     """
 
     holdout: Dataset | str | None = None
@@ -114,6 +127,10 @@ class Selection(Options):
     polish: bool = True
     polish_negligible: float = 1e-4
     polish_time_limit: float = 15.0
+    ensemble: int = 8
+    ensemble_fraction: float = 0.5
+    ensemble_jobs: int | None = None
+    ensemble_time_limit: float = 60.0
 
     def _validate(self) -> None:
         h = self.holdout
@@ -147,6 +164,18 @@ class Selection(Options):
         check_bool(self, "polish")
         check_fraction(self, "polish_negligible")
         check_real(self, "polish_time_limit", 0.0, strict=True)
+        check_int(self, "ensemble", 0)
+        check_real(
+            self,
+            "ensemble_fraction",
+            0.0,
+            strict=True,
+            hi=1.0,
+            hint="0.5 (the default) keeps half of each trajectory's samples per member",
+        )
+        if self.ensemble_jobs is not None:
+            check_int(self, "ensemble_jobs", 1)
+        check_real(self, "ensemble_time_limit", 0.0, strict=True)
 
     def select_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~sysid.select.selection.select_model` (with ``holdout``)."""
@@ -156,6 +185,16 @@ class Selection(Options):
     def polish_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~sysid.fit.polish.polish_model`."""
         return {"negligible": self.polish_negligible, "time_limit": self.polish_time_limit}
+
+    def ensemble_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~sysid.select.ensemble.run_ensemble`."""
+        return {
+            "members": self.ensemble,
+            "fraction": self.ensemble_fraction,
+            "jobs": self.ensemble_jobs,
+            "time_limit": self.ensemble_time_limit,
+            "seed": self.seed,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()

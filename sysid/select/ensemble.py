@@ -1,0 +1,274 @@
+"""Structural uncertainty: the model selection repeated on random parts of the data.
+
+Each member of the ensemble keeps a random part of every trajectory's samples
+(half by default, drawn without replacement, in time order) and runs
+:func:`~sysid.select.selection.select_model` on it, over the same candidates
+as the main run (the Pareto fronts of the distillation and search). A term's
+*inclusion probability* is the share of finished members whose chosen system
+has it; the spread of its coefficient is taken over those members.
+
+Why half of the samples: for a statistic that is smooth in the data, its
+spread over half-samples drawn without replacement matches its sampling
+spread on the whole data (for a mean of ``n`` values of variance ``s2``:
+``s2 / (n/2) * (1 - 1/2) = s2 / n``), so the members' constants spread about
+as much as a fit to new data of the same size would. Members are independent
+of each other and run in processes (joblib) where cores allow; the result does
+not depend on how many, only on the seed (and on which members finished within
+the time limit).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from sysid.core.compare import term_shape
+from sysid.core.errors import SysidError
+from sysid.core.options import MAX_SEED
+from sysid.data.dataset import MIN_SAMPLES, Dataset, Trajectory
+from sysid.symbolic.model import SymbolicModel
+from sysid.symbolic.sparse import Candidate
+
+__all__ = ["half_sample", "run_ensemble", "RESAMPLE"]
+
+#: How a member's data are drawn, in words (``result.json``'s ``ensemble.resample``).
+RESAMPLE = "a random {:.0%} of each trajectory's samples, without replacement"
+
+#: A trajectory with fewer samples than this is kept whole in every member.
+_MIN_KEPT = 2 * MIN_SAMPLES
+
+
+def half_sample(data: Dataset, fraction: float, rng: np.random.Generator) -> Dataset:
+    """A random ``fraction`` of each trajectory's samples, in time order.
+
+    A trajectory that would keep fewer than ``2 * MIN_SAMPLES`` samples is
+    kept whole.
+
+    Examples
+    --------
+    >>> import sysid
+    >>> ds = sysid.simulate("logistic", n_samples=40, seed=0)
+    >>> half = half_sample(ds, 0.5, np.random.default_rng(0))
+    >>> [tr.n_samples for tr in half], bool(np.all(np.diff(half[0].t) > 0))
+    ([20, 20, 20], True)
+    """
+    trajectories = []
+    for tr in data.trajectories:
+        k = int(round(fraction * tr.n_samples))
+        if k < _MIN_KEPT:
+            trajectories.append(tr)
+            continue
+        idx = np.sort(rng.choice(tr.n_samples, size=k, replace=False))
+        trajectories.append(Trajectory(tr.t[idx], tr.x[idx], tr.name))
+    with warnings.catch_warnings():  # the full data's warnings were given already
+        warnings.simplefilter("ignore")
+        return Dataset(
+            trajectories,
+            data.states,
+            time_unit=data.time_unit,
+            units=dict(data.units),
+            source=data.source,
+            time_origin=data.time_origin,
+        )
+
+
+def _terms(model: SymbolicModel) -> dict[str, list[tuple[str, str, float]]]:
+    """Each state's terms as (shape, label, coefficient), constants inside masked in the shape."""
+    out: dict[str, list[tuple[str, str, float]]] = {s: [] for s in model.states}
+    for est in model.terms:
+        shape, term, factor = term_shape(sp.sympify(est.term))
+        label = term.xreplace({f: sp.Float(f, 4) for f in term.atoms(sp.Float)})
+        out[est.state].append((shape, str(label), float(est.coefficient) * factor))
+    return out
+
+
+def _member(
+    fronts: Mapping[str, Sequence[Candidate]],
+    data: Dataset,
+    index: int,
+    fraction: float,
+    seed: int,
+    select_kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One member: its half-sample, its selection, its chosen terms (or why it failed)."""
+    from sysid.select.selection import select_model  # the members' entry point in a process
+
+    rng = np.random.default_rng([seed, index])
+    part = half_sample(data, fraction, rng)
+    kwargs = {**select_kwargs, "seed": (seed + index + 1) % MAX_SEED}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, _ = select_model(fronts, part, **kwargs)
+    except (SysidError, ArithmeticError, ValueError) as err:
+        return {"member": index, "status": "failed", "reason": f"{type(err).__name__}: {err}"}
+    return {
+        "member": index,
+        "status": "ok",
+        "equations": {s: str(e) for s, e in model.equations.items()},
+        "terms": _terms(model),
+    }
+
+
+def _run_members(
+    fronts: Mapping[str, Sequence[Candidate]],
+    data: Dataset,
+    members: int,
+    fraction: float,
+    jobs: int,
+    time_limit: float,
+    seed: int,
+    select_kwargs: Mapping[str, Any],
+) -> tuple[list[dict[str, Any]], bool, bool]:
+    """The members' results in order; whether the time ran out; whether Ctrl-C came."""
+    deadline = time.perf_counter() + time_limit
+    results: list[dict[str, Any]] = []
+    out_of_time = False
+
+    def limited(remaining: float) -> dict[str, Any]:
+        return {**select_kwargs, "time_limit": min(select_kwargs["time_limit"], remaining)}
+
+    try:
+        if jobs == 1:
+            for i in range(members):
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    out_of_time = True
+                    break
+                results.append(_member(fronts, data, i, fraction, seed, limited(remaining)))
+        else:
+            from joblib import Parallel, delayed
+
+            kwargs = limited(time_limit)
+            parallel = Parallel(n_jobs=jobs, return_as="generator", timeout=time_limit + 30.0)
+            tasks = (
+                delayed(_member)(fronts, data, i, fraction, seed, kwargs) for i in range(members)
+            )
+            for result in parallel(tasks):
+                results.append(result)
+                if time.perf_counter() > deadline and len(results) < members:
+                    out_of_time = True
+                    break
+    except KeyboardInterrupt:
+        return results, out_of_time, True
+    except TimeoutError:
+        out_of_time = True
+    return results, out_of_time, False
+
+
+def run_ensemble(
+    fronts: Mapping[str, Sequence[Candidate]],
+    data: Dataset,
+    model: SymbolicModel,
+    *,
+    members: int = 8,
+    fraction: float = 0.5,
+    jobs: int | None = None,
+    time_limit: float = 60.0,
+    seed: int = 0,
+    select_kwargs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Inclusion probability of each term and spread of its coefficient over an ensemble.
+
+    Parameters
+    ----------
+    fronts : mapping state -> list of Candidate
+        The candidates of the main run; every member chooses among them.
+    data : Dataset
+        The data of the main run.
+    model : SymbolicModel
+        The main run's chosen model; its terms are marked ``chosen``.
+    members, fraction, jobs, time_limit, seed
+        As :class:`~sysid.select.options.Selection`'s ``ensemble`` options.
+    select_kwargs : dict, optional
+        Keyword arguments of :func:`~sysid.select.selection.select_model` for
+        every member (its ``seed`` is replaced per member; its ``time_limit``
+        is capped by what is left of ``time_limit``).
+
+    Returns
+    -------
+    dict
+        The ``ensemble`` block of ``result.json`` (``docs/contract.md#result-json``):
+        ``members``, ``finished``, ``failed``, ``resample``, ``seconds``,
+        ``terms`` (per state: ``term``, ``shape`` (its numbers masked,
+        :func:`~sysid.core.compare.term_shape`), ``chosen``, ``inclusion``,
+        ``coefficient_median``, ``coefficient_q05``, ``coefficient_q95``),
+        ``structures`` (distinct chosen systems and how many members chose
+        each), ``chosen_structure`` (the share that chose the main run's),
+        ``out_of_time`` and ``interrupted``.
+    """
+    start = time.perf_counter()
+    select_kwargs = {"time_limit": 60.0, **(select_kwargs or {})}
+    n_jobs = min(members, os.cpu_count() or 1) if jobs is None else min(jobs, members)
+    results, out_of_time, interrupted = _run_members(
+        fronts, data, members, fraction, max(n_jobs, 1), time_limit, seed, select_kwargs
+    )
+    ok = [r for r in results if r["status"] == "ok"]
+    summary: dict[str, Any] = {
+        "members": int(members),
+        "finished": len(ok),
+        "failed": [{"member": r["member"], "reason": r["reason"]} for r in results if r not in ok],
+        "resample": RESAMPLE.format(fraction),
+        "fraction": float(fraction),
+        "jobs": int(max(n_jobs, 1)),
+        **_summary(model, ok),
+        "out_of_time": bool(out_of_time),
+        "interrupted": bool(interrupted),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    return summary
+
+
+def _summary(model: SymbolicModel, ok: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``terms``, ``structures`` and ``chosen_structure`` of the finished members."""
+    chosen = _terms(model)
+    n = len(ok)
+    terms: dict[str, list[dict[str, Any]]] = {}
+    for s in model.states:
+        labels = {shape: label for shape, label, _ in chosen[s]}
+        coefs: dict[str, list[float]] = {}
+        for r in ok:
+            for shape, label, coef in r["terms"][s]:
+                labels.setdefault(shape, label)
+                coefs.setdefault(shape, []).append(coef)
+        rows = []
+        for shape, label in labels.items():
+            values = np.asarray(coefs.get(shape, []), dtype=float)
+            row = {
+                "term": label,
+                "shape": shape,
+                "chosen": any(shape == c[0] for c in chosen[s]),
+                "inclusion": round(len(values) / n, 4) if n else None,
+            }
+            for key, q in (
+                ("coefficient_median", 50),
+                ("coefficient_q05", 5),
+                ("coefficient_q95", 95),
+            ):
+                row[key] = float(np.percentile(values, q)) if values.size else None
+            rows.append(row)
+        rows.sort(key=lambda r: (not r["chosen"], -(r["inclusion"] or 0.0)))
+        terms[s] = rows
+
+    def key(terms_of: Mapping[str, Sequence[tuple[str, str, float]]]) -> tuple:
+        return tuple(tuple(sorted(t[0] for t in terms_of[s])) for s in model.states)
+
+    counts = Counter(key(r["terms"]) for r in ok)
+    example = {key(r["terms"]): r["equations"] for r in reversed(ok)}
+    main = key(chosen)
+    structures = [
+        {"members": c, "chosen": k == main, "equations": example[k]}
+        for k, c in counts.most_common()
+    ]
+    return {
+        "terms": terms,
+        "structures": structures,
+        "chosen_structure": round(counts.get(main, 0) / n, 4) if n else None,
+    }
