@@ -410,7 +410,7 @@ class SysID(BaseEstimator):
     def _ensemble(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
         """Inclusion probabilities of the terms: the selection on random halves of the data."""
         opts = plan.selection
-        if opts.ensemble == 0 or self.selection_ is None:
+        if opts.ensemble == 0 or self.selection_ is None or self.selection_.winner is None:
             return
         clock.stage = "ensemble"
         _say(
@@ -419,7 +419,7 @@ class SysID(BaseEstimator):
         )
         t3 = time.perf_counter()
         summary = run_ensemble(
-            self.fronts_,
+            self.selection_,
             ds,
             self.model_,
             select_kwargs=opts.select_kwargs(),

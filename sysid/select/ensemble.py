@@ -1,11 +1,15 @@
 """Structural uncertainty: the model selection repeated on random parts of the data.
 
 Each member of the ensemble keeps a random part of every trajectory's samples
-(half by default, drawn without replacement, in time order) and runs
-:func:`~sysid.select.selection.select_model` on it, over the same candidates
-as the main run (the Pareto fronts of the distillation and search). A term's
-*inclusion probability* is the share of finished members whose chosen system
-has it; the spread of its coefficient is taken over those members.
+(half by default, drawn without replacement, in time order) and chooses among
+the main selection's best candidate systems (its winner and up to ``rivals - 1``
+runners-up by score) by the selection's own rule: each system refitted through
+the ODE solver on the member's training part, scored with its held-out part
+(:func:`~sysid.select.selection.score_systems`). A term's *inclusion
+probability* is the share of finished members whose chosen system has it; the
+spread of its coefficient is taken over those members. Terms that no
+candidate of the main run has get no probability: the ensemble measures how
+firmly the data decide between the alternatives the distillation found.
 
 Why half of the samples: for a statistic that is smooth in the data, its
 spread over half-samples drawn without replacement matches its sampling
@@ -33,10 +37,18 @@ from sysid.core.compare import term_shape
 from sysid.core.errors import SysidError
 from sysid.core.options import MAX_SEED
 from sysid.data.dataset import MIN_SAMPLES, Dataset, Trajectory
+from sysid.select.report import SelectionReport
 from sysid.symbolic.model import SymbolicModel
 from sysid.symbolic.sparse import Candidate
 
-__all__ = ["half_sample", "run_ensemble", "RESAMPLE"]
+__all__ = ["half_sample", "rivals", "run_ensemble", "RESAMPLE", "RIVALS"]
+
+#: Candidate systems every member chooses among: the main winner and the best others,
+#: those whose score is within ``RIVAL_MARGIN`` of the winner's. On half of the
+#: data a score difference shrinks to about half; one of 100 (ten times the
+#: selection's tie slack) is beyond what resampling turns around.
+RIVALS = 8
+RIVAL_MARGIN = 100.0
 
 #: How a member's data are drawn, in words (``result.json``'s ``ensemble.resample``).
 RESAMPLE = "a random {:.0%} of each trajectory's samples, without replacement"
@@ -79,26 +91,42 @@ def half_sample(data: Dataset, fraction: float, rng: np.random.Generator) -> Dat
         )
 
 
-def _terms(model: SymbolicModel) -> dict[str, list[tuple[str, str, float]]]:
-    """Each state's terms as (shape, label, coefficient), constants inside masked in the shape."""
-    out: dict[str, list[tuple[str, str, float]]] = {s: [] for s in model.states}
-    for est in model.terms:
-        shape, term, factor = term_shape(sp.sympify(est.term))
-        label = term.xreplace({f: sp.Float(f, 4) for f in term.atoms(sp.Float)})
-        out[est.state].append((shape, str(label), float(est.coefficient) * factor))
+def rivals(report: SelectionReport, n: int = RIVALS) -> list[dict[str, Candidate]]:
+    """The winner's system and up to ``n - 1`` others within ``RIVAL_MARGIN`` of its score."""
+    scores = report.candidates
+    top = scores[report.winner].score if report.winner is not None else np.inf
+    ok = [
+        i
+        for i, c in enumerate(scores)
+        if c.status == "ok" and i != report.winner and c.score <= top + RIVAL_MARGIN
+    ]
+    ok.sort(key=lambda i: scores[i].score)
+    first = [] if report.winner is None else [report.winner]
+    return [report.systems[i] for i in [*first, *ok][:n]]
+
+
+def _terms(
+    states: Sequence[str], terms: Sequence[tuple[str, sp.Expr, float]]
+) -> dict[str, list[tuple[str, str, float]]]:
+    """Each state's (state, term, coefficient) as (shape, label, coefficient), shapes masked."""
+    out: dict[str, list[tuple[str, str, float]]] = {s: [] for s in states}
+    for state, term, coef in terms:
+        shape, norm, factor = term_shape(sp.sympify(term))
+        label = norm.xreplace({f: sp.Float(f, 4) for f in norm.atoms(sp.Float)})
+        out[state].append((shape, str(label), float(coef) * factor))
     return out
 
 
 def _member(
-    fronts: Mapping[str, Sequence[Candidate]],
+    systems: Sequence[Mapping[str, Candidate]],
     data: Dataset,
     index: int,
     fraction: float,
     seed: int,
     select_kwargs: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """One member: its half-sample, its selection, its chosen terms (or why it failed)."""
-    from sysid.select.selection import select_model  # the members' entry point in a process
+    """One member: its half-sample, its choice among ``systems``, its terms (or why it failed)."""
+    from sysid.select.selection import score_systems  # the members' entry point in a process
 
     rng = np.random.default_rng([seed, index])
     part = half_sample(data, fraction, rng)
@@ -106,19 +134,27 @@ def _member(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model, _ = select_model(fronts, part, **kwargs)
+            winner, scores, fits = score_systems(systems, part, **kwargs)
     except (SysidError, ArithmeticError, ValueError) as err:
         return {"member": index, "status": "failed", "reason": f"{type(err).__name__}: {err}"}
+    if winner is None:
+        reasons = "; ".join(c.reason for c in scores)
+        return {"member": index, "status": "failed", "reason": f"every system failed: {reasons}"}
+    fit = fits[winner]
+    terms = [(s, t, c) for (s, t), c in zip(fit.terms, fit.coefficients, strict=True)]
+    rhs = {s: sp.Integer(0) for s in data.states}
+    for s, t, c in terms:
+        rhs[s] += sp.Float(c, 4) * t
     return {
         "member": index,
         "status": "ok",
-        "equations": {s: str(e) for s, e in model.equations.items()},
-        "terms": _terms(model),
+        "equations": {s: str(e) for s, e in rhs.items()},
+        "terms": _terms(data.states, terms),
     }
 
 
 def _run_members(
-    fronts: Mapping[str, Sequence[Candidate]],
+    systems: Sequence[Mapping[str, Candidate]],
     data: Dataset,
     members: int,
     fraction: float,
@@ -142,14 +178,14 @@ def _run_members(
                 if remaining <= 0:
                     out_of_time = True
                     break
-                results.append(_member(fronts, data, i, fraction, seed, limited(remaining)))
+                results.append(_member(systems, data, i, fraction, seed, limited(remaining)))
         else:
             from joblib import Parallel, delayed
 
             kwargs = limited(time_limit)
             parallel = Parallel(n_jobs=jobs, return_as="generator", timeout=time_limit + 30.0)
             tasks = (
-                delayed(_member)(fronts, data, i, fraction, seed, kwargs) for i in range(members)
+                delayed(_member)(systems, data, i, fraction, seed, kwargs) for i in range(members)
             )
             for result in parallel(tasks):
                 results.append(result)
@@ -164,10 +200,11 @@ def _run_members(
 
 
 def run_ensemble(
-    fronts: Mapping[str, Sequence[Candidate]],
+    report: SelectionReport,
     data: Dataset,
     model: SymbolicModel,
     *,
+    n_rivals: int = RIVALS,
     members: int = 8,
     fraction: float = 0.5,
     jobs: int | None = None,
@@ -179,12 +216,15 @@ def run_ensemble(
 
     Parameters
     ----------
-    fronts : mapping state -> list of Candidate
-        The candidates of the main run; every member chooses among them.
+    report : SelectionReport
+        The main run's selection; every member chooses among its
+        :func:`rivals`.
     data : Dataset
         The data of the main run.
     model : SymbolicModel
         The main run's chosen model; its terms are marked ``chosen``.
+    n_rivals : int
+        How many of the main run's systems the members choose among.
     members, fraction, jobs, time_limit, seed
         As :class:`~sysid.select.options.Selection`'s ``ensemble`` options.
     select_kwargs : dict, optional
@@ -207,8 +247,9 @@ def run_ensemble(
     start = time.perf_counter()
     select_kwargs = {"time_limit": 60.0, **(select_kwargs or {})}
     n_jobs = min(members, os.cpu_count() or 1) if jobs is None else min(jobs, members)
+    systems = rivals(report, n_rivals)
     results, out_of_time, interrupted = _run_members(
-        fronts, data, members, fraction, max(n_jobs, 1), time_limit, seed, select_kwargs
+        systems, data, members, fraction, max(n_jobs, 1), time_limit, seed, select_kwargs
     )
     ok = [r for r in results if r["status"] == "ok"]
     summary: dict[str, Any] = {
@@ -218,7 +259,8 @@ def run_ensemble(
         "resample": RESAMPLE.format(fraction),
         "fraction": float(fraction),
         "jobs": int(max(n_jobs, 1)),
-        **_summary(model, ok),
+        "rivals": len(systems),
+        **_summary(model, ok, systems),
         "out_of_time": bool(out_of_time),
         "interrupted": bool(interrupted),
         "seconds": round(time.perf_counter() - start, 3),
@@ -226,13 +268,32 @@ def run_ensemble(
     return summary
 
 
-def _summary(model: SymbolicModel, ok: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """``terms``, ``structures`` and ``chosen_structure`` of the finished members."""
-    chosen = _terms(model)
+def _summary(
+    model: SymbolicModel,
+    ok: Sequence[Mapping[str, Any]],
+    systems: Sequence[Mapping[str, Candidate]],
+) -> dict[str, Any]:
+    """``terms``, ``structures`` and ``chosen_structure`` of the finished members.
+
+    Every term of the chosen model and of the rival systems is listed, those
+    no member chose with inclusion 0.
+    """
+    chosen = _terms(model.states, [(t.state, t.term, t.coefficient) for t in model.terms])
+    offered = _terms(
+        model.states,
+        [
+            (s, t, k)
+            for sys_ in systems
+            for s, c in sys_.items()
+            for t, k in zip(c.terms, c.coefficients, strict=True)
+        ],
+    )
     n = len(ok)
     terms: dict[str, list[dict[str, Any]]] = {}
     for s in model.states:
         labels = {shape: label for shape, label, _ in chosen[s]}
+        for shape, label, _ in offered[s]:
+            labels.setdefault(shape, label)
         coefs: dict[str, list[float]] = {}
         for r in ok:
             for shape, label, coef in r["terms"][s]:

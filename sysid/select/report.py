@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sysid.symbolic.sparse import Candidate
+
 __all__ = ["CandidateScore", "SelectionReport"]
 
 
@@ -62,6 +64,9 @@ class SelectionReport:
     correlation : list of list of float, optional
         Correlation matrix of the winner's constants, in the order of the
         model's terms (final refit; empty when it failed).
+    systems : list of dict state -> Candidate
+        The system of each candidate, in the same order (not written to
+        JSON): what :func:`~sysid.select.selection.score_systems` scores again.
     """
 
     criterion: str
@@ -72,6 +77,7 @@ class SelectionReport:
     elapsed: float = 0.0
     initial_states: list[list[float]] | None = None
     correlation: list[list[float]] | None = None
+    systems: list[dict[str, Candidate]] = field(default_factory=list, repr=False, compare=False)
 
     def __str__(self) -> str:
         crit = self.criterion.upper()

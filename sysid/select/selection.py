@@ -31,7 +31,13 @@ from sysid.select.report import CandidateScore, SelectionReport
 from sysid.symbolic.model import SymbolicModel, TermEstimate
 from sysid.symbolic.sparse import Candidate, front_to_dicts, knee, plausible
 
-__all__ = ["CandidateScore", "SelectionReport", "check_select_options", "select_model"]
+__all__ = [
+    "CandidateScore",
+    "SelectionReport",
+    "check_select_options",
+    "score_systems",
+    "select_model",
+]
 
 #: Errors (in units of a state's spread) below this count as exact: solver precision.
 _RMSE_FLOOR = 1e-6
@@ -235,6 +241,49 @@ def select_model(
     return _final_model(tried, data, fronts, x_all, what, start)
 
 
+@single_threaded
+def score_systems(
+    systems: Sequence[Mapping[str, Candidate]], data: Dataset, **options: Any
+) -> tuple[int | None, list[CandidateScore], list[RefitResult | None]]:
+    """Refit and score the given systems as :func:`select_model` does, and choose among them.
+
+    No search: only ``systems`` are tried (for instance the best ones of an
+    earlier selection, ``report.systems``), each refitted on the training part
+    and simulated on the held-out part of ``data``, and the winner is picked by
+    the same rule (:func:`~sysid.select.choice.choose`). The winner is not
+    refitted on all data.
+
+    Parameters
+    ----------
+    systems : list of dict state -> Candidate
+    data : Dataset
+    **options
+        Keyword options of :func:`select_model` (and ``holdout``).
+
+    Returns
+    -------
+    winner : int or None
+        Index into ``systems``; None when every one failed.
+    scores : list of CandidateScore
+    fits : list of RefitResult or None
+        Each system's training fit (None where it failed).
+    """
+    opts = Selection(**options)
+    data = load_data(data)
+    sigma, x_all = _scales(data)
+    train, test, _ = split_holdout(data, opts)
+    guard = Guard.around(x_all, margin=opts.margin, simulation_time_limit=max(opts.time_limit, 5.0))
+    tried = _Tried(_Scorer(data.states, train, test, sigma, guard, opts))
+    for sys_ in systems:
+        tried.add(dict(sys_), _origin(sys_))
+    return choose(tried.scores), tried.scores, tried.fits
+
+
+def _origin(system: Mapping[str, Candidate]) -> str | None:
+    """``"search"`` for a system with an expression-search candidate (None: the library's)."""
+    return "search" if any(c.origin == "search" for c in system.values()) else None
+
+
 # ------------------------------------------------------- the selection loop
 @dataclass
 class _Scorer:
@@ -370,8 +419,7 @@ class _Tried:
         key = tuple((s, tuple(str(t) for t in sys_[s].terms)) for s in self.scorer.states)
         if key not in self.seen:
             self.seen.add(key)
-            searched = any(c.origin == "search" for c in sys_.values())
-            self.add(sys_, "search" if searched else None)
+            self.add(sys_, _origin(sys_))
 
 
 def _explore(
@@ -444,7 +492,10 @@ def _final_model(
     """The winner refitted on all data (or the first knee when every candidate failed)."""
     states, opts, scores = data.states, tried.scorer.opts, tried.scores
     winner = choose(scores)
-    report = SelectionReport(criterion=opts.criterion, holdout=what, candidates=scores)
+    systems = [_warm(sys_, fit) for sys_, fit in zip(tried.systems, tried.fits, strict=True)]
+    report = SelectionReport(
+        criterion=opts.criterion, holdout=what, candidates=scores, systems=systems
+    )
     pareto = front_to_dicts(fronts)
     bounds = (np.nanmin(x_all, axis=0), np.nanmax(x_all, axis=0))
     final = None
@@ -477,6 +528,20 @@ def _final_model(
         ]
     model = SymbolicModel(states, terms, pareto=pareto, selection=report.to_dict(), bounds=bounds)
     return model, report
+
+
+def _warm(system: dict[str, Candidate], fit: RefitResult | None) -> dict[str, Candidate]:
+    """``system`` with its training fit's coefficients as its start (unchanged without a fit)."""
+    if fit is None:
+        return system
+    values = iter(np.asarray(fit.coefficients, dtype=float))
+    out = {}
+    for s in fit.states:  # the fit's order of coefficients: states, then terms
+        c = system[s]
+        coef = np.array([next(values) for _ in c.terms])
+        expr = sum((sp.Float(k) * t for k, t in zip(coef, c.terms, strict=True)), sp.Integer(0))
+        out[s] = replace(c, coefficients=coef, expr=expr)
+    return {s: out[s] for s in system}
 
 
 def _refit_inner_constants(

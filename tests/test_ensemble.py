@@ -1,0 +1,198 @@
+"""Structural uncertainty: the selection repeated on random halves of the data."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sysid
+from sysid import ConfigError, Dataset, Selection, SymbolicModel, diagnose
+from sysid.cli import main
+from sysid.report.scoring import inclusion_of_truth
+from sysid.select.ensemble import half_sample, run_ensemble
+from sysid.symbolic.library import Library
+
+LOGISTIC = {"N": "0.5*N - 0.005*N**2"}
+
+
+@pytest.fixture(scope="module")
+def logistic():
+    """Logistic growth, 3 trajectories x 40 samples, 2% noise."""
+    return sysid.simulate("logistic", n_samples=40, noise=0.02, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fronts(logistic):
+    """Pareto fronts of the library on the true derivatives at the data's points."""
+    _, x = logistic.stacked()
+    x = x[np.isfinite(x).all(axis=1)]
+    dxdt = 0.5 * x - 0.005 * x**2
+    return sysid.distill(x, dxdt, ["N"], Library(["N"], degree=3), max_terms=3)
+
+
+@pytest.fixture(scope="module")
+def law():
+    return SymbolicModel.from_equations(["N"], LOGISTIC)
+
+
+@pytest.fixture(scope="module")
+def report(fronts, logistic):
+    """The selection among the fronts: what the members choose from."""
+    return sysid.select_model(fronts, logistic)[1]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"ensemble": -1}, r"ensemble must be an integer >= 0, found -1"),
+        ({"ensemble": 2.5}, r"ensemble must be an integer >= 0, found 2.5"),
+        ({"ensemble_fraction": 1.0}, r"ensemble_fraction must be a finite number in \(0, 1\)"),
+        ({"ensemble_fraction": 0}, r"ensemble_fraction must be a finite number in \(0, 1\)"),
+        ({"ensemble_jobs": 0}, r"ensemble_jobs must be an integer >= 1, found 0"),
+        ({"ensemble_time_limit": 0}, r"ensemble_time_limit must be a finite number > 0"),
+    ],
+)
+def test_bad_ensemble_options_are_refused(options, message):
+    with pytest.raises(ConfigError, match=message):
+        Selection(**options)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(min_value=3, max_value=60),
+    fraction=st.floats(min_value=0.05, max_value=0.95),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_half_sample_keeps_a_sorted_part_of_each_trajectory(n, fraction, seed):
+    t = np.linspace(0.0, 1.0, n)
+    ds = Dataset.from_arrays([t, t], [np.exp(-t)[:, None], np.exp(t)[:, None]], states=["x"])
+    a = half_sample(ds, fraction, np.random.default_rng(seed))
+    b = half_sample(ds, fraction, np.random.default_rng(seed))
+    k = round(fraction * n)
+    for full, part, again in zip(ds, a, b, strict=True):
+        assert part.n_samples == (k if k >= 6 else n)
+        assert np.all(np.diff(part.t) > 0)
+        assert np.isin(part.t, full.t).all()
+        np.testing.assert_array_equal(part.t, again.t)
+
+
+def test_an_ensemble_on_a_clear_law_includes_its_terms_only(logistic, report, law):
+    e = run_ensemble(report, logistic, law, members=4, jobs=1, seed=0)
+    assert (e["members"], e["finished"], e["failed"], e["out_of_time"]) == (4, 4, [], False)
+    rows = {r["term"]: r for r in e["terms"]["N"]}
+    assert set(rows) == {"N", "N**2"}
+    assert all(r["chosen"] and r["inclusion"] == 1.0 for r in rows.values())
+    assert rows["N"]["coefficient_median"] == pytest.approx(0.5, rel=0.05)
+    assert rows["N**2"]["coefficient_q05"] <= rows["N**2"]["coefficient_median"]
+    assert rows["N**2"]["coefficient_median"] <= rows["N**2"]["coefficient_q95"]
+    assert e["chosen_structure"] == 1.0
+    assert sum(s["members"] for s in e["structures"]) == 4
+    assert inclusion_of_truth(e, LOGISTIC) == {"true_min": 1.0, "false_max": 0.0}
+    json.dumps(e)  # result.json material
+
+
+def test_the_ensemble_does_not_depend_on_the_number_of_processes(logistic, report, law):
+    here = run_ensemble(report, logistic, law, members=3, jobs=1, seed=5)
+    there = run_ensemble(report, logistic, law, members=3, jobs=2, seed=5)
+    assert there["jobs"] == 2
+    for key in ("terms", "structures", "chosen_structure", "finished"):
+        assert here[key] == there[key]
+
+
+def test_an_ensemble_out_of_time_says_so_and_keeps_what_finished(logistic, report, law):
+    e = run_ensemble(report, logistic, law, members=4, jobs=1, time_limit=1e-9)
+    assert e["out_of_time"] and e["finished"] == 0 and e["chosen_structure"] is None
+    assert all(r["inclusion"] is None for r in e["terms"]["N"])
+    assert inclusion_of_truth(e, LOGISTIC) == {"true_min": None, "false_max": None}
+    assert diagnose(law, logistic, ensemble=e)["verdict"] == "good"
+
+
+def _block(inclusion: float, finished: int) -> dict:
+    return {
+        "finished": finished,
+        "terms": {
+            "N": [
+                {"term": "N", "shape": "N", "chosen": True, "inclusion": 1.0},
+                {"term": "N**2", "shape": "N**2", "chosen": True, "inclusion": inclusion},
+            ]
+        },
+    }
+
+
+def test_terms_the_members_disagree_on_make_the_verdict_doubtful(logistic, law):
+    d = diagnose(law, logistic, ensemble=_block(0.25, 8))
+    assert d["verdict"] == "doubtful"
+    (r,) = d["reasons"]
+    assert r["code"] == "unstable_structure"
+    assert "'N**2' of dN/dt, chosen by 25% of them" in r["message"]
+    assert diagnose(law, logistic, ensemble=_block(0.25, 3))["verdict"] == "good"
+    assert diagnose(law, logistic, ensemble=_block(0.75, 8))["verdict"] == "good"
+    left_out = _block(1.0, 8)
+    left_out["terms"]["N"].append({"term": "1", "shape": "1", "chosen": False, "inclusion": 0.75})
+    (r,) = diagnose(law, logistic, ensemble=left_out)["reasons"]
+    assert "'1' in dN/dt, left out but chosen by 75%" in r["message"]
+
+
+def test_inclusion_of_truth_matches_terms_up_to_their_inner_constants():
+    S = sysid.parse_equation("S", ["S"])
+    from sysid.core.compare import term_shape
+
+    block = {
+        "finished": 8,
+        "terms": {"S": [{"shape": term_shape(S / (S + 2.1))[0], "inclusion": 0.875}]},
+    }
+    assert inclusion_of_truth(block, {"S": "-1.5*S/(S + 2)"}) == {
+        "true_min": 0.875,
+        "false_max": 0.0,
+    }
+    assert inclusion_of_truth(block, {"S": "-1.5*S"})["true_min"] == 0.0
+
+
+def test_discover_writes_the_ensemble_and_its_figure(logistic, fast_defaults, tmp_path, capsys):
+    csv = tmp_path / "logistic.csv"
+    logistic.to_csv(csv)
+    assert main(["discover", str(csv), "-q", "--ensemble", "2", "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"term inclusion over [12] of 2 ensemble members", out)
+    assert re.search(r"^  dN/dt  N", out, re.MULTILINE)
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["ensemble"]["members"] == 2
+    assert "ensemble_s" in result["timings"]
+    assert (tmp_path / "out" / "inclusion.png").stat().st_size > 0
+    assert main(["discover", str(csv), "-q", "--ensemble", "0", "-o", str(tmp_path / "off")]) == 0
+    assert "term inclusion" not in capsys.readouterr().out
+    assert "ensemble" not in json.loads((tmp_path / "off" / "result.json").read_text())
+
+
+def test_a_bad_ensemble_option_stops_the_cli_before_any_work(logistic, tmp_path, capsys):
+    csv = tmp_path / "logistic.csv"
+    logistic.to_csv(csv)
+    assert main(["discover", str(csv), "--ensemble", "-3", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "ensemble must be an integer >= 0, found -3" in err
+    assert "fitting the neural vector field" not in err
+
+
+def test_ctrl_c_in_the_ensemble_keeps_the_model_and_the_members_done(
+    logistic, fast_defaults, monkeypatch
+):
+    import sysid.select.selection as selection
+
+    real, calls = selection.score_systems, []
+
+    def stop_at_the_second_member(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(selection, "score_systems", stop_at_the_second_member)
+    res = sysid.discover(logistic, quiet=True, select_options={"ensemble": 3})
+    assert res.interrupted == "ensemble"
+    assert res.model is not None and "ensemble did not finish" in res.extra["partial"]
+    assert res.ensemble["interrupted"] and res.ensemble["finished"] == 1
