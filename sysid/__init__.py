@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # the names below load on first use (PEP 562): `sysid --help`
     from sysid.report.diagnostics import diagnose
     from sysid.report.result import DiscoveryResult
     from sysid.report.scoring import score
+    from sysid.select.ensemble import run_ensemble
     from sysid.select.options import Selection
     from sysid.select.selection import select_model
     from sysid.symbolic.library import Library
@@ -88,6 +89,7 @@ _LAZY = {
     "NotFittedError": "sysid.pipeline",
     "SysID": "sysid.pipeline",
     "diagnose": "sysid.report.diagnostics",
+    "run_ensemble": "sysid.select.ensemble",
     "DiscoveryResult": "sysid.report.result",
     "score": "sysid.report.scoring",
     "Selection": "sysid.select.options",
@@ -135,6 +137,7 @@ __all__ = [
     "score",
     "DiscoveryResult",
     "diagnose",
+    "run_ensemble",
     "NeuralField",
     "Library",
     "distill",

@@ -196,3 +196,17 @@ def test_ctrl_c_in_the_ensemble_keeps_the_model_and_the_members_done(
     assert res.interrupted == "ensemble"
     assert res.model is not None and "ensemble did not finish" in res.extra["partial"]
     assert res.ensemble["interrupted"] and res.ensemble["finished"] == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"members": 0}, r"run_ensemble: members must be an integer >= 1, found 0"),
+        ({"fraction": 2}, r"ensemble_fraction must be a finite number in \(0, 1\), found 2"),
+        ({"jobs": 0}, r"ensemble_jobs must be an integer >= 1, found 0"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*63 - 1\]"),
+    ],
+)
+def test_run_ensemble_checks_its_options_first(report, logistic, law, options, message):
+    with pytest.raises(ConfigError, match=message):
+        sysid.run_ensemble(report, logistic, law, **options)

@@ -2,7 +2,10 @@
 
 A recovered cell (exact structure) should be ``good``; a cell whose held-out
 R^2 against the truth is below 0.9 should never be ``good``. The table counts
-the cells of each kind per verdict; nothing here changes a verdict.
+the cells of each kind per verdict; nothing here changes a verdict. A second
+table gives the ensemble's inclusion probabilities of the true terms (their
+smallest per cell) and of the other terms (their largest) where the structure
+was recovered and where it was not.
 
 Examples
 --------
@@ -23,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["calibration_lines"]
+__all__ = ["calibration_lines", "inclusion_lines"]
 
 _VERDICTS = ("good", "doubtful", "poor")
 
@@ -50,4 +53,50 @@ def calibration_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         counts = [sum(r.get("verdict") == v for r in rs) for v in _VERDICTS]
         none = len(rs) - sum(counts)
         lines.append(f"| {name} | " + " | ".join(map(str, counts)) + f" | {none} |")
+    return lines + inclusion_lines(mine)
+
+
+def _value(row: Mapping[str, Any], key: str) -> float | None:
+    v = row.get(key)
+    return None if v in (None, "") else float(v)
+
+
+def inclusion_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Markdown lines: the true terms' smallest inclusion per cell, and the others' largest.
+
+    Examples
+    --------
+    >>> rows = [{"structure_recovered": True, "inclusion_true_min": 1.0,
+    ...          "inclusion_false_max": 0.0}]
+    >>> print("\\n".join(inclusion_lines(rows)[5:]))
+    | recovered | 1 | 1 | 1 | 1 of 1 | 0 | 0 of 1 |
+    """
+    with_values = [r for r in rows if _value(r, "inclusion_true_min") is not None]
+    if not with_values:
+        return []
+    lines = [
+        "",
+        "## Inclusion probabilities of the ensemble (sysid)",
+        "",
+        "| cells | n | true terms: median of the smallest | lowest | >= 0.75 "
+        "| other terms: median of the largest | > 0.5 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, recovered in (("recovered", True), ("not recovered", False)):
+        rs = [r for r in with_values if bool(r.get("structure_recovered")) == recovered]
+        if not rs:
+            continue
+        true = sorted(_value(r, "inclusion_true_min") for r in rs)
+        other = sorted(_value(r, "inclusion_false_max") or 0.0 for r in rs)
+        high = sum(v >= 0.75 for v in true)
+        loud = sum(v > 0.5 for v in other)
+        lines.append(
+            f"| {name} | {len(rs)} | {_median(true):.3g} | {true[0]:.3g} | {high} of {len(rs)} "
+            f"| {_median(other):.3g} | {loud} of {len(rs)} |"
+        )
     return lines
+
+
+def _median(values: Sequence[float]) -> float:
+    n = len(values)
+    return values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])

@@ -35,8 +35,9 @@ import sympy as sp
 
 from sysid.core.compare import term_shape
 from sysid.core.errors import SysidError
-from sysid.core.options import MAX_SEED
+from sysid.core.options import MAX_SEED, check_int_value
 from sysid.data.dataset import MIN_SAMPLES, Dataset, Trajectory
+from sysid.select.options import Selection
 from sysid.select.report import SelectionReport
 from sysid.symbolic.model import SymbolicModel
 from sysid.symbolic.sparse import Candidate
@@ -245,6 +246,14 @@ def run_ensemble(
         ``out_of_time`` and ``interrupted``.
     """
     start = time.perf_counter()
+    check_int_value(members, "members", 1, "run_ensemble")
+    Selection(  # the same checks as the options of SysID and discover
+        ensemble=members,
+        ensemble_fraction=fraction,
+        ensemble_jobs=jobs,
+        ensemble_time_limit=time_limit,
+        seed=seed,
+    )
     select_kwargs = {"time_limit": 60.0, **(select_kwargs or {})}
     n_jobs = min(members, os.cpu_count() or 1) if jobs is None else min(jobs, members)
     systems = rivals(report, n_rivals)
