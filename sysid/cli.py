@@ -338,6 +338,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     from sysid.discovery import discover
 
     outdir = _outdir(args.output)
+    select_options = _ensemble_option(args)
     states = [s.strip() for s in args.states.split(",") if s.strip()] if args.states else None
     traj_col = args.trajectory_column or "trajectory"
     if args.trajectory_column is not None and Path(args.data).is_file():
@@ -345,7 +346,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     data = Dataset.from_csv(
         args.data, time_column=args.time_column, trajectory_column=traj_col, states=states
     )
-    res = discover(data, seed=args.seed, quiet=args.quiet, select_options=_ensemble_option(args))
+    res = discover(data, seed=args.seed, quiet=args.quiet, select_options=select_options)
     _print_equations(res)
     return _save_result(
         res, outdir, args, f"{_report_timings(res)}; wrote {outdir / 'result.json'}"
@@ -353,8 +354,16 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
 
 def _ensemble_option(args: argparse.Namespace) -> dict[str, int] | None:
-    """``select_options`` of ``--ensemble N`` (None when not given: the default)."""
-    return None if args.ensemble is None else {"ensemble": args.ensemble}
+    """``select_options`` of ``--ensemble N`` (None when not given: the default), checked."""
+    if args.ensemble is None:
+        return None
+    if args.ensemble < 0:
+        raise ConfigError(
+            f"must be 0 or more members, found {args.ensemble}",
+            source="--ensemble",
+            hint="0 turns the ensemble off; the default is 8",
+        )
+    return {"ensemble": args.ensemble}
 
 
 def _print_equations(res, truth=None) -> None:
@@ -452,6 +461,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     from sysid.discovery import recover
 
     outdir = _outdir(args.output)
+    select_options = _ensemble_option(args)
     problem = load_problem(args.problem)
     res = recover(
         problem,
@@ -460,7 +470,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         irregular=args.irregular,
         quiet=args.quiet,
-        select_options=_ensemble_option(args),
+        select_options=select_options,
     )
     sampling = "irregular" if args.irregular else "regular"
     n = args.n_samples or problem.n_samples

@@ -174,7 +174,7 @@ def test_a_bad_ensemble_option_stops_the_cli_before_any_work(logistic, tmp_path,
     logistic.to_csv(csv)
     assert main(["discover", str(csv), "--ensemble", "-3", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "ensemble must be an integer >= 0, found -3" in err
+    assert "--ensemble: must be 0 or more members, found -3" in err
     assert "fitting the neural vector field" not in err
 
 
