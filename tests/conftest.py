@@ -117,7 +117,7 @@ def valid_toml() -> str:
 FAST: dict[str, dict[str, Any]] = {
     "neural": {"width": 24, "max_epochs": 15, "pretrain_epochs": 150, "time_limit": 20.0},
     "distill_options": {"max_terms": 3},
-    "select_options": {"time_limit": 20.0, "ensemble": 2, "ensemble_jobs": 1},
+    "select_options": {"time_limit": 20.0, "ensemble": 0},
 }
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 import sysid
 from sysid import ConfigError, Dataset, Selection, SymbolicModel, diagnose
@@ -162,11 +164,10 @@ def test_discover_writes_the_ensemble_and_its_figure(logistic, fast_defaults, tm
     assert re.search(r"^  dN/dt  N", out, re.MULTILINE)
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["ensemble"]["members"] == 2
+    schema = json.loads((Path(__file__).parents[1] / "docs" / "result.schema.json").read_text())
+    Draft202012Validator(schema).validate(result)
     assert "ensemble_s" in result["timings"]
     assert (tmp_path / "out" / "inclusion.png").stat().st_size > 0
-    assert main(["discover", str(csv), "-q", "--ensemble", "0", "-o", str(tmp_path / "off")]) == 0
-    assert "term inclusion" not in capsys.readouterr().out
-    assert "ensemble" not in json.loads((tmp_path / "off" / "result.json").read_text())
 
 
 def test_a_bad_ensemble_option_stops_the_cli_before_any_work(logistic, tmp_path, capsys):
@@ -178,8 +179,22 @@ def test_a_bad_ensemble_option_stops_the_cli_before_any_work(logistic, tmp_path,
     assert "fitting the neural vector field" not in err
 
 
+@pytest.fixture(scope="module")
+def without_ensemble(logistic, fast_defaults):
+    """A fast discovery with the ensemble off (its field is reused below)."""
+    return sysid.discover(logistic, quiet=True, select_options={"ensemble": 0})
+
+
+def test_ensemble_zero_writes_no_ensemble(without_ensemble):
+    assert without_ensemble.ensemble is None
+    assert "ensemble" not in without_ensemble.to_dict()
+    assert "ensemble_s" not in without_ensemble.timings
+    with pytest.raises(ValueError, match="no ensemble: it was turned off"):
+        without_ensemble.plot_inclusion()
+
+
 def test_ctrl_c_in_the_ensemble_keeps_the_model_and_the_members_done(
-    logistic, fast_defaults, monkeypatch
+    logistic, without_ensemble, monkeypatch
 ):
     import sysid.select.selection as selection
 
@@ -192,7 +207,7 @@ def test_ctrl_c_in_the_ensemble_keeps_the_model_and_the_members_done(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(selection, "score_systems", stop_at_the_second_member)
-    res = sysid.discover(logistic, quiet=True, select_options={"ensemble": 3})
+    res = sysid.discover(logistic, quiet=True, select_options={"ensemble": 3, "ensemble_jobs": 1})
     assert res.interrupted == "ensemble"
     assert res.model is not None and "ensemble did not finish" in res.extra["partial"]
     assert res.ensemble["interrupted"] and res.ensemble["finished"] == 1

@@ -42,7 +42,7 @@ TINY = {
     "neural": {"width": 8, "max_epochs": 4, "pretrain_epochs": 50},
     "library": {"degree": 2, "trig": False},
     "distill_options": {"max_terms": 2},
-    "select_options": {"time_limit": 2.0, "ensemble": 2, "ensemble_jobs": 1},
+    "select_options": {"time_limit": 2.0, "ensemble": 0},
     "expression_search": "never",
     "quiet": True,
 }
