@@ -260,6 +260,14 @@ def _add_seed_outdir(parser: argparse.ArgumentParser, default_out: str) -> None:
         help="members of the ensemble that gives each term's inclusion probability: the "
         "selection repeated on N random halves of the data (default: 8; 0: off)",
     )
+    parser.add_argument(
+        "--ensemble-fields",
+        type=int,
+        default=None,
+        metavar="N",
+        help="N more runs with other neural-field seeds, each distilled and selected: how "
+        "much the structure depends on the field (default: 0; each costs about a whole run)",
+    )
 
 
 def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
@@ -354,16 +362,19 @@ def _cmd_discover(args: argparse.Namespace) -> int:
 
 
 def _ensemble_option(args: argparse.Namespace) -> dict[str, int] | None:
-    """``select_options`` of ``--ensemble N`` (None when not given: the default), checked."""
-    if args.ensemble is None:
-        return None
-    if args.ensemble < 0:
-        raise ConfigError(
-            f"must be 0 or more members, found {args.ensemble}",
-            source="--ensemble",
-            hint="0 turns the ensemble off; the default is 8",
-        )
-    return {"ensemble": args.ensemble}
+    """``select_options`` of ``--ensemble N`` and ``--ensemble-fields N`` (None: defaults)."""
+    given = {}
+    for key, default in (("ensemble", 8), ("ensemble_fields", 0)):
+        value = getattr(args, key)
+        if value is not None and value < 0:
+            raise ConfigError(
+                f"must be 0 or more members, found {value}",
+                source="--" + key.replace("_", "-"),
+                hint=f"0 turns it off; the default is {default}",
+            )
+        if value is not None:
+            given[key] = value
+    return given or None
 
 
 def _print_equations(res, truth=None) -> None:
@@ -378,19 +389,22 @@ def _print_equations(res, truth=None) -> None:
     if truth is None:
         for line in _coefficient_lines(res):
             print(line)
-    for line in _inclusion_lines(res.ensemble):
+    for line in _inclusion_lines(res.ensemble, "the selection on random halves of the data"):
+        print(line)
+    fields = res.extra.get("field_ensemble")
+    for line in _inclusion_lines(fields, "runs with other neural-field seeds, each distilled"):
         print(line)
     for line in _verdict_lines(res.diagnostics):
         print(line)
 
 
-def _inclusion_lines(ensemble) -> list[str]:
+def _inclusion_lines(ensemble, what: str) -> list[str]:
     """Each state's terms with their inclusion probability, the chosen ones first."""
     if not ensemble or not ensemble.get("finished"):
         return []
     lines = [
         f"term inclusion over {ensemble['finished']} of {ensemble['members']} ensemble members "
-        f"(the selection on random halves of the data):"
+        f"({what}):"
     ]
     for s, rows in ensemble["terms"].items():
         chosen = [f"{r['term']} {r['inclusion']:.2f}" for r in rows if r["chosen"]]

@@ -36,7 +36,6 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -44,16 +43,23 @@ import sympy as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
+from sysid.components import (
+    COMPONENTS,
+    check_field_states,
+    check_library_spec,
+    component,
+    library_for,
+    with_options,
+)
 from sysid.core.errors import ConfigError, DataError, ModelWarning, SysidError
-from sysid.core.options import Options, check_seed_value, json_value, unknown_options
-from sysid.core.renamed import with_new_names
+from sysid.core.options import MAX_SEED, check_seed_value, json_value, unknown_options
 from sysid.data.dataset import Dataset, check_scale, load_data
 from sysid.fit.polish import polish_model
 from sysid.neural.field import NeuralField
 from sysid.report.diagnostics import diagnose
 from sysid.report.result import DiscoveryResult
 from sysid.report.scoring import simulated_r2
-from sysid.select.ensemble import run_ensemble
+from sysid.select.ensemble import model_member, run_ensemble, summarize
 from sysid.select.options import Selection
 from sysid.select.selection import select_model
 from sysid.symbolic.library import Library
@@ -63,18 +69,6 @@ from sysid.symbolic.search import library_fit_is_poor, merge_fronts, search
 from sysid.symbolic.sparse import Candidate, distill, knee
 
 __all__ = ["SysID", "NotFittedError", "check_seed", "check_quiet", "check_library_spec"]
-
-#: Options of :class:`~sysid.symbolic.library.Library` that a dict ``library`` may hold.
-LIBRARY_OPTIONS = ("degree", "trig", "extra", "include_constant")
-#: The component classes of :class:`SysID`, by parameter name (``None`` builds the default).
-_COMPONENTS: Mapping[str, type] = MappingProxyType(
-    {
-        "field": NeuralField,
-        "distiller": Distiller,
-        "search": ExpressionSearch,
-        "selection": Selection,
-    }
-)
 
 
 class NotFittedError(ConfigError, _SklearnNotFittedError):
@@ -227,14 +221,14 @@ class SysID(BaseEstimator):
         flat: dict[str, Any] = {}
         for key, value in params.items():
             name, sep, sub = key.partition("__")
-            if sep and name in _COMPONENTS:
+            if sep and name in COMPONENTS:
                 nested.setdefault(name, {})[sub] = value
             else:
                 flat[key] = value
         unknown_options(flat, list(valid), "SysID.set_params")
         super().set_params(**flat)
         for name, changes in nested.items():
-            setattr(self, name, _with_options(getattr(self, name), name, changes))
+            setattr(self, name, with_options(getattr(self, name), name, changes))
         return self
 
     # --------------------------------------------------------------- fit
@@ -268,9 +262,9 @@ class SysID(BaseEstimator):
             data, time_column=time_column, trajectory_column=trajectory_column, states=states
         )
         check_scale(ds)
-        lib = _library_for(self.library, ds.states)
+        lib = library_for(self.library, ds.states)
         if plan.field_is_fitted:
-            _check_field_states(plan.field, ds)
+            check_field_states(plan.field, ds)
         self._run(plan, ds, lib)
         return self
 
@@ -278,8 +272,8 @@ class SysID(BaseEstimator):
         """Check the estimator's arguments and apply ``seed`` and ``quiet``."""
         check_seed(self.seed, none_ok=True)
         check_quiet(self.quiet)
-        nf = _component(self.field, "field")
-        parts = {n: _component(getattr(self, n), n) for n in ("distiller", "search", "selection")}
+        nf = component(self.field, "field")
+        parts = {n: component(getattr(self, n), n) for n in ("distiller", "search", "selection")}
         if self.seed is not None:
             parts = {n: c.replace(seed=int(self.seed)) for n, c in parts.items()}
         fitted = hasattr(nf, "field_")
@@ -302,7 +296,7 @@ class SysID(BaseEstimator):
             self._fit_field(plan, ds, clock)
             self._distill(plan, ds, lib, clock)
             self._select(plan, ds, clock)
-            self._ensemble(plan, ds, clock)
+            self._ensemble(plan, ds, lib, clock)
             self._diagnose(plan, ds, clock)
         except KeyboardInterrupt:
             self.extra_["interrupted"] = clock.stage
@@ -407,28 +401,76 @@ class SysID(BaseEstimator):
                 self.model_ = polished
         clock.lap("refine_s", t2)
 
-    def _ensemble(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
-        """Inclusion probabilities of the terms: the selection on random halves of the data."""
+    def _ensemble(self, plan: _Plan, ds: Dataset, lib: Library, clock: _Clock) -> None:
+        """Inclusion probabilities of the terms: on random halves of the data, with other fields."""
         opts = plan.selection
-        if opts.ensemble == 0 or self.selection_ is None or self.selection_.winner is None:
+        if self.selection_ is None or self.selection_.winner is None:
+            return
+        if opts.ensemble == 0 and opts.ensemble_fields == 0:
             return
         clock.stage = "ensemble"
-        _say(
-            f"      ensemble: the selection on {opts.ensemble} random halves of the data",
-            plan.quiet,
-        )
         t3 = time.perf_counter()
-        summary = run_ensemble(
-            self.selection_,
-            ds,
-            self.model_,
-            select_kwargs=opts.select_kwargs(),
-            **opts.ensemble_kwargs(),
-        )
-        self.extra_["ensemble"] = summary
+        if opts.ensemble:
+            _say(
+                f"      ensemble: the selection on {opts.ensemble} random halves of the data",
+                plan.quiet,
+            )
+            summary = run_ensemble(
+                self.selection_,
+                ds,
+                self.model_,
+                select_kwargs=opts.select_kwargs(),
+                **opts.ensemble_kwargs(),
+            )
+            self.extra_["ensemble"] = summary
+            if summary["interrupted"]:
+                raise KeyboardInterrupt
+        if opts.ensemble_fields:
+            self.extra_["field_ensemble"] = self._field_members(plan, ds, lib)
+            if self.extra_["field_ensemble"]["interrupted"]:
+                raise KeyboardInterrupt
         clock.lap("ensemble_s", t3)
-        if summary["interrupted"]:
-            raise KeyboardInterrupt
+
+    def _field_members(self, plan: _Plan, ds: Dataset, lib: Library) -> dict[str, Any]:
+        """The run again with the next ``ensemble_fields`` seeds: field, distillation, selection."""
+        n, start = plan.selection.ensemble_fields, time.perf_counter()
+        seeds = [(int(plan.field.seed) + 1 + i) % MAX_SEED for i in range(n)]
+        results: list[dict[str, Any]] = []
+        for i, seed in enumerate(seeds):
+            _say(f"      ensemble: neural field {i + 1} of {n} (seed {seed})", plan.quiet)
+            member = SysID(
+                library=lib,
+                field=NeuralField(**{**plan.field.get_params(), "seed": seed, "quiet": True}),
+                distiller=plan.distiller,
+                search=plan.search,
+                selection=plan.selection.replace(ensemble=0, ensemble_fields=0),
+                seed=seed,
+                quiet=True,
+            )
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    member.fit(ds)
+            except SysidError as err:
+                results.append(
+                    {"member": i, "status": "failed", "reason": f"{type(err).__name__}: {err}"}
+                )
+                continue
+            if member.extra_.get("interrupted"):
+                break
+            results.append(model_member(i, member.model_))
+        ok = [r for r in results if r["status"] == "ok"]
+        return {
+            "members": n,
+            "seeds": seeds,
+            "finished": len(ok),
+            "failed": [
+                {"member": r["member"], "reason": r["reason"]} for r in results if r not in ok
+            ],
+            **summarize(self.model_, ok),
+            "interrupted": len(results) < n,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
 
     def _diagnose(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
         """The diagnostics block and its verdict; a ModelWarning unless it is good."""
@@ -495,72 +537,6 @@ class SysID(BaseEstimator):
                 hint="score on data of the states the estimator was fitted to",
             )
         return simulated_r2(model.simulate, ds)
-
-
-# ------------------------------------------------------------- components
-def _component(value: Any, name: str) -> Any:
-    """``value`` checked to be the component ``name`` (None: the default one)."""
-    cls = _COMPONENTS[name]
-    if value is None:
-        return cls()
-    if not isinstance(value, cls):
-        raise ConfigError(
-            f"{name} must be {_article(cls.__name__)} {cls.__name__} or None, "
-            f"found {type(value).__name__}",
-            source=f"argument '{name}'",
-            hint=f"e.g. {name}={cls.__name__}(...)",
-        )
-    return value
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
-
-
-def _with_options(current: Any, name: str, changes: dict[str, Any]) -> Any:
-    """A new component ``name``: ``current`` (or the default) with ``changes``."""
-    comp = _component(current, name)
-    if isinstance(comp, Options):
-        return comp.replace(**changes)
-    params = comp.get_params()
-    changes = with_new_names(type(comp).__name__, changes, getattr(comp, "renamed", {}))
-    unknown_options(changes, list(params), type(comp).__name__)
-    return type(comp)(**{**params, **changes})
-
-
-def _library_for(spec: Library | Mapping[str, Any] | None, states: Sequence[str]) -> Library:
-    """The library for ``states``: as given, built from a dict of options, or the default."""
-    if isinstance(spec, Library):
-        if tuple(spec.states) != tuple(states):
-            raise ConfigError(
-                f"library states {list(spec.states)} differ from the data's {list(states)}",
-                source="argument 'library'",
-                hint="build the library with the data's state names, in the same order",
-            )
-        return spec
-    check_library_spec(spec)
-    return Library(states, **dict(spec or {}))
-
-
-def check_library_spec(spec: Any) -> None:
-    if spec is None or isinstance(spec, Library):
-        return
-    if not isinstance(spec, Mapping):
-        raise ConfigError(
-            f"library must be a dict of Library options or a Library, found {type(spec).__name__}",
-            source="argument 'library'",
-            hint="e.g. library={'degree': 2, 'trig': False}",
-        )
-    unknown_options(spec, LIBRARY_OPTIONS, "argument 'library'")
-
-
-def _check_field_states(nf: NeuralField, ds: Dataset) -> None:
-    if tuple(nf.states_) != tuple(ds.states):
-        raise ConfigError(
-            f"the field was fitted to states {list(nf.states_)}, the data have {list(ds.states)}",
-            source="argument 'field'",
-            hint="pass the field of a run on the same data",
-        )
 
 
 def _options_dict(plan: _Plan, lib: Library, seed: int | None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,29 @@ def test_ctrl_c_in_the_ensemble_keeps_the_model_and_the_members_done(
 def test_run_ensemble_checks_its_options_first(report, logistic, law, options, message):
     with pytest.raises(ConfigError, match=message):
         sysid.run_ensemble(report, logistic, law, **options)
+
+
+def test_field_members_retrain_distil_and_select(logistic, tmp_path):
+    # Two more runs with the next seeds, tiny budgets: each trains its own field.
+    selection_options = Selection(time_limit=10.0, ensemble=0, ensemble_fields=2)
+    est = sysid.SysID(
+        field=sysid.NeuralField(width=8, max_epochs=3, pretrain_epochs=30, seed=3),
+        distiller=sysid.Distiller(max_terms=2),
+        selection=selection_options,
+        seed=None,
+        quiet=True,
+    )
+    with warnings.catch_warnings():  # tiny budgets: the verdict may be doubtful
+        warnings.simplefilter("ignore", sysid.ModelWarning)
+        est.fit(logistic)
+    fe = est.result_.field_ensemble
+    assert fe["seeds"] == [4, 5] and fe["members"] == 2 and not fe["interrupted"]
+    assert fe["finished"] + len(fe["failed"]) == 2
+    assert sum(s["members"] for s in fe["structures"]) == fe["finished"]
+    assert all(0.0 <= r["inclusion"] <= 1.0 for r in fe["terms"]["N"])
+    assert est.result_.ensemble is None and "ensemble_s" in est.timings_
+    path = est.result_.save(tmp_path / "fields", figures=False)
+    schema = json.loads((Path(__file__).parents[1] / "docs" / "result.schema.json").read_text())
+    Draft202012Validator(schema).validate(json.loads(path.read_text()))
+    with pytest.raises(ConfigError, match="ensemble_fields must be an integer >= 0, found -1"):
+        Selection(ensemble_fields=-1)

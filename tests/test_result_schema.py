@@ -172,7 +172,7 @@ def test_result_schema_rejects_a_bad_score_block(result_schema, recovered):
 
 
 def test_result_schema_allows_new_top_level_keys(result_schema, discovered):
-    result_schema.validate({**discovered, "ensemble": {"members": 8}})
+    result_schema.validate({**discovered, "a_later_block": {"members": 8}})
 
 
 def test_diagnostics_block_follows_the_schema(result_schema, discovered):

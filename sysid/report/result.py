@@ -96,6 +96,11 @@ class DiscoveryResult:
         return self.extra.get("ensemble")
 
     @property
+    def field_ensemble(self) -> dict[str, Any] | None:
+        """The same for runs with other neural-field seeds (``ensemble_fields``), or None."""
+        return self.extra.get("field_ensemble")
+
+    @property
     def verdict(self) -> str | None:
         """``"good"``, ``"doubtful"`` or ``"poor"`` (None when not diagnosed)."""
         return (self.diagnostics or {}).get("verdict")

@@ -42,7 +42,15 @@ from sysid.select.report import SelectionReport
 from sysid.symbolic.model import SymbolicModel
 from sysid.symbolic.sparse import Candidate
 
-__all__ = ["half_sample", "rivals", "run_ensemble", "RESAMPLE", "RIVALS"]
+__all__ = [
+    "half_sample",
+    "model_member",
+    "rivals",
+    "run_ensemble",
+    "summarize",
+    "RESAMPLE",
+    "RIVALS",
+]
 
 #: Candidate systems every member chooses among: the main winner and the best others,
 #: those whose score is within ``RIVAL_MARGIN`` of the winner's. On half of the
@@ -269,7 +277,7 @@ def run_ensemble(
         "fraction": float(fraction),
         "jobs": int(max(n_jobs, 1)),
         "rivals": len(systems),
-        **_summary(model, ok, systems),
+        **summarize(model, ok, systems),
         "out_of_time": bool(out_of_time),
         "interrupted": bool(interrupted),
         "seconds": round(time.perf_counter() - start, 3),
@@ -277,15 +285,25 @@ def run_ensemble(
     return summary
 
 
-def _summary(
+def model_member(index: int, model: SymbolicModel) -> dict[str, Any]:
+    """A finished member whose choice is ``model`` (for :func:`summarize`)."""
+    return {
+        "member": index,
+        "status": "ok",
+        "equations": {s: str(e) for s, e in model.equations.items()},
+        "terms": _terms(model.states, [(t.state, t.term, t.coefficient) for t in model.terms]),
+    }
+
+
+def summarize(
     model: SymbolicModel,
     ok: Sequence[Mapping[str, Any]],
-    systems: Sequence[Mapping[str, Candidate]],
+    systems: Sequence[Mapping[str, Candidate]] = (),
 ) -> dict[str, Any]:
-    """``terms``, ``structures`` and ``chosen_structure`` of the finished members.
+    """``terms``, ``structures`` and ``chosen_structure`` of the finished members ``ok``.
 
-    Every term of the chosen model and of the rival systems is listed, those
-    no member chose with inclusion 0.
+    Every term of the chosen ``model`` and of the ``systems`` offered to the
+    members is listed, those no member chose with inclusion 0.
     """
     chosen = _terms(model.states, [(t.state, t.term, t.coefficient) for t in model.terms])
     offered = _terms(

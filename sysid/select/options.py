@@ -101,6 +101,10 @@ class Selection(Options):
         Processes for the members; None uses every core, 1 runs them here.
     ensemble_time_limit : float
         Seconds for the whole ensemble; members not finished by then are left out.
+    ensemble_fields : int
+        Members that each train their own neural field (the next seeds) on
+        all data, then distil and select: the structure's dependence on the
+        field. Each costs about a whole run; 0 (the default) turns them off.
 
     Examples
     --------
@@ -131,6 +135,7 @@ class Selection(Options):
     ensemble_fraction: float = 0.5
     ensemble_jobs: int | None = None
     ensemble_time_limit: float = 60.0
+    ensemble_fields: int = 0
 
     def _validate(self) -> None:
         h = self.holdout
@@ -176,6 +181,7 @@ class Selection(Options):
         if self.ensemble_jobs is not None:
             check_int(self, "ensemble_jobs", 1)
         check_real(self, "ensemble_time_limit", 0.0, strict=True)
+        check_int(self, "ensemble_fields", 0)
 
     def select_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~sysid.select.selection.select_model` (with ``holdout``)."""

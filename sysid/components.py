@@ -1,0 +1,109 @@
+"""The components of :class:`~sysid.pipeline.SysID`: checked, built from options, and the library.
+
+A component is one stage's options object (:class:`~sysid.neural.field.NeuralField`,
+:class:`~sysid.symbolic.options.Distiller`, :class:`~sysid.symbolic.options.ExpressionSearch`,
+:class:`~sysid.select.options.Selection`); the library is given as a
+:class:`~sysid.symbolic.library.Library` or a dict of its options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from sysid.core.errors import ConfigError
+from sysid.core.options import Options, unknown_options
+from sysid.core.renamed import with_new_names
+from sysid.data.dataset import Dataset
+from sysid.neural.field import NeuralField
+from sysid.select.options import Selection
+from sysid.symbolic.library import Library
+from sysid.symbolic.options import Distiller, ExpressionSearch
+
+__all__ = [
+    "COMPONENTS",
+    "LIBRARY_OPTIONS",
+    "check_field_states",
+    "check_library_spec",
+    "component",
+    "library_for",
+    "with_options",
+]
+
+#: Options of :class:`~sysid.symbolic.library.Library` that a dict ``library`` may hold.
+LIBRARY_OPTIONS = ("degree", "trig", "extra", "include_constant")
+#: The component classes of :class:`SysID`, by parameter name (``None`` builds the default).
+COMPONENTS: Mapping[str, type] = MappingProxyType(
+    {
+        "field": NeuralField,
+        "distiller": Distiller,
+        "search": ExpressionSearch,
+        "selection": Selection,
+    }
+)
+
+
+def component(value: Any, name: str) -> Any:
+    """``value`` checked to be the component ``name`` (None: the default one)."""
+    cls = COMPONENTS[name]
+    if value is None:
+        return cls()
+    if not isinstance(value, cls):
+        raise ConfigError(
+            f"{name} must be {_article(cls.__name__)} {cls.__name__} or None, "
+            f"found {type(value).__name__}",
+            source=f"argument '{name}'",
+            hint=f"e.g. {name}={cls.__name__}(...)",
+        )
+    return value
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def with_options(current: Any, name: str, changes: dict[str, Any]) -> Any:
+    """A new component ``name``: ``current`` (or the default) with ``changes``."""
+    comp = component(current, name)
+    if isinstance(comp, Options):
+        return comp.replace(**changes)
+    params = comp.get_params()
+    changes = with_new_names(type(comp).__name__, changes, getattr(comp, "renamed", {}))
+    unknown_options(changes, list(params), type(comp).__name__)
+    return type(comp)(**{**params, **changes})
+
+
+def library_for(spec: Library | Mapping[str, Any] | None, states: Sequence[str]) -> Library:
+    """The library for ``states``: as given, built from a dict of options, or the default."""
+    if isinstance(spec, Library):
+        if tuple(spec.states) != tuple(states):
+            raise ConfigError(
+                f"library states {list(spec.states)} differ from the data's {list(states)}",
+                source="argument 'library'",
+                hint="build the library with the data's state names, in the same order",
+            )
+        return spec
+    check_library_spec(spec)
+    return Library(states, **dict(spec or {}))
+
+
+def check_library_spec(spec: Any) -> None:
+    if spec is None or isinstance(spec, Library):
+        return
+    if not isinstance(spec, Mapping):
+        raise ConfigError(
+            f"library must be a dict of Library options or a Library, found {type(spec).__name__}",
+            source="argument 'library'",
+            hint="e.g. library={'degree': 2, 'trig': False}",
+        )
+    unknown_options(spec, LIBRARY_OPTIONS, "argument 'library'")
+
+
+def check_field_states(nf: NeuralField, ds: Dataset) -> None:
+    if tuple(nf.states_) != tuple(ds.states):
+        raise ConfigError(
+            f"the field was fitted to states {list(nf.states_)}, the data have {list(ds.states)}",
+            source="argument 'field'",
+            hint="pass the field of a run on the same data",
+        )
