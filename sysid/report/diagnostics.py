@@ -8,6 +8,12 @@ every trajectory and reports, in the ``diagnostics`` block of ``result.json``:
   ``holdout_fraction`` of each trajectory, cut as the selection cuts it,
   :func:`~sysid.select.holdout.n_training`: the winner was chosen without it,
   its final constants were refitted on all data);
+* ``window_r2``: simulated R^2 per state over windows of ``WINDOW`` samples,
+  each from a start fitted with the constants fixed (the selection's own
+  held-out test): when it is good while the whole-trajectory R^2 is not, the
+  model follows the data over short horizons and drifts over long ones
+  (chaos, several equilibria, constants a little off), a doubtful finding
+  rather than a poor one;
 * ``residuals``: per state, the bias (mean residual over the state's spread)
   and the Ljung-Box test of the residuals' autocorrelation (statsmodels'
   ``acorr_ljungbox``, 10 lags or fewer): small p-values mean structure the
@@ -46,7 +52,9 @@ from typing import Any
 import numpy as np
 
 from sysid.core.errors import SysidError
+from sysid.core.ode import CompiledSystem, Guard, GuardTripped
 from sysid.data.dataset import Dataset
+from sysid.fit.shooting import data_scales, segments, shoot, window_length
 from sysid.select.holdout import n_training
 from sysid.symbolic.model import SymbolicModel
 
@@ -72,6 +80,8 @@ CORRELATED_SIGNIFICANCE = 10.0
 START_MARGIN = 0.25
 #: A state whose range is below this fraction of its typical size barely moves.
 MIN_MOTION = 1e-3
+#: Samples per window of the short-horizon R^2 (the selection's ``segment_points``).
+WINDOW = 20
 #: A single state that rises and falls by this fraction of its range is not monotone.
 TURN = 0.2
 #: A chosen term with an ensemble inclusion probability below this, or a term not
@@ -111,6 +121,7 @@ def diagnose(
     out: dict[str, Any] = {
         "r2": _r2(data, sims, 0.0),
         "holdout_r2": _r2(data, sims, holdout_fraction),
+        "window_r2": _window_r2(model, data),
         "residuals": _residuals(data, sims),
     }
     out["constants"] = _constants(model, correlation)
@@ -166,6 +177,42 @@ def _r2(data: Dataset, sims: list[np.ndarray | None], last: float) -> dict[str, 
         out[s] = float(max(0.0, 1.0 - float(np.mean((y[ok, j] - f[ok, j]) ** 2)) / var))
     vals = [v for v in out.values() if v is not None]
     out["all"] = float(np.mean(vals)) if vals else None
+    return out
+
+
+def _window_r2(model: SymbolicModel, data: Dataset) -> dict[str, float | None] | None:
+    """R^2 (clipped at 0) per state over windows of ``WINDOW`` samples, starts fitted.
+
+    None when the windows cannot be simulated.
+    """
+    states = data.states
+    trajs = list(data.trajectories)
+    compiled = CompiledSystem(states, [(states.index(t.state), t.term) for t in model.terms])
+    sigma, x_all = data_scales(data)
+    guard = Guard.around(x_all, margin=5.0, simulation_time_limit=10.0)
+    try:
+        fit = shoot(
+            compiled,
+            segments(trajs, window_length(trajs, WINDOW)),
+            sigma,
+            guard,
+            np.array([t.coefficient for t in model.terms], dtype=float),
+            fit_theta=False,
+            x0=None,
+            rtol=1e-6,
+            max_nfev=20,
+            time_limit=20.0,
+        )
+    except GuardTripped:
+        return None
+    if fit.residuals.size == 0:
+        return None
+    rss, n = fit.rss(sigma)
+    var = np.nanvar(x_all, axis=0)
+    out: dict[str, float | None] = {}
+    for j, s in enumerate(states):
+        ok = n[j] >= 2 and var[j] > 0
+        out[s] = float(max(0.0, 1.0 - rss[j] / n[j] / var[j])) if ok else None
     return out
 
 
@@ -239,9 +286,14 @@ def _fit_reasons(out: Mapping[str, Any], sims: list[np.ndarray | None]) -> list[
             )
         ]
     reasons = []
+    windows = out.get("window_r2") or {}
+    drifting: set[str] = set()
     for key, part in (("r2", "all data"), ("holdout_r2", "the held-out part")):
         for s, v in out[key].items():
             if s == "all" or v is None or v >= GOOD_R2:
+                continue
+            if (windows.get(s) or 0.0) >= GOOD_R2:
+                drifting.add(s)
                 continue
             level = "poor" if v < POOR_R2 else "doubtful"
             reasons.append(
@@ -253,6 +305,20 @@ def _fit_reasons(out: Mapping[str, Any], sims: list[np.ndarray | None]) -> list[
                     "measure more states, or fit a known structure (sysid.fit_model)",
                 )
             )
+    if drifting:
+        names = ", ".join(f"'{s}' ({100 * windows[s]:.0f}%)" for s in sorted(drifting))
+        reasons.append(
+            _reason(
+                "doubtful",
+                "drifts_over_long_horizons",
+                f"over windows of {WINDOW} samples the model explains most of the variance of "
+                f"{names}, over whole trajectories much less: it follows the data over short "
+                "horizons and drifts over long ones (chaos, several equilibria, or constants a "
+                "little off)",
+                "trust short-horizon predictions; for long ones, check the prediction band "
+                "(result.forecast) and add trajectories from other starts",
+            )
+        )
     for s, info in out["residuals"].items():
         p, rms = info["ljung_box_p"], info["rms"]
         if p is not None and p < LJUNG_BOX_P and rms is not None and rms > RESIDUAL_FLOOR:
