@@ -203,8 +203,8 @@ def _window_r2(model: SymbolicModel, data: Dataset) -> dict[str, float | None] |
             max_nfev=20,
             time_limit=20.0,
         )
-    except GuardTripped:
-        return None
+    except (GuardTripped, SysidError, ArithmeticError, ValueError):
+        return None  # the whole-trajectory checks stand alone
     if fit.residuals.size == 0:
         return None
     rss, n = fit.rss(sigma)
