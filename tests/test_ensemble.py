@@ -141,19 +141,25 @@ def test_terms_the_members_disagree_on_make_the_verdict_doubtful(logistic, law):
     assert "'1' in dN/dt, left out but chosen by 75%" in r["message"]
 
 
-def test_inclusion_of_truth_matches_terms_up_to_their_inner_constants():
-    S = sysid.parse_equation("S", ["S"])
-    from sysid.core.compare import term_shape
-
+def test_inclusion_of_truth_matches_terms_as_the_scorer_does():
     block = {
         "finished": 8,
-        "terms": {"S": [{"shape": term_shape(S / (S + 2.1))[0], "inclusion": 0.875}]},
+        "structures": [
+            {"members": 7, "equations": {"S": "-1.49*S/(S + 2.1)"}},
+            {"members": 1, "equations": {"S": "-0.61*S + 0.05*S**2"}},
+        ],
     }
     assert inclusion_of_truth(block, {"S": "-1.5*S/(S + 2)"}) == {
         "true_min": 0.875,
-        "false_max": 0.0,
+        "false_max": 0.125,
     }
-    assert inclusion_of_truth(block, {"S": "-1.5*S"})["true_min"] == 0.0
+    assert inclusion_of_truth(block, {"S": "-1.5*S"})["true_min"] == 0.125
+    gompertz = {
+        "finished": 2,
+        "structures": [{"members": 2, "equations": {"N": "-0.3*N*log(N) + 1.1736*N"}}],
+    }
+    truth = {"N": "0.3*N*(log(50) - log(N))"}
+    assert inclusion_of_truth(gompertz, truth) == {"true_min": 1.0, "false_max": 0.0}
 
 
 def test_discover_writes_the_ensemble_and_its_figure(logistic, fast_defaults, tmp_path, capsys):

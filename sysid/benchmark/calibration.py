@@ -53,7 +53,26 @@ def calibration_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         counts = [sum(r.get("verdict") == v for r in rs) for v in _VERDICTS]
         none = len(rs) - sum(counts)
         lines.append(f"| {name} | " + " | ".join(map(str, counts)) + f" | {none} |")
+    lines += _misses(
+        "Recovered but not good", [r for r in groups["recovered"] if r.get("verdict") != "good"]
+    )
+    lines += _misses(
+        "Good with held-out R^2 < 0.9",
+        [r for r in groups["held-out R^2 < 0.9"] if r.get("verdict") == "good"],
+    )
     return lines + inclusion_lines(mine)
+
+
+def _misses(title: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line naming the cells (problem, noise, sampling, seed, verdict) of a kind."""
+    if not rows:
+        return []
+    cells = ", ".join(
+        f"{r['problem']} {float(r['noise']):g} {r['sampling']} seed {r['seed']} "
+        f"({r.get('verdict')})"
+        for r in sorted(rows, key=lambda r: (r["problem"], float(r["noise"]), int(r["seed"])))
+    )
+    return ["", f"{title} ({len(rows)}): {cells}."]
 
 
 def _value(row: Mapping[str, Any], key: str) -> float | None:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from sysid.core.compare import compare_with_constants, term_shape
+from sysid.core.compare import compare_with_constants, term_shapes
 from sysid.core.errors import ConfigError, DataError, EquationError
 from sysid.core.expressions import parse_equation
 from sysid.data.dataset import Dataset
@@ -154,6 +154,10 @@ def inclusion_of_truth(
 ) -> dict[str, float | None]:
     """The ensemble's inclusion probabilities of the true terms and of the others.
 
+    Terms are matched as the scorer matches them (:func:`~sysid.core.compare.term_shapes`:
+    expanded, numbers such as ``log(50)`` evaluated, rational terms as partial
+    fractions), over the systems the members chose (``ensemble["structures"]``).
+
     Parameters
     ----------
     ensemble : mapping
@@ -170,21 +174,24 @@ def inclusion_of_truth(
 
     Examples
     --------
-    >>> block = {"finished": 4, "terms": {"x": [
-    ...     {"shape": "x", "inclusion": 1.0}, {"shape": "x**2", "inclusion": 0.25}]}}
+    >>> block = {"finished": 4, "structures": [
+    ...     {"members": 3, "equations": {"x": "-0.49*x"}},
+    ...     {"members": 1, "equations": {"x": "-0.5*x + 0.01*x**2"}}]}
     >>> inclusion_of_truth(block, {"x": "-0.5*x"})
     {'true_min': 1.0, 'false_max': 0.25}
     """
     if not ensemble or not ensemble.get("finished"):
         return {"true_min": None, "false_max": None}
-    states = list(truth)
+    states, n = list(truth), ensemble["finished"]
     true_min, false_max = 1.0, 0.0
     for s in states:
-        expr = sp.expand(_plain(_as_expr(truth[s], states, f"true equation of {s!r}")))
-        shapes = {term_shape(t.as_coeff_Mul()[1])[0] for t in sp.Add.make_args(expr) if t != 0}
-        found = {r["shape"]: r["inclusion"] for r in ensemble["terms"].get(s, [])}
-        true_min = min([true_min, *(found.get(k, 0.0) for k in shapes)])
-        false_max = max([false_max, *(v for k, v in found.items() if k not in shapes)])
+        true = term_shapes(_plain(_as_expr(truth[s], states, f"true equation of {s!r}")), states)
+        counts: dict[str, int] = {}
+        for structure in ensemble["structures"]:
+            for k in term_shapes(structure["equations"][s], states):
+                counts[k] = counts.get(k, 0) + int(structure["members"])
+        true_min = min([true_min, *(counts.get(k, 0) / n for k in true)])
+        false_max = max([false_max, *(c / n for k, c in counts.items() if k not in true)])
     return {"true_min": true_min, "false_max": false_max}
 
 
