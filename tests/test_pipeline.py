@@ -108,6 +108,9 @@ def test_save_load_round_trip(lv_result, lv_saved):
     np.testing.assert_array_equal(back.field.predict(x), lv_result.field.predict(x))
     assert back.data.sha256() == lv_result.data.sha256()
     assert back.score["structure_recovered"] is True
+    assert back.verdict == lv_result.verdict and back.diagnostics == json.loads(
+        json.dumps(lv_result.diagnostics)
+    )
 
 
 def test_result_is_printable(lv_result):

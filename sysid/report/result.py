@@ -384,7 +384,23 @@ class DiscoveryResult:
             holdout=holdout,
         )
         res.extra["pareto"] = info.get("pareto", {})
+        for key in _CARRIED:  # the checks and the ensemble come back as written
+            if key in info:
+                res.extra[key] = info[key]
         return res
+
+
+#: Blocks of ``result.json`` that :meth:`DiscoveryResult.load` carries back into ``extra``.
+_CARRIED = (
+    "diagnostics",
+    "ensemble",
+    "field_ensemble",
+    "interrupted",
+    "partial",
+    "expression_search",
+    "recover",
+    "options",
+)
 
 
 def _json_safe(obj: Any) -> Any:
