@@ -121,7 +121,9 @@ def _terms(
     out: dict[str, list[tuple[str, str, float]]] = {s: [] for s in states}
     for state, term, coef in terms:
         shape, norm, factor = term_shape(sp.sympify(term))
-        label = norm.xreplace({f: sp.Float(f, 4) for f in norm.atoms(sp.Float)})
+        label = norm.xreplace(  # readable: 4 digits, and v/(h + 4078.0), not v/(1.0*h + ...)
+            {f: sp.Integer(1) if float(f) == 1.0 else sp.Float(f, 4) for f in norm.atoms(sp.Float)}
+        )
         out[state].append((shape, str(label), float(coef) * factor))
     return out
 
