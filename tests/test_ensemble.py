@@ -192,7 +192,10 @@ def without_ensemble(logistic, fast_defaults):
     return sysid.discover(logistic, quiet=True, select_options={"ensemble": 0})
 
 
-def test_ensemble_zero_writes_no_ensemble(without_ensemble):
+def test_ensemble_zero_writes_no_ensemble(without_ensemble, tmp_path):
+    without_ensemble.save(tmp_path / "off")
+    assert not (tmp_path / "off" / "inclusion.png").exists()
+    assert not (tmp_path / "off" / "figures_failed.txt").exists()
     assert without_ensemble.ensemble is None
     assert "ensemble" not in without_ensemble.to_dict()
     assert "ensemble_s" not in without_ensemble.timings

@@ -333,13 +333,15 @@ class DiscoveryResult:
             self.field.save(out / "field")
         if figures:
             failed = []
-            for name, fn in (
+            plots = [
                 ("trajectories.png", self.plot_trajectories),
                 ("phase_portrait.png", self.plot_phase_portrait),
                 ("pareto.png", self.plot_pareto),
-                ("inclusion.png", self.plot_inclusion),
                 ("loss.png", self.plot_loss),
-            ):
+            ]
+            if self.ensemble and self.ensemble.get("finished"):  # none with the ensemble off
+                plots.insert(3, ("inclusion.png", self.plot_inclusion))
+            for name, fn in plots:
                 try:
                     fn(path=out / name)
                 except Exception as err:  # noqa: BLE001 - figures never lose results
