@@ -59,7 +59,7 @@ from sysid.neural.field import NeuralField
 from sysid.report.diagnostics import diagnose
 from sysid.report.result import DiscoveryResult
 from sysid.report.scoring import simulated_r2
-from sysid.select.ensemble import model_member, run_ensemble, summarize
+from sysid.select.ensemble import failed_member, model_member, run_ensemble, summarize
 from sysid.select.options import Selection
 from sysid.select.selection import select_model
 from sysid.symbolic.library import Library
@@ -452,22 +452,15 @@ class SysID(BaseEstimator):
                     warnings.simplefilter("ignore")
                     member.fit(ds)
             except SysidError as err:
-                results.append(
-                    {"member": i, "status": "failed", "reason": f"{type(err).__name__}: {err}"}
-                )
+                results.append(failed_member(i, f"{type(err).__name__}: {err}"))
                 continue
             if member.extra_.get("interrupted"):
                 break
             results.append(model_member(i, member.model_))
-        ok = [r for r in results if r["status"] == "ok"]
         return {
             "members": n,
             "seeds": seeds,
-            "finished": len(ok),
-            "failed": [
-                {"member": r["member"], "reason": r["reason"]} for r in results if r not in ok
-            ],
-            **summarize(self.model_, ok),
+            **summarize(self.model_, results),
             "interrupted": len(results) < n,
             "seconds": round(time.perf_counter() - start, 3),
         }

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from statistics import median
 from typing import Any
 
 __all__ = ["calibration_lines", "inclusion_lines"]
@@ -110,12 +111,7 @@ def inclusion_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         high = sum(v >= 0.75 for v in true)
         loud = sum(v > 0.5 for v in other)
         lines.append(
-            f"| {name} | {len(rs)} | {_median(true):.3g} | {true[0]:.3g} | {high} of {len(rs)} "
-            f"| {_median(other):.3g} | {loud} of {len(rs)} |"
+            f"| {name} | {len(rs)} | {median(true):.3g} | {true[0]:.3g} | {high} of {len(rs)} "
+            f"| {median(other):.3g} | {loud} of {len(rs)} |"
         )
     return lines
-
-
-def _median(values: Sequence[float]) -> float:
-    n = len(values)
-    return values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])

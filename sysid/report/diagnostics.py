@@ -54,7 +54,7 @@ import numpy as np
 from sysid.core.errors import SysidError
 from sysid.core.ode import CompiledSystem, Guard, GuardTripped
 from sysid.data.dataset import Dataset
-from sysid.fit.shooting import data_scales, segments, shoot, window_length
+from sysid.fit.shooting import data_scales, simulate_windows
 from sysid.select.holdout import n_training
 from sysid.symbolic.model import SymbolicModel
 
@@ -186,27 +186,20 @@ def _window_r2(model: SymbolicModel, data: Dataset) -> dict[str, float | None] |
     None when the windows cannot be simulated.
     """
     states = data.states
-    trajs = list(data.trajectories)
-    compiled = CompiledSystem(states, [(states.index(t.state), t.term) for t in model.terms])
     sigma, x_all = data_scales(data)
-    guard = Guard.around(x_all, margin=5.0, simulation_time_limit=10.0)
     try:
-        fit = shoot(
-            compiled,
-            segments(trajs, window_length(trajs, WINDOW)),
+        fit = simulate_windows(
+            CompiledSystem(states, [(states.index(t.state), t.term) for t in model.terms]),
+            list(data.trajectories),
             sigma,
-            guard,
+            Guard.around(x_all, margin=5.0, simulation_time_limit=10.0),
             np.array([t.coefficient for t in model.terms], dtype=float),
-            fit_theta=False,
-            x0=None,
+            segment_points=WINDOW,
             rtol=1e-6,
-            max_nfev=20,
             time_limit=20.0,
         )
     except (GuardTripped, SysidError, ArithmeticError, ValueError):
         return None  # the whole-trajectory checks stand alone
-    if fit.residuals.size == 0:
-        return None
     rss, n = fit.rss(sigma)
     var = np.nanvar(x_all, axis=0)
     out: dict[str, float | None] = {}

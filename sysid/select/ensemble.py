@@ -28,6 +28,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from sysid.symbolic.model import SymbolicModel
 from sysid.symbolic.sparse import Candidate
 
 __all__ = [
+    "failed_member",
     "half_sample",
     "model_member",
     "rivals",
@@ -90,14 +92,7 @@ def half_sample(data: Dataset, fraction: float, rng: np.random.Generator) -> Dat
         trajectories.append(Trajectory(tr.t[idx], tr.x[idx], tr.name))
     with warnings.catch_warnings():  # the full data's warnings were given already
         warnings.simplefilter("ignore")
-        return Dataset(
-            trajectories,
-            data.states,
-            time_unit=data.time_unit,
-            units=dict(data.units),
-            source=data.source,
-            time_origin=data.time_origin,
-        )
+        return replace(data, trajectories=trajectories, units=dict(data.units))
 
 
 def rivals(report: SelectionReport, n: int = RIVALS) -> list[dict[str, Candidate]]:
@@ -147,10 +142,9 @@ def _member(
             warnings.simplefilter("ignore")
             winner, scores, fits = score_systems(systems, part, **kwargs)
     except (SysidError, ArithmeticError, ValueError) as err:
-        return {"member": index, "status": "failed", "reason": f"{type(err).__name__}: {err}"}
+        return failed_member(index, f"{type(err).__name__}: {err}")
     if winner is None:
-        reasons = "; ".join(c.reason for c in scores)
-        return {"member": index, "status": "failed", "reason": f"every system failed: {reasons}"}
+        return failed_member(index, "every system failed: " + "; ".join(c.reason for c in scores))
     fit = fits[winner]
     terms = [(s, t, c) for (s, t), c in zip(fit.terms, fit.coefficients, strict=True)]
     rhs = {s: sp.Integer(0) for s in data.states}
@@ -265,26 +259,28 @@ def run_ensemble(
         seed=seed,
     )
     select_kwargs = {"time_limit": 60.0, **(select_kwargs or {})}
-    n_jobs = min(members, os.cpu_count() or 1) if jobs is None else min(jobs, members)
+    n_jobs = min(members, jobs or os.cpu_count() or 1)
     systems = rivals(report, n_rivals)
     results, out_of_time, interrupted = _run_members(
-        systems, data, members, fraction, max(n_jobs, 1), time_limit, seed, select_kwargs
+        systems, data, members, fraction, n_jobs, time_limit, seed, select_kwargs
     )
-    ok = [r for r in results if r["status"] == "ok"]
     summary: dict[str, Any] = {
         "members": int(members),
-        "finished": len(ok),
-        "failed": [{"member": r["member"], "reason": r["reason"]} for r in results if r not in ok],
         "resample": RESAMPLE.format(fraction),
         "fraction": float(fraction),
-        "jobs": int(max(n_jobs, 1)),
+        "jobs": int(n_jobs),
         "rivals": len(systems),
-        **summarize(model, ok, systems),
+        **summarize(model, results, systems),
         "out_of_time": bool(out_of_time),
         "interrupted": bool(interrupted),
         "seconds": round(time.perf_counter() - start, 3),
     }
     return summary
+
+
+def failed_member(index: int, reason: str) -> dict[str, Any]:
+    """A member that chose no system, and why (for :func:`summarize`)."""
+    return {"member": index, "status": "failed", "reason": reason}
 
 
 def model_member(index: int, model: SymbolicModel) -> dict[str, Any]:
@@ -299,14 +295,17 @@ def model_member(index: int, model: SymbolicModel) -> dict[str, Any]:
 
 def summarize(
     model: SymbolicModel,
-    ok: Sequence[Mapping[str, Any]],
+    results: Sequence[Mapping[str, Any]],
     systems: Sequence[Mapping[str, Candidate]] = (),
 ) -> dict[str, Any]:
-    """``terms``, ``structures`` and ``chosen_structure`` of the finished members ``ok``.
+    """``finished``, ``failed``, ``terms``, ``structures`` and ``chosen_structure`` of members.
 
+    ``results`` are :func:`model_member` and :func:`failed_member` entries.
     Every term of the chosen ``model`` and of the ``systems`` offered to the
     members is listed, those no member chose with inclusion 0.
     """
+    ok = [r for r in results if r["status"] == "ok"]
+    failed = [{"member": r["member"], "reason": r["reason"]} for r in results if r not in ok]
     chosen = _terms(model.states, [(t.state, t.term, t.coefficient) for t in model.terms])
     offered = _terms(
         model.states,
@@ -358,6 +357,8 @@ def summarize(
         for k, c in counts.most_common()
     ]
     return {
+        "finished": n,
+        "failed": failed,
         "terms": terms,
         "structures": structures,
         "chosen_structure": round(counts.get(main, 0) / n, 4) if n else None,

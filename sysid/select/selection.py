@@ -18,11 +18,7 @@ from sysid.core.renamed import renamed_keywords
 from sysid.data.dataset import Dataset, Trajectory, load_data
 from sysid.fit.polish import has_inner_constants, refit_all
 from sysid.fit.refit import RefitResult, _scales, refine
-from sysid.fit.shooting import (
-    segments,
-    shoot,
-    window_length,
-)
+from sysid.fit.shooting import simulate_windows
 from sysid.select.candidates import checked_fronts, describe, pruned_systems
 from sysid.select.choice import choose, explain
 from sysid.select.holdout import split_holdout
@@ -232,13 +228,18 @@ def select_model(
     )
     data = load_data(data)
     fronts = checked_fronts(fronts, data.states)
+    tried, x_all, what = _start(data, opts)
+    _explore(tried, fronts, opts, start)
+    _refit_searched(tried, tried.scorer.train)
+    return _final_model(tried, data, fronts, x_all, what, start)
+
+
+def _start(data: Dataset, opts: Selection) -> tuple[_Tried, np.ndarray, str]:
+    """An empty record of systems tried, its scorer set up on ``data``; all samples; the holdout."""
     sigma, x_all = _scales(data)
     train, test, what = split_holdout(data, opts)
-    guard = Guard.around(x_all, margin=margin, simulation_time_limit=max(time_limit, 5.0))
-    tried = _Tried(_Scorer(data.states, train, test, sigma, guard, opts))
-    _explore(tried, fronts, opts, start)
-    _refit_searched(tried, train)
-    return _final_model(tried, data, fronts, x_all, what, start)
+    guard = Guard.around(x_all, margin=opts.margin, simulation_time_limit=max(opts.time_limit, 5.0))
+    return _Tried(_Scorer(data.states, train, test, sigma, guard, opts)), x_all, what
 
 
 @single_threaded
@@ -268,12 +269,7 @@ def score_systems(
     fits : list of RefitResult or None
         Each system's training fit (None where it failed).
     """
-    opts = Selection(**options)
-    data = load_data(data)
-    sigma, x_all = _scales(data)
-    train, test, _ = split_holdout(data, opts)
-    guard = Guard.around(x_all, margin=opts.margin, simulation_time_limit=max(opts.time_limit, 5.0))
-    tried = _Tried(_Scorer(data.states, train, test, sigma, guard, opts))
+    tried, _, _ = _start(load_data(data), Selection(**options))
     for sys_ in systems:
         tried.add(dict(sys_), _origin(sys_))
     return choose(tried.scores), tried.scores, tried.fits
@@ -358,23 +354,16 @@ class _Scorer:
         if not self.test:
             return None
         states, o = self.states, self.opts
-        compiled = CompiledSystem(states, [(states.index(s), t) for s, t in fit.terms])
-        segs = segments(self.test, window_length(self.test, o.segment_points))
-        hfit = shoot(
-            compiled,
-            segs,
+        return simulate_windows(
+            CompiledSystem(states, [(states.index(s), t) for s, t in fit.terms]),
+            self.test,
             self.sigma,
             self.guard,
             fit.coefficients,
-            fit_theta=False,
-            x0=None,
+            segment_points=o.segment_points,
             rtol=o.rtol,
-            max_nfev=20,
             time_limit=max(o.time_limit / 2, 5.0),
         )
-        if hfit.residuals.size == 0:
-            raise GuardTripped(hfit.message, "blow-up")
-        return hfit
 
     def _holdout_scores(
         self, hfit: Any, sys_: dict[str, Candidate], n_tr: np.ndarray, m2ll_tr: float
@@ -538,10 +527,14 @@ def _warm(system: dict[str, Candidate], fit: RefitResult | None) -> dict[str, Ca
     out = {}
     for s in fit.states:  # the fit's order of coefficients: states, then terms
         c = system[s]
-        coef = np.array([next(values) for _ in c.terms])
-        expr = sum((sp.Float(k) * t for k, t in zip(coef, c.terms, strict=True)), sp.Integer(0))
-        out[s] = replace(c, coefficients=coef, expr=expr)
+        out[s] = _with_coefficients(c, c.terms, np.array([next(values) for _ in c.terms]))
     return {s: out[s] for s in system}
+
+
+def _with_coefficients(c: Candidate, terms: Sequence[sp.Expr], coef: np.ndarray) -> Candidate:
+    """``c`` with the given terms and coefficients, its expression rebuilt from them."""
+    expr = sum((sp.Float(k) * t for k, t in zip(coef, terms, strict=True)), sp.Integer(0))
+    return replace(c, terms=tuple(terms), coefficients=coef, expr=expr)
 
 
 def _refit_inner_constants(
@@ -574,7 +567,5 @@ def _refit_inner_constants(
         if len(est) != system[s].n_terms:  # pragma: no cover - refit_all keeps the terms
             return system
         coef = np.array([t.coefficient for t in est])
-        terms = tuple(t.term for t in est)
-        expr = sum((sp.Float(k) * t for k, t in zip(coef, terms, strict=True)), sp.Integer(0))
-        new[s] = replace(system[s], terms=terms, coefficients=coef, expr=expr)
+        new[s] = _with_coefficients(system[s], [t.term for t in est], coef)
     return new
