@@ -1,8 +1,8 @@
 """Bad inputs, each through the command line or the Python API: exit code and message.
 
-Every case runs with the neural field's ``fit`` replaced by a tripwire, so the
-table also shows that none of them starts training: a bad input is reported
-before any work. Run from the repository root::
+Every case runs with the neural field's ``fit`` and the gray-box fit replaced
+by a tripwire, so the table also shows that none of them starts training or
+fitting: a bad input is reported before any work. Run from the repository root::
 
     python examples/bad_inputs.py [-o examples/bad_inputs.md]
 
@@ -24,6 +24,7 @@ import numpy as np
 
 import sysid
 from sysid.cli import main as cli
+from sysid.fit import graybox
 from sysid.neural.field import NeuralField
 
 
@@ -67,6 +68,19 @@ def _files(root: Path) -> dict[str, str]:
         'name = "x"\nstates = ["x"]\nequations = { x = "__import__(1)" }\n'
     )
     out["bad_toml"] = str(root / "bad.toml")
+    model = 'states = ["x"]\nequations = { x = "-k*x" }\n'
+    models = {
+        "model_key": model + 'unknown = { k = 1.0 }\nguesses = { k = 1 }\n',
+        "model_name": 'states = ["x"]\nequations = { x = "-k*x*z" }\nunknown = { k = 1.0 }\n',
+        "model_none": model,
+        "model_bounds": model + "unknown = { k = { guess = 5.0, bounds = [0.0, 1.0] } }\n",
+        "model_derived": model + 'unknown = { k = 1.0 }\nderived = { tau = "k*t" }\n',
+        "model_column": model + 'unknown = { k = 1.0 }\ncolumns = { x = "conc" }\n',
+        "model_ok": model + "unknown = { k = 1.0 }\n",
+    }
+    for name, text in models.items():
+        (root / f"{name}.toml").write_text(text)
+        out[name] = str(root / f"{name}.toml")
     return out
 
 
@@ -105,6 +119,14 @@ def _cli_cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
         ("recover: too few samples", ["recover", "sir", "--n-samples", "2"]),
         ("recover: problem file without parameters", ["recover", f["bad_toml"]]),
         ("simulate: -o in a missing folder", ["simulate", "sir", "-o", "/no/such/dir/x.csv"]),
+        ("fit: missing model file", ["fit", f["missing_file"] + ".toml", f["good"]]),
+        ("fit: unknown model-file key", ["fit", f["model_key"], f["good"]]),
+        ("fit: undeclared name in an equation", ["fit", f["model_name"], f["good"]]),
+        ("fit: nothing unknown", ["fit", f["model_none"], f["good"]]),
+        ("fit: guess outside its bounds", ["fit", f["model_bounds"], f["good"]]),
+        ("fit: derived quantity uses t", ["fit", f["model_derived"], f["good"]]),
+        ("fit: mapped column not in the data", ["fit", f["model_column"], f["good"]]),
+        ("fit: --starts 0", ["fit", f["model_ok"], f["good"], "--starts", "0"]),
         ("bench: unknown problem", ["bench", "no-such-problem", "-o", "/tmp/b"]),
         ("bench: bad noise list", ["bench", "sir", "--noise", "0,a", "-o", "/tmp/b"]),
     ]
@@ -165,6 +187,7 @@ def main() -> int:
     parser.add_argument("-o", "--output", default="examples/bad_inputs.md")
     args = parser.parse_args()
     NeuralField.fit = _tripwire  # any training ends the case with _Trained
+    graybox.fit = _tripwire  # as does any gray-box fit (sysid fit, fit_model)
     rows, bad = [], 0
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -51,11 +51,13 @@ if TYPE_CHECKING:  # the names below load on first use (PEP 562): `sysid --help`
     from sysid.data.simulation import simulate
     from sysid.discovery import discover, recover
     from sysid.fit.graybox import GrayBoxResult, fit_model
+    from sysid.fit.model_file import ModelFile, load_model_file
     from sysid.fit.polish import polish_model
     from sysid.fit.refit import refine
     from sysid.neural.field import NeuralField
     from sysid.pipeline import NotFittedError, SysID
-    from sysid.report.diagnostics import diagnose
+    from sysid.report.diagnostics import diagnose, diagnose_fit
+    from sysid.report.fit_report import FitReport, fit_model_file
     from sysid.report.result import DiscoveryResult
     from sysid.report.scoring import score
     from sysid.select.ensemble import run_ensemble
@@ -83,12 +85,17 @@ _LAZY = {
     "recover": "sysid.discovery",
     "GrayBoxResult": "sysid.fit.graybox",
     "fit_model": "sysid.fit.graybox",
+    "ModelFile": "sysid.fit.model_file",
+    "load_model_file": "sysid.fit.model_file",
     "polish_model": "sysid.fit.polish",
     "refine": "sysid.fit.refit",
     "NeuralField": "sysid.neural.field",
     "NotFittedError": "sysid.pipeline",
     "SysID": "sysid.pipeline",
     "diagnose": "sysid.report.diagnostics",
+    "diagnose_fit": "sysid.report.diagnostics",
+    "FitReport": "sysid.report.fit_report",
+    "fit_model_file": "sysid.report.fit_report",
     "run_ensemble": "sysid.select.ensemble",
     "DiscoveryResult": "sysid.report.result",
     "score": "sysid.report.scoring",
@@ -149,6 +156,11 @@ __all__ = [
     "SymbolicModel",
     "fit_model",
     "GrayBoxResult",
+    "ModelFile",
+    "load_model_file",
+    "fit_model_file",
+    "FitReport",
+    "diagnose_fit",
     "SysidError",
     "SysidInputError",
     "SysidRuntimeError",

@@ -240,7 +240,9 @@ def _outdir(value: str) -> Path:
     return path
 
 
-def _add_seed_outdir(parser: argparse.ArgumentParser, default_out: str) -> None:
+def _add_seed_outdir(
+    parser: argparse.ArgumentParser, default_out: str, ensemble: bool = True
+) -> None:
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     parser.add_argument(
         "-o",
@@ -252,6 +254,8 @@ def _add_seed_outdir(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument(
         "--no-figures", action="store_true", help="write result.json only, no PNG figures"
     )
+    if not ensemble:
+        return
     parser.add_argument(
         "--ensemble",
         type=int,
@@ -270,10 +274,8 @@ def _add_seed_outdir(parser: argparse.ArgumentParser, default_out: str) -> None:
     )
 
 
-def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "data", metavar="FILE.csv", help="trajectories (format: docs/contract.md#data-files)"
-    )
+def _add_column_arguments(parser: argparse.ArgumentParser) -> None:
+    """How to read a CSV file: its time and trajectory id columns."""
     parser.add_argument(
         "--time-column", default="t", metavar="T", help="name of the time column (default: t)"
     )
@@ -283,6 +285,13 @@ def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="C",
         help="name of the trajectory id column (default: trajectory, if present)",
     )
+
+
+def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "data", metavar="FILE.csv", help="trajectories (format: docs/contract.md#data-files)"
+    )
+    _add_column_arguments(parser)
     parser.add_argument(
         "--states",
         default=None,
@@ -457,6 +466,71 @@ def _coefficient_lines(res) -> list[str]:
     for s, items in by_state.items():
         lines.append(f"  d{s}/dt coefficients  " + "; ".join(items))
     return lines
+
+
+# ---------------------------------------------------------------- fit
+def _add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "model",
+        metavar="MODEL.toml",
+        help="known equations with unknown constants (format: docs/contract.md#model-files)",
+    )
+    parser.add_argument(
+        "data", metavar="FILE.csv", help="measurements (format: docs/contract.md#data-files)"
+    )
+    _add_column_arguments(parser)
+    parser.add_argument(
+        "--starts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="starts of the fit: the guesses, then N-1 random perturbations (default: 1)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help="wall seconds for the whole fit; the best point so far is reported (default: none)",
+    )
+    _add_seed_outdir(parser, "sysid-fit", ensemble=False)
+
+
+@_command(
+    "fit",
+    "fit the unknown constants of known equations to data; write result.json and a figure",
+    _add_fit_arguments,
+)
+def _cmd_fit(args: argparse.Namespace) -> int:
+    """Gray-box fit of a model file."""
+    from sysid.fit.model_file import load_model_file
+    from sysid.report.fit_report import fit_model_file
+
+    model = load_model_file(args.model)
+    outdir = _outdir(args.output)
+    if args.starts < 1:
+        raise ConfigError(f"must be 1 or more, found {args.starts}", source="--starts")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise ConfigError(
+            f"must be a positive number, found {args.time_limit}", source="--time-limit"
+        )
+    traj_col = args.trajectory_column or "trajectory"
+    if args.trajectory_column is not None and Path(args.data).is_file():
+        _require_column(args.data, args.trajectory_column)
+    _say(args, f"fitting {', '.join(model.unknown)} of {model.source} to {args.data}")
+    report = fit_model_file(
+        model,
+        args.data,
+        time_column=args.time_column,
+        trajectory_column=traj_col,
+        seed=args.seed,
+        n_starts=args.starts,
+        time_limit=args.time_limit,
+    )
+    print("\n".join(report.lines()))
+    path = report.save(outdir, figures=not args.no_figures)
+    _say(args, f"fit {report.timings['fit_s']:.1f} s; wrote {path}")
+    return 0
 
 
 def _add_recover_arguments(parser: argparse.ArgumentParser) -> None:

@@ -65,7 +65,7 @@ def test_one_state_that_rises_and_falls_points_to_a_hidden_state(infected):
     assert d["verdict"] == "poor" and d["data"]["rises_and_falls"] is True
     hidden = next(r for r in d["reasons"] if r["code"] == "hidden_state")
     assert "an unobserved state is likely" in hidden["message"]
-    assert "sysid.fit_model(equations, data, observed=['I']" in hidden["remedy"]
+    assert "observed = ['I'] and 'sysid fit MODEL.toml DATA.csv'" in hidden["remedy"]
 
 
 def test_weak_and_correlated_constants_and_implausible_starts(logistic):

@@ -255,7 +255,11 @@ BAD = [
     (dict(observed=["Q"]), ConfigError, r"\['Q'\] are not states"),
     (dict(observed=["S"]), DataError, r"observed state\(s\) \['S'\] have no data column"),
     (dict(observed=[]), ConfigError, "non-empty list"),
-    (dict(columns={"I": "in_bed"}), DataError, "no state of the model"),
+    (
+        dict(columns={"I": "in_bed"}),
+        DataError,
+        r"the column\(s\) \['in_bed'\] of state\(s\) \['I'\] are not in the data",
+    ),
     (dict(columns={"Z": "I"}), ConfigError, "columns maps 'Z'"),
     (dict(initial_state={"S": 762, "I": 1, "Q": 0}), ConfigError, r"\['Q'\] are not states"),
     (dict(initial_state={"S": "many", "I": 1, "R": 0}), ConfigError, "initial value of 'S'"),

@@ -403,13 +403,17 @@ def problem_from_text(text: str, where: str = "problem") -> Problem:
     >>> problem_from_text(p.path.read_text()).name
     'sir'
     """
+    return problem_from_dict(read_toml(text, where), where)
+
+
+def read_toml(text: str, where: str) -> dict[str, Any]:
+    """TOML text as a dict; a syntax error is a :class:`ProblemFileError` naming ``where``."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ProblemFileError(
             f"not valid TOML ({err})", source=where, hint="check quotes, brackets and commas"
         ) from None
-    return problem_from_dict(data, where)
 
 
 def load_problems(path: str | os.PathLike | None = None) -> list[Problem]:

@@ -377,6 +377,14 @@ def _observed(
         available = [f"x{i}" for i in range(1 if x_arr.ndim == 1 else x_arr.shape[-1])]
     have = [c for c in (available or []) if c not in (time_column, trajectory_column)]
     if observed is None:
+        absent = [s for s in cols if cols[s] not in have]
+        if available is not None and absent:  # a mapped column says: this state is measured
+            raise DataError(
+                f"the column(s) {[cols[s] for s in absent]} of state(s) {absent} are not in the "
+                f"data; columns are {have}",
+                source="argument 'data'",
+                hint="correct the column names in columns={state: column}",
+            )
         obs = tuple(s for s in states if cols.get(s, s) in have)
         if not obs:
             raise DataError(

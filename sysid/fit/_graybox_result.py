@@ -19,6 +19,7 @@ from scipy import stats
 
 from sysid.core.errors import ConfigError, DataError, EquationError, SimulationError
 from sysid.core.expressions import parse_equation
+from sysid.core.jsonable import json_safe
 from sysid.core.ode import GuardTripped
 
 __all__ = ["GrayBoxResult", "DerivedQuantity"]
@@ -244,7 +245,7 @@ class GrayBoxResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of everything but the dense trajectories."""
-        return _json_safe(
+        return json_safe(
             {
                 "states": list(self.states),
                 "observed": list(self.observed),
@@ -321,20 +322,6 @@ class GrayBoxResult:
 # --------------------------------------------------------------------------- helpers
 def _finite_or_none(v: float) -> float | None:
     return float(v) if v is not None and np.isfinite(v) else None
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        return _finite_or_none(float(obj))
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 def _quantile(dof: int) -> float:

@@ -308,10 +308,11 @@ def _result(
     intervals = {}
     for i, name in enumerate(params):
         if prob.param.log[i]:
-            intervals[name] = (
-                float(theta[i] * np.exp(-q * se_z[i])),
-                float(theta[i] * np.exp(q * se_z[i])),
-            )
+            with np.errstate(over="ignore"):  # an unidentifiable rate: the interval is (0, inf)
+                intervals[name] = (
+                    float(theta[i] * np.exp(-q * se_z[i])),
+                    float(theta[i] * np.exp(q * se_z[i])),
+                )
         else:
             intervals[name] = (
                 float(theta[i] - q * cov.stderr[i]),

@@ -54,11 +54,13 @@ import numpy as np
 from sysid.core.errors import SysidError
 from sysid.core.ode import CompiledSystem, Guard, GuardTripped
 from sysid.data.dataset import Dataset
+from sysid.data.trajectory import Trajectory
+from sysid.fit._graybox_result import GrayBoxResult
 from sysid.fit.shooting import data_scales, simulate_windows
 from sysid.select.holdout import n_training
 from sysid.symbolic.model import SymbolicModel
 
-__all__ = ["diagnose", "VERDICTS"]
+__all__ = ["diagnose", "diagnose_fit", "VERDICTS"]
 
 VERDICTS = ("good", "doubtful", "poor")
 
@@ -133,6 +135,89 @@ def diagnose(
     worst = max((VERDICTS.index(r["level"]) for r in reasons), default=0)
     out["verdict"] = VERDICTS[worst]
     out["reasons"] = reasons
+    return out
+
+
+def diagnose_fit(result: GrayBoxResult) -> dict[str, Any]:
+    """The ``diagnostics`` block of a gray-box fit (:func:`sysid.fit_model`, ``sysid fit``).
+
+    The checks of :func:`diagnose` on the observed states: R^2 of the fitted
+    simulation, the residuals' bias and autocorrelation, each unknown constant's
+    significance and their largest correlation, the data's support, and the
+    fit's own state (converged, identifiable). There is no held-out part (the
+    structure was given, not chosen) and no ensemble.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sysid.fit.graybox import fit_model
+    >>> t = np.linspace(0.0, 4.0, 30)
+    >>> res = fit_model({"x": "-k*x"}, (t, 2.0 * np.exp(-0.7 * t)),
+    ...                 parameters={"k": 1.0}, columns={"x": "x0"})
+    >>> diagnose_fit(res)["verdict"]
+    'good'
+    """
+    data = Dataset(
+        [Trajectory(tr["t"], tr["data"], name=tr["name"]) for tr in result.trajectories],
+        states=result.observed,
+    )
+    cols = [result.states.index(s) for s in result.observed]
+    sims = [tr["x"][:, cols] if np.isfinite(tr["x"]).all() else None for tr in result.trajectories]
+    out: dict[str, Any] = {"r2": _r2(data, sims, 0.0), "residuals": _residuals(data, sims)}
+    starts = [[x0[s] for s in result.observed] for x0 in result.initial_states]
+    out["constants"] = _fit_constants(result)
+    out["data"] = _support(data, starts)
+    reasons = _fit_reasons({**out, "holdout_r2": {}}, sims)
+    reasons += _constant_reasons(out["constants"])
+    reasons += [  # a hidden state is what a gray-box model with several states is for
+        r
+        for r in out["data"].pop("reasons")
+        if len(result.states) == 1 or r["code"] != "hidden_state"
+    ]
+    if not result.identifiable:
+        reasons.append(
+            _reason(
+                "doubtful",
+                "unidentifiable",
+                "some combination of the unknowns does not change the fit: their standard "
+                "errors are infinite",
+                "fix one of them at a known value (parameters=), or measure another state",
+            )
+        )
+    if not result.success:
+        reasons.append(
+            _reason(
+                "doubtful",
+                "not_converged",
+                f"the fit did not converge: {result.message}",
+                "give a longer time limit, other start guesses, or more starts (--starts)",
+            )
+        )
+    worst = max((VERDICTS.index(r["level"]) for r in reasons), default=0)
+    out["verdict"] = VERDICTS[worst]
+    out["reasons"] = reasons
+    return out
+
+
+def _fit_constants(result: GrayBoxResult) -> dict[str, Any]:
+    """Each unknown's significance and the largest correlation between two of them."""
+    names = list(result.parameters)
+    terms = []
+    for n in names:
+        se, v = result.stderr[n], result.parameters[n]
+        sig = abs(v) / se if np.isfinite(se) and se > 0 else (float("inf") if se == 0 else None)
+        terms.append({"name": n, "significance": sig})
+    out: dict[str, Any] = {"terms": terms, "max_correlation": None, "between": None}
+    cov = np.asarray(result.covariance, dtype=float)[: len(names), : len(names)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(np.diag(cov))
+        corr = cov / np.outer(sd, sd)
+    if len(names) > 1 and np.isfinite(corr).any():
+        off = np.abs(corr - np.diag(np.diag(corr)))
+        off[~np.isfinite(off)] = 0.0
+        i, j = np.unravel_index(int(np.argmax(off)), off.shape)
+        out["max_correlation"] = float(off[i, j])
+        out["between"] = [names[i], names[j]]
     return out
 
 
@@ -259,8 +344,8 @@ def _constants(
 
 
 def _label(term: Mapping[str, Any]) -> str:
-    """``dx/dt: x*y``: a constant named by its equation and term."""
-    return f"d{term['state']}/dt: {term['term']}"
+    """``dx/dt: x*y``: a constant named by its equation and term (or by its name)."""
+    return term["name"] if "name" in term else f"d{term['state']}/dt: {term['term']}"
 
 
 # ---------------------------------------------------------------- reasons
@@ -406,9 +491,9 @@ def _support(data: Dataset, starts: Sequence[Sequence[float]] | None) -> dict[st
                 "hidden_state",
                 f"the one observed state '{s}' rises and falls; no autonomous one-state "
                 "ODE can do that, so an unobserved state is likely",
-                "fit a known structure with a hidden compartment in Python, e.g. SIR with "
-                f"only '{s}' observed: sysid.fit_model(equations, data, observed=['{s}'], "
-                "columns=...) (examples/influenza_graybox.py does this)",
+                "fit a known structure with a hidden compartment, e.g. SIR with only "
+                f"'{s}' observed: a model file with observed = ['{s}'] and 'sysid fit "
+                "MODEL.toml DATA.csv' (examples/influenza_sir.toml does this)",
             )
         )
     outside = []

@@ -13,6 +13,7 @@ import sympy as sp
 
 from sysid.core.compare import term_shapes
 from sysid.core.errors import DataError
+from sysid.core.jsonable import json_safe
 from sysid.core.options import check_int_value, check_real_value
 from sysid.core.version import __version__
 from sysid.data.dataset import Dataset
@@ -155,11 +156,11 @@ class DiscoveryResult:
                 "fit_s": round(float(getattr(self.field, "fit_time_", 0.0)), 3),
             }
         if self.score is not None:
-            out["score"] = _json_safe(self.score)
+            out["score"] = json_safe(self.score)
         if self.problem is not None:
             out["problem"] = self.problem.name
         out.update(self.extra)
-        return _json_safe(out)
+        return json_safe(out)
 
     def forecast(
         self,
@@ -403,19 +404,3 @@ _CARRIED = (
     "recover",
     "options",
 )
-
-
-def _json_safe(obj: Any) -> Any:
-    """Replace NaN/inf by None and numpy scalars by Python ones, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if np.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
