@@ -70,7 +70,7 @@ def _files(root: Path) -> dict[str, str]:
     out["bad_toml"] = str(root / "bad.toml")
     model = 'states = ["x"]\nequations = { x = "-k*x" }\n'
     models = {
-        "model_key": model + 'unknown = { k = 1.0 }\nguesses = { k = 1 }\n',
+        "model_key": model + "unknown = { k = 1.0 }\nguesses = { k = 1 }\n",
         "model_name": 'states = ["x"]\nequations = { x = "-k*x*z" }\nunknown = { k = 1.0 }\n',
         "model_none": model,
         "model_bounds": model + "unknown = { k = { guess = 5.0, bounds = [0.0, 1.0] } }\n",
