@@ -11,6 +11,7 @@ import pytest
 
 import sysid
 from sysid.cli import main
+from sysid.fit.model_file import model_file_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
 FLU_MODEL = ROOT / "examples" / "influenza_sir.toml"
@@ -104,7 +105,7 @@ def test_wrong_structure_is_not_good(tmp_path):
     t = np.linspace(0.0, 10.0, 50)
     x = 10.0 / (1.0 + 9.0 * np.exp(-t))
     rep = sysid.fit_model_file(
-        sysid.fit.model_file.model_file_from_text(
+        model_file_from_text(
             'states = ["x"]\nequations = { x = "-k*x" }\nunknown = { k = 0.5 }\n'
             'columns = { x = "x0" }'
         ),

@@ -28,6 +28,10 @@ Examples
 (1.213061, -1.213061)
 """
 
+# Over 600 lines: the one guarded simulator and the two kinds of system it runs
+# (discovered models, any right-hand side) belong together: one evaluation
+# budget, one blow-up rule, one calling convention f(t, x, u).
+
 from __future__ import annotations
 
 import contextlib
@@ -52,6 +56,7 @@ __all__ = [
     "ExpressionSystem",
     "guarded_solve",
     "simulate_batch",
+    "batch_inputs",
     "blas_single_thread",
     "single_threaded",
 ]
@@ -330,7 +335,7 @@ class _Columns:
 
 
 class CompiledSystem:
-    """The right-hand side ``f(x; theta)`` of a candidate model, linear in ``theta``.
+    """The right-hand side ``f(x, u; theta)`` of a candidate model, linear in ``theta``.
 
     Parameters
     ----------
@@ -338,12 +343,21 @@ class CompiledSystem:
     params : sequence of (int, sympy.Expr)
         One entry per coefficient: the equation (state index) it belongs to and
         the term it multiplies.
+    inputs : sequence of str
+        Names of exogenous inputs the terms may use (their values are passed
+        at each evaluation; the sensitivities are with respect to the states).
     """
 
     autonomous = True
 
-    def __init__(self, states: Sequence[str], params: Sequence[tuple[int, sp.Expr]]):
+    def __init__(
+        self,
+        states: Sequence[str],
+        params: Sequence[tuple[int, sp.Expr]],
+        inputs: Sequence[str] = (),
+    ):
         self.states = tuple(states)
+        self.inputs = tuple(inputs)
         self.symbols = state_symbols(self.states)
         self.d = len(self.states)
         self.params = [(int(i), sp.sympify(term)) for i, term in params]
@@ -354,9 +368,18 @@ class CompiledSystem:
         self.n_params = len(self.params)
         self.m = max(len(self.union), 1)
         union = self.union or [sp.Integer(0)]
-        self._f = _Columns(union, self.symbols)
+        args = (*self.symbols, *state_symbols(self.inputs))
+        self._f = _Columns(union, args)
         grads = [sp.diff(term, s) for term in union for s in self.symbols]
-        self._g = _Columns(grads, self.symbols)
+        self._g = _Columns(grads, args)
+
+    def _args(self, x: np.ndarray, u: np.ndarray | None) -> list[np.ndarray]:
+        if not self.inputs:
+            return list(x.T)
+        if u is None:
+            raise ValueError(f"this system needs the inputs {list(self.inputs)}")
+        u = np.broadcast_to(np.asarray(u, dtype=float), (x.shape[0], len(self.inputs)))
+        return [*x.T, *u.T]
 
     def coefficient_matrix(self, theta: np.ndarray) -> np.ndarray:
         """Coefficients as a matrix ``C`` (terms x states): ``f = Theta(x) @ C``."""
@@ -364,30 +387,32 @@ class CompiledSystem:
         np.add.at(c, (self.term_of, self.eq_of), np.asarray(theta, dtype=float))
         return c
 
-    def terms(self, x: np.ndarray) -> np.ndarray:
-        """Term values at states ``x`` (n, d): shape (n, m)."""
-        return self._f(*x.T)
+    def terms(self, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """Term values at states ``x`` (n, d) and inputs ``u`` (n, k): shape (n, m)."""
+        return self._f(*self._args(x, u))
 
-    def term_gradients(self, x: np.ndarray) -> np.ndarray:
-        """Derivatives of the terms: shape (n, m, d)."""
-        return self._g(*x.T).reshape(x.shape[0], self.m, self.d)
+    def term_gradients(self, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """Derivatives of the terms with respect to the states: shape (n, m, d)."""
+        return self._g(*self._args(x, u)).reshape(x.shape[0], self.m, self.d)
 
-    def rhs(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """``dx/dt`` at states ``x`` (n, d) for coefficient matrix ``c``."""
-        return self.terms(x) @ c
+    def rhs(self, x: np.ndarray, c: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """``dx/dt`` at states ``x`` (n, d) (and inputs ``u``) for coefficient matrix ``c``."""
+        return self.terms(x, u) @ c
 
     def bind(self, theta: np.ndarray) -> tuple[Callable, Callable]:
-        """``f(t, x) -> (b, d)`` and ``jac(t, x) -> (df/dx (b, d, d), df/dtheta (b, d, p))``."""
+        """``f(t, x, u) -> (b, d)``; ``jac(t, x, u) -> (f, df/dx (b,d,d), df/dtheta (b,d,p))``."""
         c = self.coefficient_matrix(theta)
         p = self.n_params
         eq_of, term_of = self.eq_of, self.term_of
 
-        def f(t: float, x: np.ndarray) -> np.ndarray:
-            return self.terms(x) @ c
+        def f(t: float, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+            return self.terms(x, u) @ c
 
-        def both(t: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            th = self.terms(x)
-            jx = np.einsum("smj,mi->sij", self.term_gradients(x), c)
+        def both(
+            t: float, x: np.ndarray, u: np.ndarray | None = None
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            th = self.terms(x, u)
+            jx = np.einsum("smj,mi->sij", self.term_gradients(x, u), c)
             jth = np.zeros((x.shape[0], self.d, p))
             jth[:, eq_of, np.arange(p)] = th[:, term_of]
             return th @ c, jx, jth
@@ -412,6 +437,8 @@ class ExpressionSystem:
         The parameters ``theta`` in order; every other symbol must be a state or ``t``.
     sensitivities : bool
         False: no derivatives (fits then use finite differences).
+    inputs : sequence of str
+        Names of exogenous inputs; their values are passed at each evaluation.
     """
 
     def __init__(
@@ -420,16 +447,20 @@ class ExpressionSystem:
         rhs: Sequence[sp.Expr],
         params: Sequence[str],
         sensitivities: bool = True,
+        inputs: Sequence[str] = (),
     ) -> None:
         self.states = tuple(str(s) for s in states)
+        self.inputs = tuple(str(u) for u in inputs)
         self.d = len(self.states)
         self.param_names = tuple(str(p) for p in params)
         self.n_params = len(self.param_names)
         xs = [sp.Dummy(s, real=True) for s in self.states]
+        us = [sp.Dummy(u, real=True) for u in self.inputs]
         ps = [sp.Dummy(p, real=True) for p in self.param_names]
         t = sp.Dummy("t", real=True)
         by_name = {
             **dict(zip(self.states, xs, strict=True)),
+            **dict(zip(self.inputs, us, strict=True)),
             **dict(zip(self.param_names, ps, strict=True)),
         }
         by_name.setdefault("t", t)
@@ -441,7 +472,7 @@ class ExpressionSystem:
                 raise ValueError(f"unknown symbols {extra} in {e}")
             exprs.append(e.xreplace({s: by_name[s.name] for s in e.free_symbols}))
         self.autonomous = not any(t in e.free_symbols for e in exprs)
-        args = [t, *xs, *ps]
+        args = [t, *xs, *us, *ps]
         self._f = _Columns(exprs, args)
         self._jac: _Columns | None = None
         if not sensitivities:
@@ -452,7 +483,7 @@ class ExpressionSystem:
         if not any(e.has(sp.Derivative, sp.Subs) for e in derivs):
             try:
                 self._jac = _Columns(derivs, args)
-                self._jac(np.zeros(1), *np.ones((self.d + self.n_params, 1)))
+                self._jac(np.zeros(1), *np.ones((len(args) - 1, 1)))
             except Exception:  # noqa: BLE001 - no numeric derivative: finite differences
                 self._jac = None
 
@@ -465,19 +496,53 @@ class ExpressionSystem:
         theta = [float(v) for v in np.asarray(theta, dtype=float)]
         d, p = self.d, self.n_params
 
-        def f(t: float, x: np.ndarray) -> np.ndarray:
+        def args(t: float, x: np.ndarray, u: np.ndarray | None) -> list:
             tt = np.full(x.shape[0], t)
-            return self._f(tt, *x.T, *theta)
+            if not self.inputs:
+                return [tt, *x.T, *theta]
+            if u is None:
+                raise ValueError(f"this system needs the inputs {list(self.inputs)}")
+            u = np.broadcast_to(np.asarray(u, dtype=float), (x.shape[0], len(self.inputs)))
+            return [tt, *x.T, *u.T, *theta]
+
+        def f(t: float, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+            return self._f(*args(t, x, u))
 
         if self._jac is None:
             return f, None
 
-        def both(t: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            tt = np.full(x.shape[0], t)
-            j = self._jac(tt, *x.T, *theta).reshape(x.shape[0], d, d + p)
-            return f(t, x), j[:, :, :d], j[:, :, d:]
+        def both(
+            t: float, x: np.ndarray, u: np.ndarray | None = None
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            j = self._jac(*args(t, x, u)).reshape(x.shape[0], d, d + p)
+            return f(t, x, u), j[:, :, :d], j[:, :, d:]
 
         return f, both
+
+
+def batch_inputs(
+    signals: Sequence[Callable[[float], np.ndarray]], starts: Sequence[float]
+) -> Callable[[float], np.ndarray] | None:
+    """The inputs of a batch in local time: member ``i`` reads ``signals[i](starts[i] + t)``.
+
+    None when no member has inputs. Each signal maps an absolute time to its
+    input values (:class:`sysid.data.inputs.InputSignal`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = batch_inputs([lambda t: np.array([t]), lambda t: np.array([2 * t])], [0.0, 1.0])
+    >>> u(0.5).tolist()
+    [[0.5], [3.0]]
+    """
+    if not signals or all(s is None for s in signals):
+        return None
+    pairs = list(zip(signals, [float(v) for v in starts], strict=True))
+
+    def at(t: float) -> np.ndarray:
+        return np.stack([sig(t0 + t) for sig, t0 in pairs])
+
+    return at
 
 
 def simulate_batch(
@@ -491,6 +556,7 @@ def simulate_batch(
     rtol: float = 1e-8,
     method: str = "DOP853",
     t_start: float = 0.0,
+    inputs: Callable[[float], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Integrate a batch of start states from local time 0 to ``t_eval[-1]``.
 
@@ -507,6 +573,9 @@ def simulate_batch(
         Also integrate ``dx/dtheta`` and ``dx/dx0`` (the system must have them).
     t_start : float
         Absolute time of local time 0 (matters for non-autonomous systems only).
+    inputs : callable, optional
+        For a system with inputs: local time -> the inputs of each member, (b, k)
+        (:func:`batch_inputs`).
 
     Returns
     -------
@@ -534,7 +603,7 @@ def simulate_batch(
             x = y[:n_x].reshape(b, d)
             s = y[n_x : n_x + b * d * p].reshape(b, d, p)
             z = y[n_x + b * d * p :].reshape(b, d, d)
-            fx, jx, jth = both(t_start + t, x)
+            fx, jx, jth = both(t_start + t, x, None if inputs is None else inputs(t))
             return np.concatenate([fx.ravel(), (jx @ s + jth).ravel(), (jx @ z).ravel()])
 
         eye = np.broadcast_to(np.eye(d), (b, d, d))
@@ -543,7 +612,8 @@ def simulate_batch(
     else:
 
         def fun(t: float, y: np.ndarray) -> np.ndarray:
-            return f(t_start + t, y.reshape(b, d)).ravel()
+            u = None if inputs is None else inputs(t)
+            return f(t_start + t, y.reshape(b, d), u).ravel()
 
         y0, atol = x0.ravel(), atol_x
     t_eval = np.asarray(t_eval, dtype=float)

@@ -34,6 +34,7 @@ import pandas as pd
 from sysid.core.errors import DataError, DataWarning
 from sysid.data import reading
 from sysid.data.columns import _state_names, _warn_dropped, split_unit
+from sysid.data.inputs import InputSignal, input_values
 from sysid.data.trajectory import MIN_SAMPLES, Trajectory, _validated
 
 __all__ = ["Trajectory", "Dataset", "load_data", "check_scale", "split_unit", "MIN_SAMPLES"]
@@ -63,6 +64,9 @@ class Dataset:
         Unit of each state, carried into reports.
     source : str, optional
         Where the data came from (a file path), used in error messages.
+    inputs : list of InputSignal, optional
+        Exogenous inputs (:mod:`sysid.data.inputs`): one signal per trajectory,
+        all with the same input names, each covering its trajectory's times.
     """
 
     trajectories: list[Trajectory]
@@ -71,6 +75,7 @@ class Dataset:
     units: dict[str, str] = field(default_factory=dict)
     source: str | None = None
     time_origin: str | None = None
+    inputs: list[InputSignal] | None = None
 
     def __post_init__(self) -> None:
         self.states = tuple(str(s) for s in self.states)
@@ -92,6 +97,7 @@ class Dataset:
         self.trajectories = checked
         _warn_dropped(dropped, where)
         _check_observed(self)
+        _check_inputs(self)
         _warn_constant(self)
 
     # ------------------------------------------------------------------ views
@@ -105,10 +111,22 @@ class Dataset:
         return self.trajectories[i]
 
     def __repr__(self) -> str:
+        inputs = f", inputs={list(self.input_names)}" if self.inputs else ""
         return (
-            f"Dataset(states={list(self.states)}, n_trajectories={self.n_trajectories}, "
+            f"Dataset(states={list(self.states)}{inputs}, n_trajectories={self.n_trajectories}, "
             f"n_samples={self.n_samples})"
         )
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Names of the exogenous inputs (empty without inputs)."""
+        return self.inputs[0].names if self.inputs else ()
+
+    def input_values(self) -> list[np.ndarray] | None:
+        """Each trajectory's inputs at its sample times, (n_k, m) arrays; None without inputs."""
+        if not self.inputs:
+            return None
+        return input_values(self.inputs, [tr.t for tr in self.trajectories])
 
     @property
     def n_states(self) -> int:
@@ -150,13 +168,24 @@ class Dataset:
             h.update(str(tr.name).encode())
             h.update(np.ascontiguousarray(tr.t, dtype="<f8").tobytes())
             h.update(np.ascontiguousarray(tr.x, dtype="<f8").tobytes())
+        for sig in self.inputs or []:
+            h.update((",".join(sig.names) + sig.interpolation).encode())
+            h.update(np.ascontiguousarray(sig.t, dtype="<f8").tobytes())
+            h.update(np.ascontiguousarray(sig.u, dtype="<f8").tobytes())
         return h.hexdigest()
 
     def subset(self, indices: Sequence[int]) -> Dataset:
-        """A dataset of the trajectories at ``indices`` (units, source and time origin kept)."""
+        """The trajectories at ``indices`` (units, source, time origin and inputs kept)."""
         return replace(
-            self, trajectories=[self.trajectories[i] for i in indices], units=dict(self.units)
+            self,
+            trajectories=[self.trajectories[i] for i in indices],
+            units=dict(self.units),
+            inputs=None if self.inputs is None else [self.inputs[i] for i in indices],
         )
+
+    def with_trajectories(self, trajectories: Sequence[Trajectory]) -> Dataset:
+        """The same dataset with other samples of the same trajectories (inputs kept)."""
+        return replace(self, trajectories=list(trajectories), units=dict(self.units))
 
     # ------------------------------------------------------------- builders
     @classmethod
@@ -181,6 +210,10 @@ class Dataset:
             State names; default ``x0, x1, ...``.
         names : list of str, optional
             Trajectory names; default ``0, 1, ...``.
+        **kwargs
+            ``u`` (inputs: an array (n, m) per trajectory, on its times),
+            ``input_names`` (default ``u0, u1, ...``), ``interpolation``
+            (``"linear"`` or ``"hold"``), and the fields of :class:`Dataset`.
 
         Examples
         --------
@@ -222,6 +255,11 @@ class Dataset:
             every column except time and id is a state.
         source : str, optional
             Name used in messages (a file path).
+        **kwargs
+            ``inputs`` (the input columns: measured signals that drive the
+            system, complete in every row), ``interpolation`` (how inputs are
+            read between samples: ``"linear"`` or ``"hold"``), and the fields of
+            :class:`Dataset`.
 
         Examples
         --------
@@ -296,10 +334,13 @@ class Dataset:
                 hint="choose other time_column= / trajectory_column= names",
             )
         frames = []
-        for tr in self.trajectories:
+        values = self.input_values()
+        for k, tr in enumerate(self.trajectories):
             frame = pd.DataFrame(tr.x, columns=list(self.states))
             frame.insert(0, time_column, tr.t)
             frame.insert(0, trajectory_column, tr.name)
+            for j, name in enumerate(self.input_names):
+                frame[name] = values[k][:, j]
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
@@ -351,6 +392,8 @@ def load_data(
     time_column: str = "t",
     trajectory_column: str | None = "trajectory",
     states: Sequence[str] | None = None,
+    inputs: Sequence[str] | None = None,
+    interpolation: str = "linear",
 ) -> Dataset:
     """Turn any supported input into a :class:`Dataset`.
 
@@ -364,6 +407,11 @@ def load_data(
         The state columns to keep, in this order, for a CSV file, a DataFrame
         (as in :meth:`Dataset.from_dataframe`) or a Dataset (units kept); for
         ``(t, x)`` arrays, the names of the columns of ``x``.
+    inputs : list of str, optional
+        Input columns of a CSV file or DataFrame (:mod:`sysid.data.inputs`);
+        ``(t, x, u)`` arrays carry them as a third item (named by ``inputs``).
+    interpolation : {"linear", "hold"}
+        How inputs are read between their samples.
 
     Raises
     ------
@@ -379,17 +427,40 @@ def load_data(
     >>> load_data(ds, states=["x1"]).states
     ('x1',)
     """
+    columns = {
+        "time_column": time_column,
+        "trajectory_column": trajectory_column,
+        "states": states,
+    }
+    read_inputs = {} if inputs is None else {"inputs": inputs, "interpolation": interpolation}
     if isinstance(source, Dataset):
+        if inputs is not None and tuple(inputs) != source.input_names:
+            raise DataError(
+                f"inputs={list(inputs)} differ from the dataset's {list(source.input_names)}",
+                source=source.source or "data",
+                hint="a Dataset carries its inputs; leave inputs= out",
+            )
         return source if states is None else _select_states(source, states)
     if isinstance(source, (str, os.PathLike)):
-        return Dataset.from_csv(
-            source, time_column=time_column, trajectory_column=trajectory_column, states=states
-        )
+        return Dataset.from_csv(source, **columns, **read_inputs)
     if isinstance(source, pd.DataFrame):
-        return Dataset.from_dataframe(
-            source, time_column=time_column, trajectory_column=trajectory_column, states=states
+        return Dataset.from_dataframe(source, **columns, **read_inputs)
+    if isinstance(source, (tuple, list)) and len(source) == 3:
+        return Dataset.from_arrays(
+            source[0],
+            source[1],
+            states=states,
+            u=source[2],
+            input_names=inputs,
+            interpolation=interpolation,
         )
     if isinstance(source, (tuple, list)) and len(source) == 2:
+        if inputs is not None:
+            raise DataError(
+                "inputs= names input columns, but the (t, x) arrays have none",
+                source="arrays",
+                hint="pass (t, x, u) with the input values u",
+            )
         return Dataset.from_arrays(source[0], source[1], states=states)
     raise DataError(
         f"cannot read data of type {type(source).__name__}",
@@ -417,6 +488,43 @@ def _select_states(ds: Dataset, states: Sequence[str]) -> Dataset:
     trajs = [Trajectory(tr.t, tr.x[:, cols], tr.name) for tr in ds.trajectories]
     units = {s: ds.units[s] for s in names if s in ds.units}
     return replace(ds, trajectories=trajs, states=tuple(names), units=units)
+
+
+def _check_inputs(ds: Dataset) -> None:
+    """One signal per trajectory, the same names, distinct from the states, covering the samples."""
+    if ds.inputs is None:
+        return
+    where = ds.source or "data"
+    if len(ds.inputs) != ds.n_trajectories or not all(
+        isinstance(s, InputSignal) for s in ds.inputs
+    ):
+        raise DataError(
+            f"inputs must be one InputSignal per trajectory ({ds.n_trajectories}), "
+            f"found {len(ds.inputs)}",
+            source=where,
+        )
+    names = ds.inputs[0].names
+    if not names or any(s.names != names for s in ds.inputs):
+        raise DataError(
+            f"every trajectory needs the same inputs, found {[list(s.names) for s in ds.inputs]}",
+            source=where,
+        )
+    clash = sorted(set(names) & (set(ds.states) | {"t"}))
+    if clash or len(set(names)) != len(names):
+        raise DataError(
+            f"input names {list(names)} repeat a state or the time: {clash or list(names)}",
+            source=where,
+            hint="a column is either a state or an input",
+        )
+    for sig, tr in zip(ds.inputs, ds.trajectories, strict=True):
+        span = max(tr.duration, 1e-300)
+        if sig.t[0] > tr.t[0] + 1e-9 * span or sig.t[-1] < tr.t[-1] - 1e-9 * span:
+            raise DataError(
+                f"the inputs of trajectory '{tr.name}' cover {sig.t[0]:g}..{sig.t[-1]:g}, not "
+                f"all of its samples ({tr.t[0]:g}..{tr.t[-1]:g})",
+                source=where,
+                hint="measure the inputs over the whole experiment",
+            )
 
 
 def _check_observed(ds: Dataset) -> None:

@@ -34,6 +34,7 @@ import sympy as sp
 
 from sysid.core.errors import ProblemFileError
 from sysid.core.expressions import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS, parse_equation
+from sysid.data.problem_inputs import ProblemInputs, parse_inputs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -71,6 +72,9 @@ _OPTIONAL = {
     "time_unit": str,
     "noise": (float, int, list),
     "notes": str,
+    "inputs": dict,
+    "holdout_inputs": dict,
+    "input_interpolation": str,
 }
 
 
@@ -93,6 +97,8 @@ class Problem:
     units : dict, time_unit : str or None, noise : float or list or None, notes : str
     path : Path or None
         The file it came from.
+    inputs : ProblemInputs
+        Exogenous inputs as expressions of time (:mod:`sysid.data.problem_inputs`).
     """
 
     name: str
@@ -111,6 +117,12 @@ class Problem:
     noise: Any = None
     notes: str = ""
     path: Path | None = None
+    inputs: ProblemInputs = field(default_factory=ProblemInputs)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Names of the exogenous inputs (empty for an autonomous problem)."""
+        return self.inputs.names
 
     @property
     def n_states(self) -> int:
@@ -125,6 +137,7 @@ class Problem:
     @cached_property
     def _parsed(self) -> dict[str, sp.Expr]:
         names: dict[str, Any] = {s.name: s for s in self.symbols}
+        names.update({u: sp.Symbol(u, real=True) for u in self.input_names})
         names.update({p: sp.Symbol(p, real=True) for p in self.parameters})
         where = str(self.path) if self.path else self.name
         return {
@@ -144,19 +157,43 @@ class Problem:
         >>> load_problem("sir").true_equations()["I"]
         0.5*I*S - 0.1*I
         """
+        return {s: sp.expand(e.subs(self._values())) for s, e in self._parsed.items()}
+
+    def _values(self) -> dict[sp.Symbol, Any]:
         subs = {sp.Symbol(p, real=True): sp.Float(v) for p, v in self.parameters.items()}
         # Integer-valued parameters stay exact integers: 2*x, not 2.0*x.
-        subs = {k: (sp.Integer(int(v)) if float(v).is_integer() else v) for k, v in subs.items()}
-        return {s: sp.expand(e.subs(subs)) for s, e in self._parsed.items()}
+        return {k: (sp.Integer(int(v)) if float(v).is_integer() else v) for k, v in subs.items()}
 
-    @cached_property
-    def rhs(self) -> Callable[[float, np.ndarray], np.ndarray]:
-        """The true vector field as ``f(t, x) -> dx/dt`` for scipy's solve_ivp.
+    def input_expressions(self, k: int = 0, holdout: bool = False) -> dict[str, sp.Expr]:
+        """The input signals of trajectory ``k`` as expressions of ``t`` (parameters put in).
 
-        ``x`` may be a vector (d,) or a matrix (d, n) of column states.
+        Examples
+        --------
+        >>> load_problem("sir").input_expressions()
+        {}
+        """
+        if not self.input_names:
+            return {}
+        where = str(self.path) if self.path else self.name
+        names = {p: sp.Symbol(p, real=True) for p in self.parameters}
+        return {
+            u: parse_equation(text, names, source=f"{where}: inputs.{u}").subs(self._values())
+            for u, text in self.inputs.texts(k, holdout).items()
+        }
+
+    def vector_field(
+        self, k: int = 0, holdout: bool = False
+    ) -> Callable[[float, np.ndarray], np.ndarray]:
+        """The true vector field of trajectory ``k`` as ``f(t, x) -> dx/dt`` for solve_ivp.
+
+        The inputs of that trajectory are put in as expressions of ``t``. ``x``
+        may be a vector (d,) or a matrix (d, n) of column states.
         """
         t = sp.Symbol("t", real=True)
-        exprs = [self.true_equations()[s] for s in self.states]
+        signals = {
+            sp.Symbol(u, real=True): e for u, e in self.input_expressions(k, holdout).items()
+        }
+        exprs = [self.true_equations()[s].subs(signals) for s in self.states]
         fn = sp.lambdify((t, *self.symbols), exprs, modules="numpy")
 
         def f(time: float, x: np.ndarray) -> np.ndarray:
@@ -164,6 +201,11 @@ class Problem:
             return np.array([np.broadcast_to(o, np.shape(x[0])) for o in out], dtype=float)
 
         return f
+
+    @cached_property
+    def rhs(self) -> Callable[[float, np.ndarray], np.ndarray]:
+        """The true vector field of the first trajectory (:meth:`vector_field`)."""
+        return self.vector_field(0)
 
     def __repr__(self) -> str:
         return f"Problem(name={self.name!r}, states={list(self.states)})"
@@ -266,6 +308,7 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
         )
     noise = data.get("noise")
     _check_noise(noise, where)
+    inputs = parse_inputs(data, states, params, ics.shape[0], holdout.shape[0], where)
     problem = Problem(
         name=name,
         states=tuple(states),
@@ -283,6 +326,7 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
         noise=noise,
         notes=data.get("notes", ""),
         path=Path(where) if where != "problem" else None,
+        inputs=inputs,
     )
     for s, text in problem.equations.items():
         if not isinstance(text, str):

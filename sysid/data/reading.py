@@ -39,6 +39,7 @@ from sysid.data.columns import (
     _warn_dropped,
     split_unit,
 )
+from sysid.data.inputs import InputSignal, check_interpolation
 from sysid.data.trajectory import Trajectory, _validated
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ def from_arrays(
     **kwargs: Any,
 ) -> Dataset:
     """:meth:`Dataset.from_arrays`: one ``(t, x)`` pair, or lists of them."""
+    u = kwargs.pop("u", None)
+    input_names = kwargs.pop("input_names", None)
+    interpolation = kwargs.pop("interpolation", "linear")
     single = (isinstance(t, np.ndarray) and t.ndim <= 1) or _is_flat_numbers(t)
     if single:
         ts, xs = [t], [x]
@@ -92,7 +96,51 @@ def from_arrays(
             hint="give one name per column of x",
         )
     kwargs.setdefault("source", "arrays")
+    if u is not None:
+        us = [u] if single else list(u)
+        kwargs["inputs"] = _array_signals(trajs, us, input_names, interpolation)
+    elif input_names is not None:
+        raise DataError(
+            "input names were given without input values", source="arrays", hint="pass u="
+        )
     return cls(trajs, tuple(states), **kwargs)
+
+
+def _array_signals(
+    trajs: Sequence[Trajectory], us: Sequence[Any], names: Sequence[str] | None, interpolation: str
+) -> list[InputSignal]:
+    """One input signal per trajectory from arrays ``u`` (n_k, m) on the trajectories' times."""
+    if len(us) != len(trajs):
+        raise DataError(
+            f"got {len(us)} input arrays for {len(trajs)} trajectories",
+            source="arrays",
+            hint="pass one input array per trajectory",
+        )
+    out = []
+    for k, (tr, uk) in enumerate(zip(trajs, us, strict=True)):
+        uk = _as_float_array(uk, f"u[{k}]")
+        uk = uk[:, None] if uk.ndim == 1 else uk
+        if uk.ndim != 2 or uk.shape[0] != tr.t.shape[0]:
+            raise DataError(
+                f"inputs of trajectory {k} have shape {uk.shape}; {tr.t.shape[0]} rows are needed",
+                source="arrays",
+                hint="pass one row of inputs per sample time",
+            )
+        if not np.isfinite(uk).all():
+            i, j = (int(v) for v in np.argwhere(~np.isfinite(uk))[0])
+            raise DataError(
+                f"input {j} of trajectory {k} is {uk[i, j]} at row {i}",
+                source="arrays",
+                hint="inputs must be known at every sample: fill the gap or drop the row",
+            )
+        names_k = list(names) if names is not None else [f"u{i}" for i in range(uk.shape[1])]
+        if len(names_k) != uk.shape[1]:
+            raise DataError(
+                f"{len(names_k)} input names {names_k} given for {uk.shape[1]} input columns",
+                source="arrays",
+            )
+        out.append(InputSignal(tuple(names_k), tr.t, uk, interpolation))
+    return out
 
 
 def _array_pair(k: int, tk: Any, xk: Any, single: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -141,8 +189,10 @@ def from_frame(
     """:meth:`Dataset.from_dataframe`; rows are named by ``df.index`` as ``row_kind``.
 
     ``row_kind`` is ``"row"`` (a frame's index) or ``"line"`` (a CSV file's
-    line numbers).
+    line numbers). ``inputs`` (in ``kwargs``) names the input columns.
     """
+    inputs = kwargs.pop("inputs", None)
+    interpolation = check_interpolation(kwargs.pop("interpolation", "linear"))
     if not isinstance(df, pd.DataFrame):
         raise DataError(
             f"expected a pandas DataFrame, got {type(df).__name__}",
@@ -172,7 +222,17 @@ def from_frame(
             hint="name the time column with --time-column / time_column=",
         )
     has_id = trajectory_column is not None and trajectory_column in columns
+    input_cols = _frame_inputs(inputs, columns, raw, time_column, trajectory_column, where)
+    if states is None and input_cols:
+        states = [c for c in columns if c not in {time_column, trajectory_column, *input_cols}]
     state_cols = _frame_states(columns, raw, time_column, trajectory_column, has_id, states, where)
+    clash = sorted(set(state_cols) & set(input_cols))
+    if clash:
+        raise DataError(
+            f"column(s) {clash} cannot be both a state and an input",
+            source=where,
+            hint="name each column once, in --states or in --inputs",
+        )
     # Row labels as the user sees them: file line numbers or frame index.
     row_labels = np.asarray(df.index)
     t_unit = _merge_units(header_units, state_cols, time_column, kwargs, where)
@@ -181,12 +241,86 @@ def from_frame(
     )
     for col in state_cols:
         numeric[col] = _numeric_column(df[col], col, where, row_kind, row_labels, state=True)
+    for col in input_cols:
+        numeric[col] = _numeric_column(df[col], col, where, row_kind, row_labels)
     ids = df[trajectory_column] if has_id else None
     trajs = _frame_trajectories(
         numeric, ids, trajectory_column, time_column, state_cols, where, row_kind, row_labels
     )
+    if input_cols:
+        kwargs["inputs"] = _frame_signals(
+            numeric, ids, time_column, input_cols, interpolation, where, row_kind, row_labels
+        )
     kwargs.setdefault("source", where)
     return cls(trajs, tuple(state_cols), **kwargs)
+
+
+def _frame_inputs(
+    inputs: Sequence[str] | None,
+    columns: list[str],
+    raw: list[str],
+    time_column: str,
+    trajectory_column: str | None,
+    where: str,
+) -> list[str]:
+    """The input columns named by ``inputs``: present, distinct, not the time or id."""
+    if inputs is None:
+        return []
+    if isinstance(inputs, str):
+        inputs = [c.strip() for c in inputs.split(",") if c.strip()]
+    names = [split_unit(str(c).strip())[0] for c in inputs]
+    missing = [c for c in names if c not in columns]
+    if missing:
+        raise DataError(
+            f"input column(s) {missing} not found; columns are {raw}",
+            source=where,
+            hint="check the names given with --inputs / inputs=",
+        )
+    if len(set(names)) != len(names):
+        raise DataError(f"inputs name a column twice: {names}", source=where)
+    if not names:
+        raise DataError(
+            "inputs=[] names no column",
+            source=where,
+            hint="name the input columns, e.g. --inputs u",
+        )
+    clash = [c for c in names if c in (time_column, trajectory_column)]
+    if clash:
+        raise DataError(
+            f"column(s) {clash} cannot be both an input and the time or id column",
+            source=where,
+        )
+    return names
+
+
+def _frame_signals(
+    numeric: dict[str, np.ndarray],
+    ids: pd.Series | None,
+    time_column: str,
+    input_cols: list[str],
+    interpolation: str,
+    where: str,
+    row_kind: str,
+    row_labels: np.ndarray,
+) -> list[InputSignal]:
+    """One input signal per trajectory: every row of it, inputs complete."""
+    groups = [None] if ids is None else list(dict.fromkeys(ids.tolist()))
+    out = []
+    for g in groups:
+        mask = np.ones(row_labels.shape[0], bool) if ids is None else (ids == g).to_numpy()
+        u = np.column_stack([numeric[c][mask] for c in input_cols])
+        bad = ~np.isfinite(u)
+        if bad.any():
+            i, j = (int(v) for v in np.argwhere(bad)[0])
+            raise DataError(
+                f"input column '{input_cols[j]}' is {'missing' if np.isnan(u[i, j]) else u[i, j]}"
+                f" at {row_kind} {row_labels[mask][i]}",
+                source=where,
+                hint="an input must be known at every sample time: fill the gap (e.g. with "
+                "the value before it) or delete that row",
+            )
+        out.append(InputSignal(tuple(input_cols), numeric[time_column][mask], u, interpolation))
+    return out
 
 
 def _frame_states(

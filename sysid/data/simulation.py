@@ -13,12 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
 from sysid.core.errors import ConfigError, SimulationError
 from sysid.core.ode import MAX_EVALS, Guard, GuardTripped, guarded_solve
 from sysid.core.options import check_seed_value
 from sysid.core.renamed import renamed_keywords
 from sysid.data.dataset import Dataset, Trajectory
+from sysid.data.inputs import InputSignal
 from sysid.data.problems import Problem, load_problem
 
 __all__ = ["simulate", "sample_times", "integrate"]
@@ -104,9 +106,14 @@ def integrate(
     t: np.ndarray,
     *,
     max_evals: int = MAX_EVALS,
+    trajectory: int = 0,
+    holdout: bool = False,
     **deprecated: Any,
 ) -> np.ndarray:
     """Solve the true equations from ``x0``, returning states at times ``t`` (n, d).
+
+    A problem with inputs is driven by the signals of its training (or, with
+    ``holdout``, held-out) trajectory number ``trajectory``.
 
     DOP853 with tight tolerances first; LSODA (for stiff systems) if that runs
     out of evaluations or fails. Each try goes through the one guarded
@@ -141,7 +148,11 @@ def integrate(
         max_evals=int(max_evals),
         simulation_time_limit=None,
     )
-    rhs = problem.rhs
+    if problem.input_names:
+        each = _per_trajectory(problem, holdout)
+        rhs = problem.vector_field(trajectory if each else 0, holdout)
+    else:
+        rhs = problem.rhs
     reason = "unknown failure"
     for method in ("DOP853", "LSODA"):
         try:
@@ -258,7 +269,11 @@ def simulate(
     # Independent streams: held-out data do not change the training data of a seed.
     rng = np.random.default_rng([int(seed), 1 if holdout else 0])
     times = [sample_times(span, int(n), irregular, rng) for _ in range(ics.shape[0])]
-    clean = [integrate(problem, x0, t) for x0, t in zip(ics, times, strict=True)]
+    _check_input_count(problem, ics.shape[0], holdout)
+    clean = [
+        integrate(problem, x0, t, trajectory=k, holdout=holdout)
+        for k, (x0, t) in enumerate(zip(ics, times, strict=True))
+    ]
     if noise > 0:
         scale = np.concatenate(clean, axis=0).std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
@@ -272,4 +287,43 @@ def simulate(
         time_unit=problem.time_unit,
         units=dict(problem.units),
         source=f"simulate({problem.name})",
+        inputs=_input_signals(problem, times, holdout),
     )
+
+
+def _per_trajectory(problem: Problem, holdout: bool) -> bool:
+    """Does any input differ between trajectories?"""
+    table = problem.inputs.holdout if holdout else problem.inputs.training
+    return any(len(set(v)) > 1 for v in table.values())
+
+
+def _check_input_count(problem: Problem, n: int, holdout: bool) -> None:
+    """Inputs given per trajectory need one signal per simulated start."""
+    if not problem.input_names or not _per_trajectory(problem, holdout):
+        return
+    table = problem.inputs.holdout if holdout else problem.inputs.training
+    have = len(next(iter(table.values())))
+    if have != n:
+        raise ConfigError(
+            f"problem '{problem.name}' gives its inputs per trajectory ({have}), "
+            f"but {n} starts are simulated",
+            source="argument 'initial_conditions'",
+            hint="simulate as many starts as the problem file has signals",
+        )
+
+
+def _input_signals(
+    problem: Problem, times: list[np.ndarray], holdout: bool
+) -> list[InputSignal] | None:
+    """The exact input signals at the sample times (no noise: inputs are set, not estimated)."""
+    if not problem.input_names:
+        return None
+    t = sp.Symbol("t", real=True)
+    each = _per_trajectory(problem, holdout)
+    out = []
+    for k, tk in enumerate(times):
+        exprs = problem.input_expressions(k if each else 0, holdout)
+        cols = [np.broadcast_to(sp.lambdify(t, e, "numpy")(tk), tk.shape) for e in exprs.values()]
+        u = np.column_stack(cols).astype(float)
+        out.append(InputSignal(problem.input_names, tk, u, problem.inputs.interpolation))
+    return out

@@ -25,6 +25,7 @@ from sysid.core.expressions import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS, parse_e
 from sysid.core.options import check_seed_value
 from sysid.data.columns import split_unit
 from sysid.data.dataset import Dataset, load_data
+from sysid.data.inputs import check_interpolation
 
 __all__ = ["METHODS", "Spec", "check_options", "prepare"]
 
@@ -72,7 +73,7 @@ def _check_mapping(value: Any, source: str, example: str) -> dict:
 
 
 def _parse_equations(
-    equations: Any, params: Sequence[str], fixed: Sequence[str]
+    equations: Any, params: Sequence[str], fixed: Sequence[str], inputs: Sequence[str] = ()
 ) -> tuple[tuple[str, ...], dict[str, sp.Expr]]:
     if not isinstance(equations, Mapping) or not equations:
         raise ConfigError(
@@ -81,14 +82,16 @@ def _parse_equations(
             hint='write e.g. {"x": "-k*x"}',
         )
     states = tuple(_check_name(s, "state", "argument 'equations'") for s in equations)
-    clash = sorted((set(states) & set(params)) | (set(states) & set(fixed)))
+    clash = sorted(
+        (set(states) | set(inputs)) & (set(params) | set(fixed)) | set(states) & set(inputs)
+    )
     if clash:
         raise ConfigError(
             f"{clash} named both as state and as parameter/constant",
             source="argument 'parameters'",
             hint="states are the keys of equations; give parameters other names",
         )
-    names = list(states) + list(params) + list(fixed)
+    names = list(states) + list(inputs) + list(params) + list(fixed)
     parsed = {}
     for s in states:
         where = f"equations[{s!r}]"
@@ -101,9 +104,9 @@ def _parse_equations(
             raise EquationError(
                 err.message,
                 source=where,
-                hint=f"'{m.group(1)}' is neither a state {list(states)}, an unknown parameter "
-                f"(give an initial guess in parameters={{'{m.group(1)}': ...}}) nor a constant "
-                f"(give its value in fixed=)",
+                hint=f"'{m.group(1)}' is neither a state {list(states)}, an input, an unknown "
+                f"parameter (give an initial guess in parameters={{'{m.group(1)}': ...}}) nor a "
+                "constant (give its value in fixed=)",
             ) from None
     return states, parsed
 
@@ -176,6 +179,7 @@ class Spec:
     cols: dict[str, str]
     obs: tuple[str, ...]
     ds: Dataset
+    inputs: tuple[str, ...]
     t_data: list[np.ndarray]
     y_data: list[np.ndarray]  # per trajectory (n, n_observed), NaN where missing
     t0s: list[float]
@@ -235,10 +239,14 @@ def prepare(
     log_parameters: Any,
     time_column: str,
     trajectory_column: str | None,
+    inputs: Any = None,
+    interpolation: str = "linear",
 ) -> Spec:
     """Check every argument of a gray-box fit and read its data."""
     guesses, fixed_d = _guesses_and_fixed(parameters, fixed)
-    states, exprs = _parse_equations(equations, list(guesses), list(fixed_d))
+    input_names = _check_inputs(inputs, data)
+    check_interpolation(interpolation)
+    states, exprs = _parse_equations(equations, list(guesses), list(fixed_d), input_names)
     used = {s.name for e in exprs.values() for s in e.free_symbols}
     unused = [p for p in guesses if p not in used]
     if unused:
@@ -257,7 +265,15 @@ def prepare(
         time_column=time_column,
         trajectory_column=trajectory_column,
         states=None if isinstance(data, (tuple, list)) else want,
+        inputs=(input_names or None) if not isinstance(data, Dataset) else None,
+        interpolation=interpolation,
     )
+    if set(ds.input_names) != set(input_names):
+        raise DataError(
+            f"the data's inputs {list(ds.input_names)} differ from inputs={list(input_names)}",
+            source="argument 'inputs'",
+            hint="name the input columns of the data in inputs=",
+        )
     idx = [list(ds.states).index(c) for c in want]
     t_data = [np.asarray(tr.t, float) for tr in ds]
     y_data = [np.asarray(tr.x, float)[:, idx] for tr in ds]
@@ -274,6 +290,7 @@ def prepare(
         cols,
         obs,
         ds,
+        ds.input_names,
         t_data,
         y_data,
         t0s,
@@ -283,6 +300,19 @@ def prepare(
     )
     _check_enough(spec)
     return spec
+
+
+def _check_inputs(inputs: Any, data: Any) -> tuple[str, ...]:
+    """Input names: a list of columns, or those of a Dataset with inputs."""
+    if inputs is None:
+        return data.input_names if isinstance(data, Dataset) else ()
+    if isinstance(inputs, str) or not isinstance(inputs, Sequence) or not inputs:
+        raise ConfigError(
+            f"inputs must be a non-empty list of column names, found {inputs!r}",
+            source="argument 'inputs'",
+            hint="e.g. inputs=['V']",
+        )
+    return tuple(_check_name(u, "input", "argument 'inputs'") for u in inputs)
 
 
 def _guesses_and_fixed(parameters: Any, fixed: Any) -> tuple[dict[str, float], dict[str, float]]:

@@ -209,7 +209,7 @@ class GrayBoxResult:
         if self._simulator is None:
             raise SimulationError("the fit failed: there is no fitted model to simulate")
         try:
-            return self._simulator(self._theta(), x0, self.t0[trajectory], t)
+            return self._simulator(self._theta(), x0, self.t0[trajectory], t, trajectory)
         except GuardTripped as err:
             raise SimulationError(
                 f"simulation of the fitted model failed: {err.reason}",

@@ -45,7 +45,7 @@ Examples
 --------
 >>> import numpy as np
 >>> import sympy as sp
->>> from sysid.core.ode import ExpressionSystem, Guard
+>>> from sysid.core.ode import batch_inputs, ExpressionSystem, Guard
 >>> t = np.linspace(0.0, 4.0, 30)
 >>> x = 2.0 * np.exp(-0.7 * t) + 0.01 * np.random.default_rng(0).standard_normal(30)
 >>> seg = Segment(0, 0.0, t, x[:, None], np.array([2.0]))
@@ -68,7 +68,14 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 
-from sysid.core.ode import CompiledSystem, ExpressionSystem, Guard, GuardTripped, simulate_batch
+from sysid.core.ode import (
+    CompiledSystem,
+    ExpressionSystem,
+    Guard,
+    GuardTripped,
+    batch_inputs,
+    simulate_batch,
+)
 
 __all__ = [
     "Segment",
@@ -116,6 +123,9 @@ class Segment:
         The start state at ``t0``: known values and first guesses.
     free : ndarray (d,) of bool or None
         Start entries that are fitted (None: all).
+    inputs : callable or None
+        The trajectory's exogenous inputs, absolute time -> values (k,)
+        (:class:`sysid.data.inputs.InputSignal`), for a system with inputs.
     """
 
     traj: int
@@ -124,6 +134,7 @@ class Segment:
     x: np.ndarray
     start: np.ndarray
     free: np.ndarray | None = None
+    inputs: Any = None
 
     def free_states(self) -> np.ndarray:
         d = self.start.size
@@ -290,6 +301,9 @@ class _Residuals:
                 rtol=self.options["rtol"],
                 method=self.options["method"],
                 t_start=key,
+                inputs=batch_inputs(
+                    [self.segs[i].inputs for i in members], [self.segs[i].t0 for i in members]
+                ),
             )
             for m, i in enumerate(members):
                 idx = grid.index[m]

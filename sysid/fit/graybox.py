@@ -43,6 +43,7 @@ from sysid.core.ode import (
     ExpressionSystem,
     Guard,
     GuardTripped,
+    batch_inputs,
     simulate_batch,
 )
 from sysid.core.renamed import renamed_keywords
@@ -77,6 +78,8 @@ def fit_model(
     log_parameters: str | bool | Sequence[str] = "auto",
     time_column: str = "t",
     trajectory_column: str | None = "trajectory",
+    inputs: Sequence[str] | None = None,
+    interpolation: str = "linear",
     seed: int = 0,
     n_starts: int = 1,
     method: str = "DOP853",
@@ -125,6 +128,11 @@ def fit_model(
         positive and makes the fit scale-free; its intervals are positive.
     time_column, trajectory_column
         How to read a CSV file or DataFrame.
+    inputs : list of str, optional
+        Exogenous input columns (docs/contract.md#inputs): measured signals the
+        equations use by name, read between samples by ``interpolation``
+        (``"linear"`` or ``"hold"``). A Dataset brings its own inputs.
+    interpolation : {"linear", "hold"}
     seed : int
         Seeds the perturbed restarts (``n_starts > 1``).
     n_starts : int
@@ -204,6 +212,8 @@ def fit_model(
         log_parameters=log_parameters,
         time_column=time_column,
         trajectory_column=trajectory_column,
+        inputs=inputs,
+        interpolation=interpolation,
     )
     guard_kw = {"max_evals": int(max_evals), "simulation_time_limit": float(simulation_time_limit)}
     prob = _EngineProblem(spec, float(margin), guard_kw)
@@ -237,7 +247,10 @@ class _EngineProblem:
     def __init__(self, spec: Spec, margin: float, guard_kw: dict[str, Any]):
         states, params = spec.states, list(spec.guesses)
         subs = {sp.Symbol(k, real=True): sp.Float(v) for k, v in spec.fixed.items()}
-        self.system = ExpressionSystem(states, [spec.exprs[s].subs(subs) for s in states], params)
+        self.system = ExpressionSystem(
+            states, [spec.exprs[s].subs(subs) for s in states], params, inputs=spec.inputs
+        )
+        self.signals = spec.ds.inputs or [None] * len(spec.t_data)
         d = len(states)
         self.obs_idx = [states.index(s) for s in spec.obs]
         all_y = np.concatenate(spec.y_data, axis=0)
@@ -253,7 +266,8 @@ class _EngineProblem:
             for v, (kk, s) in zip(spec.x0_start, spec.x0_free, strict=True):
                 if kk == k:
                     start[states.index(s)] = v
-            self.segs.append(Segment(k, spec.t0s[k], t - spec.t0s[k], x, start, free))
+            seg = Segment(k, spec.t0s[k], t - spec.t0s[k], x, start, free, self.signals[k])
+            self.segs.append(seg)
         points = np.vstack([*(s.x for s in self.segs), *(s.start[None, :] for s in self.segs)])
         self.guard = Guard.around(points, margin=margin, floor=1.0, **guard_kw)
         is_log = np.array([p in spec.logs for p in params])
@@ -273,7 +287,7 @@ def _spread(y: np.ndarray) -> float:
 def _simulator(prob: _EngineProblem, rtol: float, method: str):
     """The fitted model's guarded simulator ``(theta, x0, t0, t) -> x (n, d)``."""
 
-    def run(theta: np.ndarray, x0: np.ndarray, t0: float, t: np.ndarray) -> np.ndarray:
+    def run(theta: np.ndarray, x0: np.ndarray, t0: float, t: np.ndarray, k: int = 0) -> np.ndarray:
         tau = np.asarray(t, dtype=float) - t0
         xs, _, _ = simulate_batch(
             prob.system,
@@ -284,6 +298,7 @@ def _simulator(prob: _EngineProblem, rtol: float, method: str):
             rtol=rtol,
             method=method,
             t_start=t0,
+            inputs=batch_inputs([prob.signals[k]], [t0]),
         )
         return xs[0]
 
@@ -406,12 +421,12 @@ def _curves(
     d = len(spec.states)
     for k, (t, y) in enumerate(zip(spec.t_data, spec.y_data, strict=True)):
         try:
-            x = run(res.theta, res.x0[k], spec.t0s[k], t)
+            x = run(res.theta, res.x0[k], spec.t0s[k], t, k)
         except GuardTripped:
             x = np.full((t.size, d), np.nan)
         t_dense = np.linspace(spec.t0s[k], float(t[-1]), 400)
         try:
-            x_dense = run(res.theta, res.x0[k], spec.t0s[k], t_dense)
+            x_dense = run(res.theta, res.x0[k], spec.t0s[k], t_dense, k)
         except GuardTripped:
             x_dense = None
         for j, si in enumerate(prob.obs_idx):

@@ -40,6 +40,7 @@ from typing import Any
 
 from sysid.core.errors import EquationError, ProblemFileError, SysidInputError
 from sysid.core.expressions import parse_equation
+from sysid.data.inputs import INTERPOLATIONS
 from sysid.data.problems import read_toml
 from sysid.fit._graybox_result import GrayBoxResult
 from sysid.fit.graybox import fit_model
@@ -64,6 +65,8 @@ _OPTIONAL: dict[str, Any] = {
     "initial_guess": dict,
     "t0": (float, int, list),
     "derived": dict,
+    "inputs": list,
+    "input_interpolation": str,
     "units": dict,
     "time_unit": str,
     # used by simulation only (a problem file is a model file); the fit ignores them
@@ -106,6 +109,10 @@ class ModelFile:
         As :func:`sysid.fit.graybox.fit_model` takes them.
     derived : dict name -> str
         Functions of the constants to report with standard errors.
+    inputs : tuple of str
+        Exogenous input columns of the data the equations use.
+    interpolation : str
+        How the inputs are read between samples (``"linear"`` or ``"hold"``).
     units : dict state -> str
     time_unit : str or None
     path : Path or None
@@ -123,6 +130,8 @@ class ModelFile:
     initial_guess: dict[str, float] | None = None
     t0: Any = None
     derived: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    interpolation: str = "linear"
     title: str = ""
     units: dict[str, str] = field(default_factory=dict)
     time_unit: str | None = None
@@ -168,6 +177,8 @@ class ModelFile:
                 bounds=self.bounds or None,
                 columns=self.columns or None,
                 t0=self.t0,
+                inputs=list(self.inputs) or None,
+                interpolation=self.interpolation,
                 time_column=time_column,
                 trajectory_column=trajectory_column,
                 **options,
@@ -240,7 +251,14 @@ def model_file_from_text(text: str, where: str = "model", path: Path | None = No
             hint="add a table of start guesses, e.g. unknown = { k = 1.0 }",
         )
     derived = _derived(data.get("derived", {}), where)
-    _parse(equations, derived, states, unknown, fixed, where)
+    inputs = _names(data.get("inputs", []), "inputs", where)
+    interpolation = data.get("input_interpolation", "linear")
+    if interpolation not in INTERPOLATIONS:
+        raise ProblemFileError(
+            f"'input_interpolation' must be one of {list(INTERPOLATIONS)}, found {interpolation!r}",
+            source=where,
+        )
+    _parse(equations, derived, [*states, *inputs], unknown, fixed, where)
     name = data.get("name", Path(where).stem if path is not None else "model")
     if "name" in data and not _NAME_RE.match(name):
         raise ProblemFileError(
@@ -263,6 +281,8 @@ def model_file_from_text(text: str, where: str = "model", path: Path | None = No
         else None,
         t0=data.get("t0"),
         derived=derived,
+        inputs=tuple(inputs),
+        interpolation=interpolation,
         title=data.get("title", name),
         units={str(k): str(v) for k, v in data.get("units", {}).items()},
         time_unit=data.get("time_unit"),

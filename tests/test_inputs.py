@@ -1,0 +1,208 @@
+"""Exogenous inputs u(t): signals, data files, problem files, simulation and gray-box fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy as sp
+
+import sysid
+from sysid.cli import main
+from sysid.core.ode import CompiledSystem, Guard, batch_inputs, simulate_batch
+from sysid.data.inputs import InputSignal
+
+FORCED = """
+name = "forced-decay"
+states = ["x"]
+parameters = { k = 0.5, b = 1.0 }
+equations = { x = "-k*x + b*F" }
+inputs = { F = "sin(1.3*t)" }
+t_span = [0.0, 10.0]
+n_samples = 100
+initial_conditions = [[1.0], [2.0]]
+holdout_initial_conditions = [[0.5]]
+"""
+
+
+@pytest.fixture()
+def forced(tmp_path):
+    path = tmp_path / "forced.toml"
+    path.write_text(FORCED)
+    return sysid.load_problem(path)
+
+
+def _problem(tmp_path, text: str):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    return sysid.load_problem(path)
+
+
+# ----------------------------------------------------------------- signals
+def test_signal_linear_and_hold():
+    sig = InputSignal(("V",), [0.0, 1.0, 3.0], [[0.0], [2.0], [4.0]])
+    assert sig(0.5).tolist() == [1.0]
+    assert sig(np.array([2.0, -1.0, 9.0])).ravel().tolist() == [3.0, 0.0, 4.0]
+    hold = InputSignal(("V",), sig.t, sig.u, "hold")
+    assert hold(np.array([0.99, 1.0, 2.9, 5.0])).ravel().tolist() == [0.0, 2.0, 2.0, 4.0]
+    assert sig.shifted(1.0)(0.0).tolist() == [2.0]
+
+
+def test_signal_checks():
+    with pytest.raises(sysid.ConfigError, match="interpolation must be one of"):
+        InputSignal(("V",), [0.0, 1.0], [[0.0], [1.0]], "cubic")
+    with pytest.raises(sysid.DataError, match=r"do not match 2 times and inputs \['V', 'W'\]"):
+        InputSignal(("V", "W"), [0.0, 1.0], [[0.0], [1.0]])
+
+
+# -------------------------------------------------------------------- data
+def test_csv_round_trip_with_inputs(tmp_path):
+    t = np.linspace(0.0, 5.0, 20)
+    ds = sysid.load_data((t, np.exp(-t), np.sin(t)), inputs=["V"])
+    assert ds.input_names == ("V",) and ds.states == ("x0",)
+    path = tmp_path / "d.csv"
+    ds.to_csv(path)
+    assert pd.read_csv(path).columns.tolist() == ["trajectory", "t", "x0", "V"]
+    back = sysid.load_data(path, inputs=["V"], interpolation="hold")
+    assert back.states == ("x0",) and back.inputs[0].interpolation == "hold"
+    np.testing.assert_array_equal(back.inputs[0].u[:, 0], np.sin(t))
+    assert sysid.load_data(path).states == ("x0", "V")  # without inputs=, a state
+    assert back.subset([0]).input_names == ("V",)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"inputs": ["W"]}, r"input column\(s\) \['W'\] not found"),
+        ({"inputs": ["t"]}, "both an input and the time"),
+        ({"inputs": ["V"], "states": ["V"]}, "both a state and an input"),
+        ({"inputs": ["V", "V"]}, "name a column twice"),
+        ({"inputs": ["V"], "interpolation": "spline"}, "interpolation must be one of"),
+    ],
+)
+def test_bad_input_columns(tmp_path, kwargs, match):
+    path = tmp_path / "d.csv"
+    path.write_text("t,x,V\n0,1,0\n1,0.5,1\n2,0.25,0\n3,0.1,1\n")
+    with pytest.raises(sysid.SysidInputError, match=match):
+        sysid.load_data(path, **kwargs)
+
+
+def test_missing_input_value_names_the_line(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("t,x,V\n0,1,0\n1,0.5,\n2,0.25,0\n3,0.1,1\n")
+    with pytest.raises(sysid.DataError, match=r"input column 'V' is missing at line 3"):
+        sysid.load_data(path, inputs=["V"])
+
+
+def test_inputs_must_cover_the_samples():
+    tr = sysid.Trajectory(np.array([0.0, 1.0, 2.0]), np.ones((3, 1)))
+    short = InputSignal(("V",), [0.0, 1.0], [[0.0], [1.0]])
+    with pytest.raises(sysid.DataError, match=r"cover 0\.\.1, not all of its samples \(0\.\.2\)"):
+        sysid.Dataset([tr], ("x",), inputs=[short])
+    with pytest.raises(sysid.DataError, match="repeat a state"):
+        sysid.Dataset([tr], ("V",), inputs=[InputSignal(("V",), tr.t, np.zeros((3, 1)))])
+
+
+# ---------------------------------------------------------------- problems
+def test_problem_with_inputs_simulates_and_writes_columns(forced, tmp_path):
+    assert forced.input_names == ("F",)
+    assert str(forced.true_equations()["x"]) == "F - 0.5*x"
+    ds = sysid.simulate(forced, noise=0.0, seed=0)
+    np.testing.assert_allclose(ds.inputs[1].u[:, 0], np.sin(1.3 * ds[1].t), atol=1e-15)
+    # the exact solution of x' = -0.5 x + sin(1.3 t)
+    t, w, k = ds[0].t, 1.3, 0.5
+    c = 1.0 + w / (k**2 + w**2)
+    exact = c * np.exp(-k * t) + (k * np.sin(w * t) - w * np.cos(w * t)) / (k**2 + w**2)
+    np.testing.assert_allclose(ds[0].x[:, 0], exact, rtol=1e-7, atol=1e-9)
+    assert sysid.simulate(forced, holdout=True).input_names == ("F",)
+    path = tmp_path / "f.csv"
+    ds.to_csv(path)
+    assert "F" in pd.read_csv(path).columns
+
+
+def test_inputs_per_trajectory(tmp_path):
+    text = FORCED.replace(
+        'inputs = { F = "sin(1.3*t)" }', 'inputs = { F = ["1 + 0*t", "-1 + 0*t"] }'
+    )
+    with pytest.raises(sysid.ProblemFileError, match="need their own"):
+        _problem(tmp_path, text)
+    p = _problem(
+        tmp_path, text + 'holdout_inputs = { F = "0.5 + 0*t" }\ninput_interpolation = "hold"\n'
+    )
+    ds = sysid.simulate(p)
+    assert ds.inputs[0].u[0, 0] == 1.0 and ds.inputs[1].u[0, 0] == -1.0
+    assert ds.inputs[0].interpolation == "hold"
+    assert sysid.simulate(p, holdout=True).inputs[0].u[-1, 0] == 0.5
+    with pytest.raises(sysid.ConfigError, match=r"per trajectory \(2\), but 3 starts"):
+        sysid.simulate(p, initial_conditions=[[1.0], [2.0], [3.0]])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        ('{ F = "sin(1.3*t)" }', '{ x = "sin(t)" }', "cannot be an input name"),
+        ('{ F = "sin(1.3*t)" }', '{ k = "sin(t)" }', "cannot be an input name"),
+        ('{ F = "sin(1.3*t)" }', '{ F = "sin(x)" }', "unknown name 'x'"),
+        ('{ F = "sin(1.3*t)" }', "{ F = 3 }", "must be an expression of t"),
+        ('{ F = "sin(1.3*t)" }', '{ F = ["sin(t)"] }', r"gives 1 signals for 2 rows"),
+        ('inputs = { F = "sin(1.3*t)" }', 'input_interpolation = "hold"', "has no 'inputs'"),
+    ],
+)
+def test_bad_problem_inputs(tmp_path, old, new, match):
+    with pytest.raises(sysid.SysidInputError, match=match):
+        _problem(tmp_path, FORCED.replace(old, new))
+
+
+def test_interpolation_value_checked(tmp_path):
+    with pytest.raises(sysid.ProblemFileError, match="'input_interpolation' must be one of"):
+        _problem(tmp_path, FORCED + 'input_interpolation = "cubic"\n')
+
+
+# ------------------------------------------------------------ systems, fits
+def test_compiled_system_reads_inputs():
+    x, u = sp.symbols("x F", real=True)
+    system = CompiledSystem(["x"], [(0, x), (0, u)], inputs=["F"])
+    sig = InputSignal(("F",), [0.0, 10.0], [[1.0], [1.0]])
+    guard = Guard.around(np.array([[0.0], [3.0]]))
+    xs, _, _ = simulate_batch(
+        system, np.array([-1.0, 1.0]), np.array([[0.0]]), np.array([0.0, 1.0, 5.0]),
+        guard=guard, inputs=batch_inputs([sig], [0.0]),
+    )  # fmt: skip
+    np.testing.assert_allclose(xs[0, :, 0], 1 - np.exp(-np.array([0.0, 1.0, 5.0])), rtol=1e-7)
+    with pytest.raises(ValueError, match=r"needs the inputs \['F'\]"):
+        system.terms(np.zeros((1, 1)))
+
+
+def test_graybox_fit_with_inputs(forced, tmp_path):
+    ds = sysid.simulate(forced, noise=0.01, seed=1)
+    path = tmp_path / "f.csv"
+    ds.to_csv(path)
+    res = sysid.fit_model({"x": "-k*x + b*F"}, str(path), parameters={"k": 1.0, "b": 0.5},
+                          inputs=["F"])  # fmt: skip
+    assert res.parameters["k"] == pytest.approx(0.5, rel=0.01)
+    assert res.parameters["b"] == pytest.approx(1.0, rel=0.01)
+    same = sysid.fit_model({"x": "-k*x + b*F"}, ds, parameters={"k": 1.0, "b": 0.5})
+    assert same.parameters["k"] == pytest.approx(res.parameters["k"], rel=1e-6)
+    sim = same.simulate(ds[1].t, trajectory=1)
+    np.testing.assert_allclose(sim[:, 0], ds[1].x[:, 0], atol=0.05)
+    with pytest.raises(sysid.EquationError, match="unknown name 'G'"):
+        sysid.fit_model({"x": "-k*x + b*G"}, ds, parameters={"k": 1.0, "b": 0.5})
+    with pytest.raises(sysid.ConfigError, match="inputs must be a non-empty list"):
+        sysid.fit_model({"x": "-k*x"}, str(path), parameters={"k": 1.0}, inputs="F")
+
+
+def test_sysid_fit_with_inputs(forced, tmp_path, capsys):
+    ds = sysid.simulate(forced, noise=0.01, seed=1)
+    data = tmp_path / "f.csv"
+    ds.to_csv(data)
+    model = tmp_path / "m.toml"
+    model.write_text(
+        'states = ["x"]\nequations = { x = "-k*x + b*F" }\nunknown = { k = 1.0, b = 0.5 }\n'
+        'inputs = ["F"]\nderived = { tau = "1/k" }\n'
+    )
+    assert main(["fit", str(model), str(data), "-o", str(tmp_path / "o"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "tau: 1/k = 1.99" in out and "verdict: good" in out
+    model.write_text(model.read_text().replace("b*F", "b*G"))
+    with pytest.raises(sysid.EquationError, match="unknown name 'G'"):
+        sysid.load_model_file(model)
