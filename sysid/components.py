@@ -19,9 +19,12 @@ from sysid.data.dataset import Dataset
 from sysid.neural.field import NeuralField
 from sysid.select.options import Selection
 from sysid.symbolic.library import Library
+from sysid.symbolic.model import SymbolicModel, TermEstimate
 from sysid.symbolic.options import Distiller, ExpressionSearch
+from sysid.symbolic.sparse import Candidate, knee
 
 __all__ = [
+    "knee_model",
     "COMPONENTS",
     "LIBRARY_OPTIONS",
     "check_field_states",
@@ -74,8 +77,10 @@ def with_options(current: Any, name: str, changes: dict[str, Any]) -> Any:
     return type(comp)(**{**params, **changes})
 
 
-def library_for(spec: Library | Mapping[str, Any] | None, states: Sequence[str]) -> Library:
-    """The library for ``states``: as given, built from a dict of options, or the default."""
+def library_for(
+    spec: Library | Mapping[str, Any] | None, states: Sequence[str], inputs: Sequence[str] = ()
+) -> Library:
+    """The library for ``states`` (and ``inputs``): as given, from a dict of options, or default."""
     if isinstance(spec, Library):
         if tuple(spec.states) != tuple(states):
             raise ConfigError(
@@ -83,9 +88,15 @@ def library_for(spec: Library | Mapping[str, Any] | None, states: Sequence[str])
                 source="argument 'library'",
                 hint="build the library with the data's state names, in the same order",
             )
+        if tuple(spec.inputs) != tuple(inputs):
+            raise ConfigError(
+                f"library inputs {list(spec.inputs)} differ from the data's {list(inputs)}",
+                source="argument 'library'",
+                hint="build the library with inputs=, the data's input names in the same order",
+            )
         return spec
     check_library_spec(spec)
-    return Library(states, **dict(spec or {}))
+    return Library(states, **dict(spec or {}), inputs=tuple(inputs))
 
 
 def check_library_spec(spec: Any) -> None:
@@ -107,3 +118,17 @@ def check_field_states(nf: NeuralField, ds: Dataset) -> None:
             source="argument 'field'",
             hint="pass the field of a run on the same data",
         )
+
+
+def knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]]) -> SymbolicModel:
+    """The knee of each front as a model (no refit): the fallback of an interrupted run."""
+    terms = []
+    for s in states:
+        front = list(fronts.get(s, ()))
+        if not front:
+            continue
+        best = knee(front)
+        terms.extend(
+            TermEstimate(s, t, float(c)) for t, c in zip(best.terms, best.coefficients, strict=True)
+        )
+    return SymbolicModel(states, terms)

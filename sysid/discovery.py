@@ -44,6 +44,8 @@ def discover(
     time_column: str = "t",
     trajectory_column: str | None = "trajectory",
     states: Sequence[str] | None = None,
+    inputs: Sequence[str] | None = None,
+    interpolation: str = "linear",
     library: Library | Mapping[str, Any] | None = None,
     neural: Mapping[str, Any] | None = None,
     distill_options: Mapping[str, Any] | None = None,
@@ -68,6 +70,12 @@ def discover(
         Silence progress on stderr.
     time_column, trajectory_column, states
         How to read a CSV file or DataFrame (``docs/contract.md#data-columns``).
+    inputs : list of str, optional
+        Exogenous input columns (``docs/contract.md#inputs``): measured signals
+        that drive the system; the equations may use them, they are not modelled.
+    interpolation : {"linear", "hold", "cubic"}
+        How inputs are read between their samples (``"hold"``: each sample
+        until the next, for switched inputs).
     library : Library or dict, optional
         Candidate terms, or options of :class:`~sysid.symbolic.library.Library`
         (``degree``, ``trig``, ``extra``, ``include_constant``).
@@ -118,7 +126,14 @@ def discover(
         search_options=search_options,
         field=field,
     )
-    est.fit(data, time_column=time_column, trajectory_column=trajectory_column, states=states)
+    est.fit(
+        data,
+        time_column=time_column,
+        trajectory_column=trajectory_column,
+        states=states,
+        inputs=inputs,
+        interpolation=interpolation,
+    )
     return replace(est.result_, seed=int(seed))
 
 

@@ -48,6 +48,7 @@ from sysid.components import (
     check_field_states,
     check_library_spec,
     component,
+    knee_model,
     library_for,
     with_options,
 )
@@ -63,10 +64,10 @@ from sysid.select.ensemble import failed_member, model_member, run_ensemble, sum
 from sysid.select.options import Selection
 from sysid.select.selection import select_model
 from sysid.symbolic.library import Library
-from sysid.symbolic.model import SymbolicModel, TermEstimate
+from sysid.symbolic.model import SymbolicModel
 from sysid.symbolic.options import Distiller, ExpressionSearch
 from sysid.symbolic.search import library_fit_is_poor, merge_fronts, search
-from sysid.symbolic.sparse import Candidate, distill, knee
+from sysid.symbolic.sparse import Candidate, distill
 
 __all__ = ["SysID", "NotFittedError", "check_seed", "check_quiet", "check_library_spec"]
 
@@ -239,6 +240,8 @@ class SysID(BaseEstimator):
         time_column: str = "t",
         trajectory_column: str | None = "trajectory",
         states: Sequence[str] | None = None,
+        inputs: Sequence[str] | None = None,
+        interpolation: str = "linear",
     ) -> SysID:
         """Learn equations from trajectories.
 
@@ -248,6 +251,10 @@ class SysID(BaseEstimator):
             One or several trajectories, each on its own time grid.
         time_column, trajectory_column, states
             How to read a CSV file or DataFrame (``docs/contract.md#data-columns``).
+        inputs, interpolation
+            Exogenous input columns and how they are read between samples
+            (``docs/contract.md#inputs``): the field is ``f(x, u)``, the library
+            has terms in states and inputs, every simulation reads the inputs.
 
         Returns
         -------
@@ -259,10 +266,15 @@ class SysID(BaseEstimator):
         """
         plan = self._plan()
         ds = load_data(
-            data, time_column=time_column, trajectory_column=trajectory_column, states=states
+            data,
+            time_column=time_column,
+            trajectory_column=trajectory_column,
+            states=states,
+            inputs=inputs,
+            interpolation=interpolation,
         )
         check_scale(ds)
-        lib = library_for(self.library, ds.states)
+        lib = library_for(self.library, ds.states, ds.input_names)
         if plan.field_is_fitted:
             check_field_states(plan.field, ds)
         self._run(plan, ds, lib)
@@ -347,14 +359,15 @@ class SysID(BaseEstimator):
             + (" of a partially trained field (library terms only)" if stage == "neural" else "")
             + ", not refitted through the ODE solver and not selected"
         )
-        return _knee_model(ds.states, self.fronts_)
+        return knee_model(ds.states, self.fronts_)
 
     def _library_fronts(
         self, plan: _Plan, ds: Dataset, lib: Library
     ) -> tuple[np.ndarray, np.ndarray, dict[str, list[Candidate]]]:
         """The field's derivative samples and the library's Pareto fronts on them."""
-        x = self.field_.sample_points(ds)
-        dxdt = self.field_.predict(x)
+        x = self.field_.sample_points(ds)  # states, then the inputs there
+        d = ds.n_states
+        dxdt = self.field_.predict(x[:, :d], x[:, d:] if ds.inputs else None)
         return x, dxdt, distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
 
     def _fit_field(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
@@ -372,7 +385,14 @@ class SysID(BaseEstimator):
         _say("[2/3] distilling equations from the field", plan.quiet)
         t1 = time.perf_counter()
         x, dxdt, self.fronts_ = self._library_fronts(plan, ds, lib)
-        if plan.search.runs:
+        if plan.search.runs and ds.inputs:  # the expression trees use states only
+            self.extra_["expression_search"] = {
+                "mode": plan.search.mode,
+                "ran": False,
+                "seconds": 0.0,
+                "reason": "the expression search does not take inputs yet",
+            }
+        elif plan.search.runs:
             clock.stage = "search"
             t_search = time.perf_counter()
             run = plan.search.mode == "always" or library_fit_is_poor(self.fronts_, x, dxdt)
@@ -572,17 +592,3 @@ def _library_origin(
 
 def _plain(expr: sp.Expr) -> sp.Expr:
     return sp.sympify(expr).xreplace({a: sp.Symbol(a.name) for a in expr.free_symbols})
-
-
-def _knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]]) -> SymbolicModel:
-    """The knee of each front as a model (no refit): the fallback of an interrupted run."""
-    terms = []
-    for s in states:
-        front = list(fronts.get(s, ()))
-        if not front:
-            continue
-        best = knee(front)
-        terms.extend(
-            TermEstimate(s, t, float(c)) for t, c in zip(best.terms, best.coefficients, strict=True)
-        )
-    return SymbolicModel(states, terms)

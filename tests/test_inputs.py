@@ -50,7 +50,7 @@ def test_signal_linear_and_hold():
 
 def test_signal_checks():
     with pytest.raises(sysid.ConfigError, match="interpolation must be one of"):
-        InputSignal(("V",), [0.0, 1.0], [[0.0], [1.0]], "cubic")
+        InputSignal(("V",), [0.0, 1.0], [[0.0], [1.0]], "spline")
     with pytest.raises(sysid.DataError, match=r"do not match 2 times and inputs \['V', 'W'\]"):
         InputSignal(("V", "W"), [0.0, 1.0], [[0.0], [1.0]])
 
@@ -155,7 +155,7 @@ def test_bad_problem_inputs(tmp_path, old, new, match):
 
 def test_interpolation_value_checked(tmp_path):
     with pytest.raises(sysid.ProblemFileError, match="'input_interpolation' must be one of"):
-        _problem(tmp_path, FORCED + 'input_interpolation = "cubic"\n')
+        _problem(tmp_path, FORCED + 'input_interpolation = "spline"\n')
 
 
 # ------------------------------------------------------------ systems, fits

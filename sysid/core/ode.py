@@ -204,12 +204,15 @@ def guarded_solve(
     method: str = "DOP853",
     rtol: float = 1e-8,
     atol: float | np.ndarray = 1e-10,
+    breaks: np.ndarray | None = None,
 ) -> np.ndarray:
     """``solve_ivp`` under ``guard``: the solution at ``t_eval``, shape (len(y0), n).
 
     The first ``n_states`` entries of ``y`` (default: all) are states, ``d`` per
     batch member, and the box applies to them; further entries (sensitivities)
-    are not checked.
+    are not checked. ``breaks`` are times where ``fun`` is not smooth (the
+    samples of an input signal): the solver restarts at each, instead of
+    shrinking its steps to cross them.
 
     Raises
     ------
@@ -235,7 +238,10 @@ def guarded_solve(
     if t1 <= t0:
         y = np.repeat(y0[:, None], t_eval.size, axis=1)
     else:
-        y = _solve(fun, (t0, t1), y0, t_eval, guard, d, n_x, names, method, rtol, atol)
+        y = _pieces(
+            fun, (t0, t1), y0, t_eval, breaks, guard=guard, d=d, n_x=n_x, names=names,
+            method=method, rtol=rtol, atol=atol,
+        )  # fmt: skip
     for k in range(t_eval.size):
         x = y[:n_x, k].reshape(-1, d)
         if _outside(x, guard):
@@ -243,10 +249,43 @@ def guarded_solve(
     return y
 
 
-def _solve(fun, t_span, y0, t_eval, guard, d, n_x, names, method, rtol, atol) -> np.ndarray:
+def _pieces(fun, t_span, y0, t_eval, breaks, **kw) -> np.ndarray:
+    """``_solve`` from break to break (one call without breaks inside ``t_span``).
+
+    Inside each piece the right-hand side sees times strictly inside it, so an
+    input held constant between samples takes its value on that piece even at
+    the piece's ends (the solver's last stage sits on the next sample).
+    """
+    t0, t1 = t_span
+    knots = np.asarray([] if breaks is None else breaks, dtype=float)
+    knots = np.unique(knots[(knots > t0) & (knots < t1)])
+    if knots.size == 0:
+        return _solve(fun, t_span, y0, t_eval, **kw)
+    kw["budget"] = {"count": [0], "start": time.perf_counter()}  # shared by the pieces
+    edges = np.r_[t0, knots, t1]
+    out = np.empty((y0.size, t_eval.size))
+    y, done = y0, 0
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        stop = int(np.searchsorted(t_eval, b, side="right"))
+        ends_on_b = stop > done and t_eval[stop - 1] == b
+        pts = t_eval[done:stop] if ends_on_b else np.r_[t_eval[done:stop], b]
+        lo, hi = a + 1e-9 * (b - a), b - 1e-9 * (b - a)
+
+        def inside(t: float, yy: np.ndarray, lo: float = lo, hi: float = hi) -> np.ndarray:
+            return fun(min(max(t, lo), hi), yy)
+
+        ys = _solve(inside, (float(a), float(b)), y, pts, **kw)
+        out[:, done:stop] = ys[:, : stop - done]
+        y, done = ys[:, -1], stop
+    return out
+
+
+def _solve(
+    fun, t_span, y0, t_eval, *, method, rtol, atol, guard, d, n_x, names, budget=None
+) -> np.ndarray:
     """The guarded ``solve_ivp`` call of :func:`guarded_solve` (``t_span`` not empty)."""
-    start = time.perf_counter()
-    count = [0]
+    budget = budget or {"count": [0], "start": time.perf_counter()}
+    start, count = budget["start"], budget["count"]
     limit = guard.simulation_time_limit
 
     def counted(t: float, y: np.ndarray) -> np.ndarray:
@@ -520,6 +559,10 @@ class ExpressionSystem:
         return f, both
 
 
+#: Most solver restarts of one simulation at input samples (more: one solve, small steps).
+MAX_BREAKS = 5000
+
+
 def batch_inputs(
     signals: Sequence[Callable[[float], np.ndarray]], starts: Sequence[float]
 ) -> Callable[[float], np.ndarray] | None:
@@ -540,8 +583,14 @@ def batch_inputs(
     pairs = list(zip(signals, [float(v) for v in starts], strict=True))
 
     def at(t: float) -> np.ndarray:
+        t = float(t)
         return np.stack([sig(t0 + t) for sig, t0 in pairs])
 
+    # The signals' sample times in local time: where the right-hand side has kinks.
+    knots = np.unique(
+        np.concatenate([np.asarray(getattr(s, "t", []), float) - t0 for s, t0 in pairs])
+    )
+    at.breaks = knots if knots.size <= MAX_BREAKS else None  # type: ignore[attr-defined]
     return at
 
 
@@ -629,6 +678,7 @@ def simulate_batch(
         method=method,
         rtol=rtol,
         atol=atol,
+        breaks=getattr(inputs, "breaks", None),
     )
     n = t_eval.size
     x = y[:n_x].reshape(b, d, n).transpose(0, 2, 1)

@@ -97,7 +97,12 @@ class Dataset:
         self.trajectories = checked
         _warn_dropped(dropped, where)
         _check_observed(self)
+        if self.inputs is None and checked and all(tr.inputs is not None for tr in checked):
+            self.inputs = [tr.inputs for tr in checked]  # trajectories that carry their inputs
         _check_inputs(self)
+        if self.inputs is not None:  # each trajectory carries its own signal
+            pairs = zip(checked, self.inputs, strict=True)
+            self.trajectories = [replace(tr, inputs=sig) for tr, sig in pairs]
         _warn_constant(self)
 
     # ------------------------------------------------------------------ views
@@ -183,10 +188,6 @@ class Dataset:
             inputs=None if self.inputs is None else [self.inputs[i] for i in indices],
         )
 
-    def with_trajectories(self, trajectories: Sequence[Trajectory]) -> Dataset:
-        """The same dataset with other samples of the same trajectories (inputs kept)."""
-        return replace(self, trajectories=list(trajectories), units=dict(self.units))
-
     # ------------------------------------------------------------- builders
     @classmethod
     def from_arrays(
@@ -213,7 +214,7 @@ class Dataset:
         **kwargs
             ``u`` (inputs: an array (n, m) per trajectory, on its times),
             ``input_names`` (default ``u0, u1, ...``), ``interpolation``
-            (``"linear"`` or ``"hold"``), and the fields of :class:`Dataset`.
+            (``"linear"``, ``"hold"`` or ``"cubic"``), and the fields of :class:`Dataset`.
 
         Examples
         --------
@@ -258,7 +259,7 @@ class Dataset:
         **kwargs
             ``inputs`` (the input columns: measured signals that drive the
             system, complete in every row), ``interpolation`` (how inputs are
-            read between samples: ``"linear"`` or ``"hold"``), and the fields of
+            read between samples: ``"linear"``, ``"hold"`` or ``"cubic"``), and the fields of
             :class:`Dataset`.
 
         Examples
@@ -410,7 +411,7 @@ def load_data(
     inputs : list of str, optional
         Input columns of a CSV file or DataFrame (:mod:`sysid.data.inputs`);
         ``(t, x, u)`` arrays carry them as a third item (named by ``inputs``).
-    interpolation : {"linear", "hold"}
+    interpolation : {"linear", "hold", "cubic"}
         How inputs are read between their samples.
 
     Raises
@@ -485,7 +486,7 @@ def _select_states(ds: Dataset, states: Sequence[str]) -> Dataset:
             hint="name at least one measured state",
         )
     cols = [ds.states.index(s) for s in names]
-    trajs = [Trajectory(tr.t, tr.x[:, cols], tr.name) for tr in ds.trajectories]
+    trajs = [Trajectory(tr.t, tr.x[:, cols], tr.name, tr.inputs) for tr in ds.trajectories]
     units = {s: ds.units[s] for s in names if s in ds.units}
     return replace(ds, trajectories=trajs, states=tuple(names), units=units)
 

@@ -2,9 +2,12 @@
 
 A heater's power, a dose, a voltage, a forcing: an :class:`InputSignal` holds one
 trajectory's input samples and gives their value at any time, by linear
-interpolation between samples (``"linear"``, the default) or by holding each
-sample until the next (``"hold"``, a zero-order hold, for switched inputs).
-Before the first sample and after the last the signal keeps its end value.
+interpolation between samples (``"linear"``, the default), by holding each
+sample until the next (``"hold"``, a zero-order hold, for switched inputs), or
+by a cubic spline through them (``"cubic"``, for smooth signals: more accurate
+between samples, and much faster to simulate, since the solver meets no kinks;
+it overshoots at steps). Before the first sample and after the last the signal
+keeps its end value.
 Every simulation of a model with inputs, the neural field's training and the
 refit through the ODE solver read the inputs through this one class.
 
@@ -20,17 +23,19 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 
 from sysid.core.errors import ConfigError, DataError
 
 __all__ = ["InputSignal", "INTERPOLATIONS", "check_interpolation", "input_values"]
 
 #: How an input is read between its samples.
-INTERPOLATIONS = ("linear", "hold")
+INTERPOLATIONS = ("linear", "hold", "cubic")
 
 
 def check_interpolation(value: object, source: str = "argument 'interpolation'") -> str:
@@ -39,7 +44,8 @@ def check_interpolation(value: object, source: str = "argument 'interpolation'")
         raise ConfigError(
             f"interpolation must be one of {list(INTERPOLATIONS)}, found {value!r}",
             source=source,
-            hint="'linear' between samples (default), 'hold' keeps each sample until the next",
+            hint="'linear' between samples (default), 'hold' keeps each sample until the next, "
+            "'cubic' a spline through them",
         )
     return str(value)
 
@@ -56,7 +62,7 @@ class InputSignal:
         Increasing sample times.
     u : ndarray (n, m)
         Input values, finite.
-    interpolation : {"linear", "hold"}
+    interpolation : {"linear", "hold", "cubic"}
     """
 
     names: tuple[str, ...]
@@ -78,6 +84,20 @@ class InputSignal:
                 f"{list(self.names)}",
                 source="inputs",
             )
+        # The solvers ask for one time at a time: a bisection and one row of slopes.
+        dt = np.diff(t)
+        slopes = np.zeros_like(u[:-1]) if t.size < 2 else np.diff(u, axis=0) / dt[:, None]
+        object.__setattr__(self, "_times", t.tolist())
+        object.__setattr__(self, "_slopes", slopes)
+        spline = None
+        if self.interpolation == "cubic" and t.size >= 2:
+            spline = CubicSpline(t, u, axis=0, bc_type="not-a-knot" if t.size > 3 else "natural")
+        object.__setattr__(self, "_spline", spline)
+
+    @property
+    def kinks(self) -> np.ndarray:
+        """Times where the signal is not smooth (its samples; none for a spline)."""
+        return self.t if self._spline is None else self.t[:0]
 
     @property
     def m(self) -> int:
@@ -86,14 +106,29 @@ class InputSignal:
 
     def __call__(self, t: float | np.ndarray) -> np.ndarray:
         """Input values at ``t``: shape (m,) for a number, (k, m) for k times."""
+        if isinstance(t, float) and self._spline is None:
+            return self._at(t)
         tt = np.asarray(t, dtype=float)
         flat = np.atleast_1d(tt)
-        if self.interpolation == "hold":
+        if self._spline is not None:
+            out = self._spline(np.clip(flat, self.t[0], self.t[-1]))
+        elif self.interpolation == "hold":
             i = np.clip(np.searchsorted(self.t, flat, side="right") - 1, 0, self.t.size - 1)
             out = self.u[i]
         else:
             out = np.column_stack([np.interp(flat, self.t, col) for col in self.u.T])
         return out[0] if tt.ndim == 0 else out
+
+    def _at(self, t: float) -> np.ndarray:
+        times = self._times
+        if t <= times[0]:
+            return self.u[0]
+        if t >= times[-1]:
+            return self.u[-1]
+        i = bisect.bisect_right(times, t) - 1
+        if self.interpolation == "hold":
+            return self.u[i]
+        return self.u[i] + (t - times[i]) * self._slopes[i]
 
     def shifted(self, offset: float) -> InputSignal:
         """The same signal on a clock that starts ``offset`` later (local time)."""

@@ -287,7 +287,7 @@ def simulate(
         time_unit=problem.time_unit,
         units=dict(problem.units),
         source=f"simulate({problem.name})",
-        inputs=_input_signals(problem, times, holdout),
+        inputs=input_signals(problem, times, holdout),
     )
 
 
@@ -312,10 +312,14 @@ def _check_input_count(problem: Problem, n: int, holdout: bool) -> None:
         )
 
 
-def _input_signals(
+def input_signals(
     problem: Problem, times: list[np.ndarray], holdout: bool
 ) -> list[InputSignal] | None:
-    """The exact input signals at the sample times (no noise: inputs are set, not estimated)."""
+    """The inputs of each simulated trajectory at its sample ``times``, or None without inputs.
+
+    Exact values of the problem's expressions (no noise: inputs are set, not
+    estimated), trajectory ``k`` of the training (or held-out) set.
+    """
     if not problem.input_names:
         return None
     t = sp.Symbol("t", real=True)

@@ -44,6 +44,9 @@ class Trajectory:
         State values; row ``i`` is measured at ``t[i]``.
     name : str
         Identifier of the experiment (the trajectory id column in CSV files).
+    inputs : InputSignal, optional
+        The experiment's exogenous inputs (:mod:`sysid.data.inputs`); a
+        :class:`~sysid.data.dataset.Dataset` with inputs sets it.
 
     Examples
     --------
@@ -56,6 +59,7 @@ class Trajectory:
     t: np.ndarray
     x: np.ndarray
     name: str = "0"
+    inputs: Any = None
 
     @property
     def n_samples(self) -> int:
@@ -150,4 +154,4 @@ def _validated(
             source=where,
             hint="sort the rows by time within each trajectory, or add a trajectory id column",
         )
-    return Trajectory(t, x, str(tr.name)), dropped
+    return Trajectory(t, x, str(tr.name), tr.inputs), dropped

@@ -58,6 +58,10 @@ Examples
 (28, True)
 """
 
+# Over 600 lines: the one engine (segments, parametrisation, the least-squares
+# problem, the multi-start fit and the one covariance rule) shares its types;
+# split, the rule every standard error follows would be scattered over files.
+
 from __future__ import annotations
 
 import math

@@ -131,8 +131,8 @@ def fit_model(
     inputs : list of str, optional
         Exogenous input columns (docs/contract.md#inputs): measured signals the
         equations use by name, read between samples by ``interpolation``
-        (``"linear"`` or ``"hold"``). A Dataset brings its own inputs.
-    interpolation : {"linear", "hold"}
+        (``"linear"``, ``"hold"`` or ``"cubic"``). A Dataset brings its own inputs.
+    interpolation : {"linear", "hold", "cubic"}
     seed : int
         Seeds the perturbed restarts (``n_starts > 1``).
     n_starts : int
@@ -217,10 +217,29 @@ def fit_model(
     )
     guard_kw = {"max_evals": int(max_evals), "simulation_time_limit": float(simulation_time_limit)}
     prob = _EngineProblem(spec, float(margin), guard_kw)
+    res = _engine_fit(prob, spec, seed, n_starts, rtol, method, max_nfev, time_limit)
+    run = _simulator(prob, float(rtol), method)
+    if not res.ok:
+        why = f"the initial guess could not be simulated ({res.message}); try other guesses, "
+        return _failed_result(spec, res, why + "bounds, or method='LSODA'", str(time_column))
+    return _result(spec, prob, res, covariance(res), run, time_limit, str(time_column))
+
+
+def _engine_fit(
+    prob: _EngineProblem,
+    spec: Spec,
+    seed: int,
+    n_starts: int,
+    rtol: float,
+    method: str,
+    max_nfev: int,
+    time_limit: float | None,
+) -> Fit:
+    """The engine's fit from the guesses and ``n_starts - 1`` log-normal perturbations."""
     theta0 = np.array(list(spec.guesses.values()))
     rng = np.random.default_rng(int(seed))
     extra = [theta0 * np.exp(0.5 * rng.standard_normal(theta0.size)) for _ in range(n_starts - 1)]
-    res = fit(
+    return fit(
         prob.system,
         prob.segs,
         prob.sigma,
@@ -234,11 +253,6 @@ def fit_model(
         time_limit=None if time_limit is None else float(time_limit),
         keep_on_interrupt=True,
     )
-    run = _simulator(prob, float(rtol), method)
-    if not res.ok:
-        why = f"the initial guess could not be simulated ({res.message}); try other guesses, "
-        return _failed_result(spec, res, why + "bounds, or method='LSODA'", str(time_column))
-    return _result(spec, prob, res, covariance(res), run, time_limit, str(time_column))
 
 
 class _EngineProblem:

@@ -112,7 +112,7 @@ class ModelFile:
     inputs : tuple of str
         Exogenous input columns of the data the equations use.
     interpolation : str
-        How the inputs are read between samples (``"linear"`` or ``"hold"``).
+        How the inputs are read between samples (``"linear"``, ``"hold"`` or ``"cubic"``).
     units : dict state -> str
     time_unit : str or None
     path : Path or None

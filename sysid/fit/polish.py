@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 
 from sysid.core.errors import ConfigError
+from sysid.core.expressions import state_symbols
 from sysid.core.ode import ExpressionSystem, Guard
 from sysid.data.dataset import Dataset, Trajectory, load_data
 from sysid.fit.engine import covariance, fit
@@ -88,12 +89,16 @@ def negligible_terms(
     if not (isinstance(rel, (int, float)) and 0.0 <= rel < 1.0):
         raise ConfigError(f"rel must be in [0, 1), found {rel!r}", source="negligible_terms")
     x = np.concatenate([tr.x for tr in data.trajectories])
+    values = data.input_values()
+    if values is not None:  # states, then the inputs at the same times
+        x = np.hstack([x, np.concatenate(values)])
     x = x[np.isfinite(x).all(axis=1)]
     if x.shape[0] == 0:
         return []
+    symbols = [*model.symbols, *state_symbols(data.input_names)]
     size: list[float] = []
     for t in model.terms:
-        f = sp.lambdify(model.symbols, t.coefficient * t.term, "numpy")
+        f = sp.lambdify(symbols, t.coefficient * t.term, "numpy")
         with np.errstate(all="ignore"):
             v = np.broadcast_to(np.asarray(f(*x.T), dtype=float), (x.shape[0],))
         size.append(float(np.nanmax(np.abs(v))) if np.isfinite(v).any() else np.inf)
@@ -244,10 +249,12 @@ def _fit_every_number(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Estimates and standard errors of ``params``, or None when the fit fails."""
     idx = [list(ds.states).index(s) for s in states]
-    trajs = [Trajectory(tr.t, tr.x[:, idx], tr.name) for tr in ds.trajectories]
+    trajs = [Trajectory(tr.t, tr.x[:, idx], tr.name, tr.inputs) for tr in ds.trajectories]
     sub = Dataset(trajs, tuple(states), source=ds.source)
     try:
-        system = ExpressionSystem(states, [rhs[s] for s in states], list(params))
+        system = ExpressionSystem(
+            states, [rhs[s] for s in states], list(params), inputs=ds.input_names
+        )
     except ValueError:  # pragma: no cover - a term with a symbol that is no state
         return None
     sigma, x_all = data_scales(sub)
@@ -295,7 +302,7 @@ def trajectory_rms(model: SymbolicModel, data: Dataset, starts: Sequence | None 
         if not np.isfinite(x0).all():
             continue
         try:
-            sim = model.simulate(x0, tr.t)
+            sim = model.simulate(x0, tr.t, inputs=tr.inputs)
         except Exception:  # noqa: BLE001 - a failed simulation is an infinite error
             return float("inf")
         errs.append(((np.asarray(sim, dtype=float) - tr.x) / scale).ravel())

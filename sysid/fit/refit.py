@@ -98,10 +98,10 @@ def _check_segment_points(value: Any) -> None:
 
 # ----------------------------------------------------------- system parsing
 def _system_params(
-    system: _SystemLike, states: tuple[str, ...]
+    system: _SystemLike, states: tuple[str, ...], inputs: tuple[str, ...] = ()
 ) -> tuple[list[tuple[int, sp.Expr]], np.ndarray]:
     """(equation index, term) per coefficient, and the starting coefficients."""
-    symbols = state_symbols(states)
+    symbols = state_symbols(states) + state_symbols(inputs)
     names = {s.name: s for s in symbols}
     if isinstance(system, SymbolicModel):
         if tuple(system.states) != states:
@@ -154,10 +154,11 @@ def _system_params(
             extra = sorted(str(f) for f in term.free_symbols - set(symbols))
             if extra or not np.isfinite(coef):
                 raise EquationError(
-                    f"term {coef}*{term} of {s!r} uses {extra} (not states {list(states)}) "
-                    "or a non-finite coefficient",
+                    f"term {coef}*{term} of {s!r} uses {extra} (not states {list(states)}"
+                    + (f" or inputs {list(inputs)}" if inputs else "")
+                    + ") or a non-finite coefficient",
                     source="refine",
-                    hint="terms may depend on the data's states only",
+                    hint="terms may depend on the data's states (and inputs) only",
                 )
             params.append((i, term))
             theta.append(coef)
@@ -361,8 +362,8 @@ def refine(
     )
     data = load_data(data)
     states = data.states
-    params, theta0 = _system_params(system, states)
-    compiled = CompiledSystem(states, params)
+    params, theta0 = _system_params(system, states, data.input_names)
+    compiled = CompiledSystem(states, params, data.input_names)
     sigma, x_all = data_scales(data)
     guard = Guard.around(
         x_all, margin=margin, max_evals=max_evals, simulation_time_limit=simulation_time_limit

@@ -119,7 +119,14 @@ def segments(trajs: Sequence[Trajectory], segment_points: int | None) -> list[Se
             if b - a < 2:
                 continue
             segs.append(
-                Segment(k, float(tr.t[a]), tr.t[a:b] - tr.t[a], tr.x[a:b], smoothed_state(tr, a))
+                Segment(
+                    k,
+                    float(tr.t[a]),
+                    tr.t[a:b] - tr.t[a],
+                    tr.x[a:b],
+                    smoothed_state(tr, a),
+                    inputs=tr.inputs,
+                )
             )
     if any(np.isnan(sg.start).any() for sg in segs):
         with warnings.catch_warnings():

@@ -1,8 +1,8 @@
 """A neural vector field fitted to trajectories through an ODE solver.
 
-:class:`NeuralField` learns a smooth, autonomous vector field ``f(x)`` (a
-multilayer perceptron) whose ODE solutions pass through measured
-trajectories. Gradients come from torchdiffeq's adjoint method
+:class:`NeuralField` learns a smooth vector field ``f(x)``, or ``f(x, u)``
+with exogenous inputs (a multilayer perceptron), whose ODE solutions pass
+through measured trajectories. Gradients come from torchdiffeq's adjoint method
 (``odeint_adjoint``, memory independent of the trajectory length) or, as an
 option, from backpropagation through the solver. The fitted field is a
 smoother and a derivative oracle for the symbolic step: evaluate it as a plain
@@ -23,7 +23,8 @@ How it trains (details in :mod:`sysid.neural.train`):
   the observed entries, and each state's spline uses its own samples;
 * the learning rate halves on plateaus; each stage stops early when the loss on
   held-out samples stops improving; ``max_epochs`` and ``time_limit`` bound the work;
-* numerical faults are retried with safer settings, Ctrl-C keeps the best weights.
+* numerical faults are retried with safer settings, Ctrl-C keeps the best weights;
+* inputs (:mod:`sysid.neural.inputs`) enter the network beside the state.
 
 Examples
 --------
@@ -47,17 +48,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torchdiffeq import odeint
 
 from sysid.core.errors import ConfigError, DataError, SimulationError, SysidWarning, TrainingError
 from sysid.core.renamed import renamed_keywords
 from sysid.data.dataset import Dataset, load_data
 from sysid.neural import persist
 from sysid.neural.gradients import loss_and_grads, training_step
-from sysid.neural.net import VectorField
+from sysid.neural.inputs import check_input_values, fit_input_scaler, inputs_of
+from sysid.neural.net import VectorField, integrate_field
 from sysid.neural.options import DTYPES, differs, dtype_name, torch_device, validate
 from sysid.neural.options import torch_threads as _torch_threads
-from sysid.neural.train import FAULTS, Settings, pretrain, train
+from sysid.neural.train import FAULTS, Settings, train
+from sysid.neural.warmstart import pretrain
 from sysid.neural.windows import fit_scaler, holdout_masks, smooth
 
 __all__ = ["NeuralField", "loss_and_grads", "training_step"]
@@ -286,8 +288,12 @@ class NeuralField:
         taus = [(t - t[0]) / scaler.time_scale for t in ts]
         zs = [scaler.to_z(x) for x in xs]
         gen = torch.Generator().manual_seed(int(self.seed))
+        self.inputs_ = fit_input_scaler(ds)
+        self.scaler_ = scaler
+        io = self._inputs_of(ds)
+        n_inputs = 0 if self.inputs_ is None else len(self.inputs_.names)
         net = VectorField(
-            ds.n_states, int(self.width), int(self.depth), self.activation, gen, dtype
+            ds.n_states, int(self.width), int(self.depth), self.activation, gen, dtype, n_inputs
         ).to(device)
         self.states_ = tuple(ds.states)
         self.n_states_ = ds.n_states
@@ -298,12 +304,14 @@ class NeuralField:
         self.train_times_ = [np.asarray(t, dtype=np.float64).copy() for t in ts]
         masks = holdout_masks([len(t) for t in taus], float(self.val_fraction), int(self.seed))
         states, pre_loss, stopped = pretrain(
-            net, taus, zs, settings.pretrain_epochs, device, dtype, masks
+            net, taus, zs, settings.pretrain_epochs, device, dtype, masks, io
         )
         self.pretrain_loss_ = pre_loss
         if stopped:  # Ctrl-C during the warm start: keep it, skip the ODE fit
             settings.max_epochs = 0
-        result = train(net, taus, zs, masks, settings, device, dtype, states, t_start=t_start)
+        result = train(
+            net, taus, zs, masks, settings, device, dtype, states, t_start=t_start, inputs=io
+        )
         if stopped:
             result.interrupted, result.status = True, "interrupted"
             result.message = "interrupted by the user during the warm start"
@@ -364,20 +372,34 @@ class NeuralField:
             raise DataError(f"{what} holds NaN or infinite values", hint="pass finite states")
         return arr
 
-    def _g(self, z: np.ndarray) -> np.ndarray:
+    def _inputs_of(self, ds: Dataset) -> Any:
+        scaler = getattr(self, "inputs_", None)
+        return None if scaler is None else inputs_of(ds, scaler, self.scaler_.time_scale)
+
+    def _g(self, z: np.ndarray, v: np.ndarray | None = None) -> np.ndarray:
         dev = next(self.field_.parameters()).device
         dtype = next(self.field_.parameters()).dtype
         with torch.no_grad():
-            out = self.field_(torch.as_tensor(z, dtype=dtype, device=dev))
+            vt = None if v is None else torch.as_tensor(v, dtype=dtype, device=dev)
+            out = self.field_(torch.as_tensor(z, dtype=dtype, device=dev), vt)
         return out.cpu().numpy().astype(np.float64)
 
-    def predict(self, x: Any) -> np.ndarray:
-        """The learned rate ``dx/dt`` at states ``x``, in user units.
+    @property
+    def input_names_(self) -> tuple[str, ...]:
+        """The inputs the field was fitted with (empty for an autonomous field)."""
+        self._check_fitted()
+        scaler = getattr(self, "inputs_", None)
+        return () if scaler is None else scaler.names
+
+    def predict(self, x: Any, u: Any = None) -> np.ndarray:
+        """The learned rate ``dx/dt`` at states ``x`` (and inputs ``u``), in user units.
 
         Parameters
         ----------
         x : array (n, d) or (d,)
             States in the units and column order of the training data.
+        u : array (n, k) or (k,), optional
+            Input values at those states; required for a field with inputs.
 
         Returns
         -------
@@ -394,7 +416,10 @@ class NeuralField:
         self._check_fitted()
         arr = self._as_states(x, "x")
         z = self.scaler_.to_z(np.atleast_2d(arr))
-        out = self.scaler_.rate_to_user(self._g(z))
+        scaler = getattr(self, "inputs_", None)
+        uu = check_input_values(u, z.shape[0], scaler, "u")
+        v = None if scaler is None else scaler.to_v(uu)
+        out = self.scaler_.rate_to_user(self._g(z, v))
         return out.reshape(arr.shape)
 
     __call__ = predict
@@ -408,7 +433,7 @@ class NeuralField:
 
         return f
 
-    def simulate(self, x0: Any, t: Any) -> np.ndarray:
+    def simulate(self, x0: Any, t: Any, inputs: Any = None) -> np.ndarray:
         """Solve ``dx/dt = f(x)`` from ``x0`` and return states at times ``t``.
 
         Uses torchdiffeq's ``dopri5`` (rtol 1e-8, atol 1e-10 in normalised units).
@@ -419,6 +444,8 @@ class NeuralField:
             Initial state, user units, at time ``t[0]``.
         t : array (n,)
             Increasing output times.
+        inputs : InputSignal, optional
+            The inputs over ``t``, for a field with inputs.
 
         Returns
         -------
@@ -445,22 +472,16 @@ class NeuralField:
         tau = torch.as_tensor(
             (ta - ta[0]) / self.scaler_.time_scale, dtype=p.dtype, device=p.device
         )
-        net = self.field_
-
-        def rhs(_s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-            return net(z)
-
+        scaler = getattr(self, "inputs_", None)
+        if (scaler is None) != (inputs is None):
+            raise DataError(f"pass inputs= exactly when the field has inputs {self.input_names_}")
+        v_at = None
+        if scaler is not None:  # normalised inputs at normalised time s
+            t0, ts = float(ta[0]), self.scaler_.time_scale
+            v_at = lambda s_: scaler.to_v(inputs(t0 + s_ * ts))  # noqa: E731
         try:
             with torch.no_grad(), _torch_threads(self.n_threads):
-                z = odeint(
-                    rhs,
-                    z0,
-                    tau,
-                    method="dopri5",
-                    rtol=1e-8,
-                    atol=1e-10,
-                    options={"max_num_steps": 200_000},
-                )
+                z = integrate_field(self.field_, z0, tau, v_at)
         except FAULTS as err:
             raise SimulationError(
                 f"simulating the neural field from x0={x0a.tolist()} failed ({err}). "
@@ -477,10 +498,15 @@ class NeuralField:
     def sample_points(self, data: Any) -> np.ndarray:
         """States where the field's derivatives are distilled: the denoised and the data states.
 
-        Rows with a missing value are left out; shape ``(n, d)``.
+        Rows with a missing value are left out; shape ``(n, d)``, or ``(n, d + k)``
+        with each point's inputs after its states for a field with inputs.
         """
-        smooth = self.smoothed(data)
-        pts = [np.asarray(s, dtype=float) for s in smooth] + [tr.x for tr in load_data(data)]
+        ds = load_data(data)
+        smooth = self.smoothed(ds)
+        pts = [np.asarray(s, dtype=float) for s in smooth] + [tr.x for tr in ds]
+        values = ds.input_values()
+        if values is not None:
+            pts = [np.hstack([p, u]) for p, u in zip(pts, values + values, strict=True)]
         x = np.concatenate(pts, axis=0)
         return x[np.isfinite(x).all(axis=1)]
 
@@ -532,7 +558,8 @@ class NeuralField:
             q.requires_grad_(False)
         try:
             with _torch_threads(self.n_threads):
-                res = train(self.field_, taus, zs, masks, st, p.device, p.dtype, starts)
+                io = self._inputs_of(ds)
+                res = train(self.field_, taus, zs, masks, st, p.device, p.dtype, starts, inputs=io)
         finally:
             for q, f in zip(self.field_.parameters(), flags, strict=True):
                 q.requires_grad_(f)

@@ -12,12 +12,15 @@ torch.Size([5, 2])
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
 __all__ = [
+    "integrate_field",
     "ACTIVATIONS",
     "FIXED_SOLVERS",
     "ADAPTIVE_SOLVERS",
@@ -40,12 +43,14 @@ ADAPTIVE_SOLVERS = ("dopri5", "bosh3", "adaptive_heun", "dopri8")
 
 
 class VectorField(nn.Module):
-    """An autonomous vector field ``g(z)``: a multilayer perceptron.
+    """A vector field ``g(z)``, or ``g(z, v)`` with inputs ``v``: a multilayer perceptron.
 
     Parameters
     ----------
     n_states : int
         Dimension of the state.
+    n_inputs : int
+        Number of exogenous inputs, fed to the network beside the state.
     width, depth : int
         Units per hidden layer and number of hidden layers.
     activation : str
@@ -69,9 +74,11 @@ class VectorField(nn.Module):
         activation: str,
         generator: torch.Generator,
         dtype: torch.dtype = torch.float64,
+        n_inputs: int = 0,
     ) -> None:
         super().__init__()
-        sizes = [n_states] + [width] * depth + [n_states]
+        self.n_inputs = int(n_inputs)
+        sizes = [n_states + self.n_inputs] + [width] * depth + [n_states]
         layers: list[nn.Module] = []
         for i in range(len(sizes) - 1):
             lin = nn.Linear(sizes[i], sizes[i + 1], dtype=dtype)
@@ -88,8 +95,12 @@ class VectorField(nn.Module):
                 layers.append(ACTIVATIONS[activation]())
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """The rate ``dz/dtau`` at states ``z`` (..., d)."""
+    def forward(self, z: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
+        """The rate ``dz/dtau`` at states ``z`` (..., d) and inputs ``v`` (..., k)."""
+        if self.n_inputs:
+            if v is None:
+                raise ValueError(f"this field needs {self.n_inputs} input(s)")
+            return self.net(torch.cat([z, v], dim=-1))
         return self.net(z)
 
 
@@ -98,13 +109,23 @@ class WindowDynamics(nn.Module):
 
     ``coef`` (3, m, B) holds ``tau'`` on each unit interval of ``s`` as
     ``a + b u + c u**2`` (see :mod:`sysid.neural.windows`); the field's
-    parameters are the only parameters of this module.
+    parameters are the only parameters of this module. ``inputs`` (B, m+1, k)
+    holds each window's inputs at its points, read linearly in ``s`` between
+    them (or held, ``hold=True``).
     """
 
-    def __init__(self, field: VectorField, coef: torch.Tensor) -> None:
+    def __init__(
+        self,
+        field: VectorField,
+        coef: torch.Tensor,
+        inputs: torch.Tensor | None = None,
+        hold: bool = False,
+    ) -> None:
         super().__init__()
         self.field = field
         self.register_buffer("coef", coef, persistent=False)
+        self.register_buffer("inputs", inputs, persistent=False)
+        self.hold = bool(hold)
         self.m = int(coef.shape[1])
         self.n_evals = 0
 
@@ -115,7 +136,11 @@ class WindowDynamics(nn.Module):
         u = s - i
         a, b, c = self.coef[:, i.long()]
         rate = a + u * (b + u * c)
-        return rate.unsqueeze(-1) * self.field(z)
+        if self.inputs is None:
+            return rate.unsqueeze(-1) * self.field(z)
+        left = self.inputs[:, i.long()]
+        v = left if self.hold else left + u * (self.inputs[:, i.long() + 1] - left)
+        return rate.unsqueeze(-1) * self.field(z, v)
 
 
 def _integer_grid(substeps: int):
@@ -168,3 +193,21 @@ def solve_windows(
     else:
         z = odeint(dynamics, y0, s, **kw)
     return z.transpose(0, 1)
+
+
+def integrate_field(
+    field: VectorField,
+    z0: torch.Tensor,
+    tau: torch.Tensor,
+    v_at: Callable[[float], np.ndarray] | None = None,
+) -> torch.Tensor:
+    """Solve ``dz/dtau = g(z)`` (or ``g(z, v(tau))``) from ``z0`` with dopri5, rtol 1e-8."""
+
+    def rhs(s_: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if v_at is None:
+            return field(z)
+        return field(z, torch.as_tensor(v_at(float(s_)), dtype=z.dtype, device=z.device))
+
+    return odeint(
+        rhs, z0, tau, method="dopri5", rtol=1e-8, atol=1e-10, options={"max_num_steps": 200_000}
+    )

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from sysid.core.errors import ConfigError
+from sysid.neural.inputs import InputScaler
 from sysid.neural.net import VectorField
 from sysid.neural.options import DTYPES, dtype_name
 from sysid.neural.windows import Scaler
@@ -58,6 +59,7 @@ def save(nf: NeuralField, path: str | os.PathLike) -> None:
         "params": params,
         "states": list(nf.states_),
         "scaler": nf.scaler_.to_dict(),
+        "inputs": None if getattr(nf, "inputs_", None) is None else nf.inputs_.to_dict(),
         "region": [[float(v) for v in nf.region_[0]], [float(v) for v in nf.region_[1]]],
         "status": nf.status_,
         "message": nf.message_,
@@ -109,7 +111,10 @@ def load(cls: type[NeuralField], path: str | os.PathLike, device: str = "cpu") -
     tensors = torch.load(w_path, weights_only=True, map_location=obj._torch_device())
     n = len(cfg["states"])
     gen = torch.Generator().manual_seed(int(obj.seed))
-    net = VectorField(n, int(obj.width), int(obj.depth), obj.activation, gen, obj._torch_dtype())
+    inputs = cfg.get("inputs")
+    obj.inputs_ = None if inputs is None else InputScaler.from_dict(inputs)
+    k = 0 if obj.inputs_ is None else len(obj.inputs_.names)
+    net = VectorField(n, int(obj.width), int(obj.depth), obj.activation, gen, obj._torch_dtype(), k)
     net.load_state_dict(tensors["field"])
     obj.field_ = net.to(obj._torch_device())
     obj.states_ = tuple(cfg["states"])

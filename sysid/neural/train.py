@@ -28,14 +28,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sysid.neural.inputs import InputsOf, window_inputs
 from sysid.neural.net import FIXED_SOLVERS, VectorField, WindowDynamics, solve_windows
-from sysid.neural.windows import Windows, gather_states, make_windows, observed_span, smooth
+from sysid.neural.windows import Windows, gather_states, make_windows
 
 __all__ = [
     "Settings",
     "Result",
     "train",
-    "pretrain",
     "plan_windows",
     "split_gap",
     "objective",
@@ -149,67 +149,6 @@ def split_gap(taus: Sequence[np.ndarray]) -> float:
     return 2.0 * float(np.median(np.concatenate([np.diff(t) for t in taus])))
 
 
-def pretrain(
-    field_: VectorField,
-    taus: Sequence[np.ndarray],
-    zs: Sequence[np.ndarray],
-    epochs: int,
-    device: torch.device,
-    dtype: torch.dtype,
-    val_masks: Sequence[np.ndarray] | None = None,
-) -> tuple[list[np.ndarray], float, bool]:
-    """Fit the field to smoothing-spline derivatives; return smoothed states.
-
-    Held-out samples (``val_masks``) are left out of the splines and the fit.
-    Missing values (NaN in ``zs``) are left out of the splines; the fit uses
-    only the times where every state's spline interpolates (inside its
-    observed span). Ctrl-C stops the fit and keeps its best weights.
-
-    Returns
-    -------
-    states : list of arrays
-        Spline-smoothed normalised states per trajectory.
-    loss : float
-        Best mean squared derivative misfit (nan when ``epochs`` is 0).
-    interrupted : bool
-        True when Ctrl-C stopped the fit.
-    """
-    if val_masks is None:
-        val_masks = [np.zeros(t.shape[0], bool) for t in taus]
-    use = [~np.asarray(v, bool) for v in val_masks]
-    sm = [smooth(t, z, u) for t, z, u in zip(taus, zs, use, strict=True)]
-    states = [s for s, _ in sm]
-    if epochs <= 0:
-        return states, math.nan, False
-    use = [u & observed_span(t, z) for t, z, u in zip(taus, zs, use, strict=True)]
-    if not any(u.any() for u in use):  # no time where every state is known
-        return states, math.nan, False
-    zc = np.concatenate([s[u] for s, u in zip(states, use, strict=True)])
-    dc = np.concatenate([d[u] for (_, d), u in zip(sm, use, strict=True)])
-    zc = torch.as_tensor(zc, dtype=dtype, device=device)
-    dc = torch.as_tensor(dc, dtype=dtype, device=device)
-    opt = torch.optim.Adam(field_.parameters(), lr=1e-2)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=1e-4)
-    loss = torch.tensor(math.nan)
-    best = (math.inf, copy.deepcopy(field_.state_dict()))
-    interrupted = False
-    try:
-        for _ in range(epochs):
-            opt.zero_grad()
-            loss = ((field_(zc) - dc) ** 2).mean()
-            if not torch.isfinite(loss):
-                break
-            if loss.item() < best[0]:
-                best = (loss.item(), copy.deepcopy(field_.state_dict()))
-            loss.backward()
-            opt.step()
-            sched.step()
-    except KeyboardInterrupt:
-        interrupted = True
-    field_.load_state_dict(best[1])
-    return states, best[0], interrupted
-
-
 class _Stage:
     """Tensors, learnable start states and optimiser of one curriculum stage."""
 
@@ -223,13 +162,15 @@ class _Stage:
         device: torch.device,
         dtype: torch.dtype,
         lr: float,
+        inputs: InputsOf | None = None,
     ) -> None:
         def tens(a):
             return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
 
         self.w = w
         self.field = field_
-        self.dyn = WindowDynamics(field_, tens(w.coef))
+        v = None if inputs is None else tens(window_inputs(w, inputs.at))
+        self.dyn = WindowDynamics(field_, tens(w.coef), v, hold=inputs is not None and inputs.hold)
         s0 = w.start_states(taus, start_states)
         self.S = torch.nn.Parameter(tens(s0))
         self.obs = tens(w.obs)
@@ -375,12 +316,14 @@ def train(
     start_states: list[np.ndarray],
     t_start: float | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    inputs: InputsOf | None = None,
 ) -> Result:
     """Run the curriculum of multiple-shooting stages (see module docstring).
 
     ``field_`` is trained in place and ends holding the best weights of the
     last stage reached. ``start_states`` (normalised, per trajectory) seed the
-    learnable window starts of the first stage.
+    learnable window starts of the first stage. ``inputs`` drive a field with
+    exogenous inputs.
     """
     t_start = time.perf_counter() if t_start is None else t_start
     lengths = [int(t.shape[0]) for t in taus]
@@ -404,7 +347,7 @@ def train(
             stage_epochs = max(1, remaining_epochs // n_left)
             stage_deadline = time.perf_counter() + left_time / n_left
             w = make_windows(taus, zs, m, val_masks, max_gap=gap)
-            stage = _Stage(w, field_, taus, run.states, st, device, dtype, st.lr)
+            stage = _Stage(w, field_, taus, run.states, st, device, dtype, st.lr, inputs)
             stage.calibrate(st.step_tol)
             # The stage counts for Ctrl-C only once it has a snapshot: an interrupt
             # during calibration keeps the previous stage (or the warm start).

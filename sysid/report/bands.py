@@ -45,6 +45,7 @@ def prediction_band(
     n_draws: int = 100,
     level: float = 0.9,
     seed: int = 0,
+    inputs: Any = None,
 ) -> dict[str, Any]:
     """The model's simulation from ``x0`` over ``t`` and a band of level ``level``.
 
@@ -61,6 +62,8 @@ def prediction_band(
     level : float
         Central probability of the band, in (0, 1).
     seed : int
+    inputs : InputSignal, optional
+        The inputs of a model with inputs (:meth:`SymbolicModel.simulate`).
 
     Returns
     -------
@@ -73,7 +76,7 @@ def prediction_band(
     check_real_value(level, "level", 0.0, src, strict=True, hi=1.0)
     check_seed_value(seed, src)
     t = np.asarray(t, dtype=float)
-    base = model.simulate(x0, t)  # bad x0 or t: the model's own clear error
+    base = model.simulate(x0, t, inputs=inputs)  # bad x0 or t: the model's own clear error
     draws = _draws(model, correlation, n_draws, seed)
     sims = []
     for coef in draws:
@@ -82,7 +85,8 @@ def prediction_band(
             for e, c in zip(model.terms, coef, strict=True)
         ]
         try:
-            sims.append(SymbolicModel(model.states, terms, bounds=model.bounds).simulate(x0, t))
+            drawn = SymbolicModel(model.states, terms, bounds=model.bounds)
+            sims.append(drawn.simulate(x0, t, inputs=inputs))
         except SysidError:
             continue
     stack = np.stack(sims) if sims else base[None]  # no draw simulated: no band

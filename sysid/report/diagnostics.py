@@ -230,7 +230,7 @@ def _simulate(
     for k, tr in enumerate(data):
         x0 = np.asarray(starts[k], dtype=float) if starts is not None else _first(tr.x)
         try:
-            sims.append(np.asarray(model.simulate(x0, tr.t)))
+            sims.append(np.asarray(model.simulate(x0, tr.t, inputs=tr.inputs)))
         except SysidError:
             sims.append(None)
     return sims
@@ -274,7 +274,9 @@ def _window_r2(model: SymbolicModel, data: Dataset) -> dict[str, float | None] |
     sigma, x_all = data_scales(data)
     try:
         fit = simulate_windows(
-            CompiledSystem(states, [(states.index(t.state), t.term) for t in model.terms]),
+            CompiledSystem(
+                states, [(states.index(t.state), t.term) for t in model.terms], data.input_names
+            ),
             list(data.trajectories),
             sigma,
             Guard.around(x_all, margin=5.0, simulation_time_limit=10.0),

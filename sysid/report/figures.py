@@ -74,7 +74,8 @@ def plot_trajectories(
     data : Dataset
         Training trajectories (drawn as dots).
     model, truth : callable ``(x0, t) -> (len(t), d)``, optional
-        The identified model's and the true system's simulators.
+        The identified model's and the true system's simulators; for data with
+        inputs they are called with ``inputs=`` the trajectory's signal.
     holdout : Dataset, optional
         Held-out trajectories, drawn in a second column.
     band : callable ``(x0, t) -> (lower, upper)``, optional
@@ -94,7 +95,8 @@ def plot_trajectories(
             color = COLORS[k % len(COLORS)]
             td = _dense_time(tr.t)
             x0 = tr.x[0] if x0s is None or k >= len(x0s) else np.asarray(x0s[k], dtype=float)
-            sims = _simulations(model, truth, band if col == 0 else None, x0, td)
+            kw = {} if tr.inputs is None else {"inputs": tr.inputs}
+            sims = _simulations(model, truth, band if col == 0 else None, x0, td, kw)
             for j in range(d):
                 ax = axes[j, col]
                 cut = n_training(len(tr.t), held_out_fraction) if held_out_fraction else None
@@ -125,14 +127,17 @@ def plot_trajectories(
     return _save(fig, path)
 
 
-def _simulations(model, truth, band, x0, td) -> dict[str, Any]:
-    """The model's and the truth's trajectories (and the band); a failure is None."""
+def _simulations(model, truth, band, x0, td, kw) -> dict[str, Any]:
+    """The model's and the truth's trajectories (and the band); a failure is None.
+
+    ``kw`` holds the trajectory's ``inputs`` for a system with inputs.
+    """
     sims: dict[str, Any] = {}
     for name, fn in (("model", model), ("truth", truth), ("band", band)):
         if fn is None:
             continue
         try:
-            out = fn(x0, td)
+            out = fn(x0, td, **kw)
             sims[name] = out if name == "band" else np.asarray(out)
         except Exception:  # noqa: BLE001 - a failed simulation is shown as missing
             sims[name] = None

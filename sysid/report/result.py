@@ -123,10 +123,11 @@ class DiscoveryResult:
         """The ``result.json`` content (``docs/contract.md#result-json``)."""
         model = _NO_MODEL if self.model is None else self.model.to_dict()
         pareto = front_to_dicts(self.fronts) if self.fronts else model.get("pareto", {})
-        chosen = {s: term_shapes(e, self.states) for s, e in self.equations.items()}
+        names = [*self.states, *self.data.input_names]
+        chosen = {s: term_shapes(e, names) for s, e in self.equations.items()}
         for s, entries in pareto.items():
             for e in entries:
-                e["chosen"] = s in chosen and term_shapes(e["equation"], self.states) == chosen[s]
+                e["chosen"] = s in chosen and term_shapes(e["equation"], names) == chosen[s]
         out: dict[str, Any] = {
             "sysid_version": __version__,
             "states": list(self.states),
@@ -146,6 +147,10 @@ class DiscoveryResult:
                 "units": dict(self.data.units),
             },
         }
+        if self.data.inputs:
+            out["inputs"] = list(self.data.input_names)
+            out["data"]["inputs"] = list(self.data.input_names)
+            out["data"]["interpolation"] = self.data.inputs[0].interpolation
         if self.selection is not None:
             out["selection"] = self.selection.to_dict()
         if self.field is not None:
@@ -177,7 +182,9 @@ class DiscoveryResult:
         Simulated from the trajectory's fitted start (the first sample when none
         is known); the band comes from the constants' covariance
         (:func:`sysid.report.bands.prediction_band`, which says what it leaves
-        out). Returns its dict plus ``t_data_end``, where the data stop.
+        out). Returns its dict plus ``t_data_end``, where the data stop. With
+        inputs, they hold their last measured value after the data end
+        (``inputs_after_data``).
         """
         from sysid.report.bands import prediction_band
 
@@ -211,8 +218,12 @@ class DiscoveryResult:
             n_draws=n_draws,
             level=level,
             seed=seed,
+            inputs=tr.inputs,
         )
-        return {**band, "t_data_end": float(tr.t[-1])}
+        out = {**band, "t_data_end": float(tr.t[-1])}
+        if tr.inputs is not None:
+            out["inputs_after_data"] = "held at their last measured values"
+        return out
 
     def to_json(self, indent: int = 2) -> str:
         """``result.json`` as text."""
@@ -223,6 +234,11 @@ class DiscoveryResult:
         if self.problem is None:
             return None
         problem = self.problem
+        if problem.input_names:  # the true equations, driven by the measured inputs
+            truth = SymbolicModel.from_equations(
+                problem.states, problem.true_equations(), inputs=problem.input_names
+            )
+            return truth.simulate
         return lambda x0, t: integrate(problem, x0, t)
 
     def plot_trajectories(self, path: str | os.PathLike | None = None):
@@ -271,8 +287,10 @@ class DiscoveryResult:
 
         model, corr = self.model, self._correlation()
 
-        def band(x0, t):
-            out = prediction_band(model, x0, t, correlation=corr, n_draws=30, seed=self.seed)
+        def band(x0, t, inputs=None):
+            out = prediction_band(
+                model, x0, t, correlation=corr, n_draws=30, seed=self.seed, inputs=inputs
+            )
             return out["lower"], out["upper"]
 
         return band
@@ -282,6 +300,11 @@ class DiscoveryResult:
         from sysid.report.figures import plot_phase_portrait
 
         fields: dict[str, Any] = {}
+        if self.data.inputs:
+            raise DataError(
+                "no phase portrait for a system with inputs: its vector field depends on them",
+                source="DiscoveryResult.plot_phase_portrait",
+            )
         if self.problem is not None:
             rhs = self.problem.rhs
             fields["true"] = lambda x: rhs(0.0, x.T).T
@@ -342,6 +365,8 @@ class DiscoveryResult:
             ]
             if self.ensemble and self.ensemble.get("finished"):  # none with the ensemble off
                 plots.insert(3, ("inclusion.png", self.plot_inclusion))
+            if self.data.inputs:  # a vector field over the states alone does not exist
+                plots = [p for p in plots if p[0] != "phase_portrait.png"]
             for name, fn in plots:
                 try:
                     fn(path=out / name)

@@ -31,7 +31,7 @@ from sysid.core.errors import ConfigError, DataError, EquationError
 from sysid.core.expressions import parse_equation
 from sysid.data.dataset import Dataset
 from sysid.data.problems import Problem
-from sysid.data.simulation import integrate, sample_times
+from sysid.data.simulation import input_signals, integrate, sample_times
 
 __all__ = [
     "term_coefficients",
@@ -227,15 +227,18 @@ def holdout_r2(
         Grid size; default the problem's ``n_samples``.
     """
     ics = problem.holdout_initial_conditions
-    if ics.shape[0] == 0:
+    held = ics.shape[0] > 0
+    if not held:
         ics = problem.initial_conditions
     n = n_samples or problem.n_samples
     t = sample_times(problem.t_span, n, False, np.random.default_rng(0))
+    signals = input_signals(problem, [t] * ics.shape[0], held)
     truths, preds = [], []
-    for x0 in ics:
-        truths.append(integrate(problem, x0, t))
+    for k, x0 in enumerate(ics):
+        truths.append(integrate(problem, x0, t, trajectory=k, holdout=held))
+        kw = {} if signals is None else {"inputs": signals[k]}
         try:
-            pred = np.asarray(simulate_model(np.asarray(x0, float), t), dtype=float)
+            pred = np.asarray(simulate_model(np.asarray(x0, float), t, **kw), dtype=float)
         except Exception:  # a failed simulation is a bad score, not a crash
             return float("-inf")
         if pred.shape != truths[-1].shape or not np.isfinite(pred).all():
@@ -291,7 +294,8 @@ def simulated_r2(
             continue
         k = int(full[0])
         try:
-            pred = np.asarray(simulate_model(tr.x[k].copy(), tr.t[k:]), dtype=float)
+            kw = {} if tr.inputs is None else {"inputs": tr.inputs}
+            pred = np.asarray(simulate_model(tr.x[k].copy(), tr.t[k:], **kw), dtype=float)
         except Exception:  # a failed simulation is a bad score, not a crash
             return float("-inf")
         if pred.shape != tr.x[k:].shape or not np.isfinite(pred).all():

@@ -89,7 +89,7 @@ def half_sample(data: Dataset, fraction: float, rng: np.random.Generator) -> Dat
             trajectories.append(tr)
             continue
         idx = np.sort(rng.choice(tr.n_samples, size=k, replace=False))
-        trajectories.append(Trajectory(tr.t[idx], tr.x[idx], tr.name))
+        trajectories.append(Trajectory(tr.t[idx], tr.x[idx], tr.name, tr.inputs))
     with warnings.catch_warnings():  # the full data's warnings were given already
         warnings.simplefilter("ignore")
         return replace(data, trajectories=trajectories, units=dict(data.units))

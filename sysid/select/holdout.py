@@ -35,7 +35,7 @@ def split_windows(data: Dataset, fraction: float) -> tuple[Dataset, list[int]]:
     trajs, n_train = [], []
     for tr in data.trajectories:
         k = n_training(tr.n_samples, fraction)
-        trajs.append(Trajectory(tr.t[:k], tr.x[:k], tr.name))
+        trajs.append(Trajectory(tr.t[:k], tr.x[:k], tr.name, tr.inputs))
         n_train.append(k)
     if any(all(np.isnan(tr.x[:, j]).all() for tr in trajs) for j in range(data.n_states)):
         return data, [tr.n_samples for tr in data.trajectories]
@@ -64,7 +64,7 @@ def split_holdout(data: Dataset, opts: Selection) -> tuple[Dataset, list[Traject
         return data.subset(rest), [data[k]], f"trajectory '{data[k].name}'"
     train, n_train = split_windows(data, float(opts.holdout_fraction))
     test = [
-        Trajectory(tr.t[k:], tr.x[k:], tr.name)
+        Trajectory(tr.t[k:], tr.x[k:], tr.name, tr.inputs)
         for tr, k in zip(data.trajectories, n_train, strict=True)
         if tr.n_samples - k >= 2
     ]

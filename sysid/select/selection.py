@@ -355,7 +355,9 @@ class _Scorer:
             return None
         states, o = self.states, self.opts
         return simulate_windows(
-            CompiledSystem(states, [(states.index(s), t) for s, t in fit.terms]),
+            CompiledSystem(
+                states, [(states.index(s), t) for s, t in fit.terms], self.train.input_names
+            ),
             self.test,
             self.sigma,
             self.guard,

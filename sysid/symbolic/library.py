@@ -73,11 +73,19 @@ class Library:
         may use only the state names. Duplicates of existing terms are dropped.
     include_constant : bool
         Include the constant term ``1``.
+    inputs : sequence of str
+        Exogenous inputs (:mod:`sysid.data.inputs`): the monomials run over
+        states and inputs together (``u``, ``u*x``, ``u**2``...), ``sin`` and
+        ``cos`` over the states only, and extra terms may use them.
 
     Attributes
     ----------
     states : tuple of str
+    inputs : tuple of str
+    variables : tuple of str
+        States then inputs: the columns :meth:`evaluate` reads.
     symbols : tuple of sympy.Symbol
+        One per variable.
     terms : list of sympy.Expr
         The candidate terms, without coefficients.
     names : list of str
@@ -102,8 +110,16 @@ class Library:
         trig: bool = True,
         extra: Sequence[str | sp.Expr] = (),
         include_constant: bool = True,
+        inputs: Sequence[str] = (),
     ):
         self.states = _check_states(states)
+        self.inputs = _check_states(inputs) if len(inputs) else ()
+        if set(self.inputs) & set(self.states):
+            raise ConfigError(
+                f"inputs {list(self.inputs)} repeat state names {list(self.states)}",
+                source="argument 'inputs'",
+            )
+        self.variables = self.states + self.inputs
         if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 0:
             raise ConfigError(
                 f"degree must be an integer >= 0, found {degree!r}",
@@ -119,13 +135,13 @@ class Library:
                 )
         self.trig = bool(trig)
         self.include_constant = bool(include_constant)
-        self.symbols = state_symbols(self.states)
+        self.symbols = state_symbols(self.variables)
         terms: list[sp.Expr] = []
         for deg in range(0 if self.include_constant else 1, self.degree + 1):
             for combo in itertools.combinations_with_replacement(self.symbols, deg):
                 terms.append(sp.Mul(*combo) if combo else sp.Integer(1))
         if self.trig:
-            for s in self.symbols:
+            for s in self.symbols[: len(self.states)]:
                 terms.extend([sp.sin(s), sp.cos(s)])
         if isinstance(extra, (str, sp.Basic)):
             extra = [extra]
@@ -164,10 +180,14 @@ class Library:
             )
         unknown = sorted(str(f) for f in expr.free_symbols if f not in self.symbols)
         if unknown:
+            what = f"states {list(self.states)}" + (
+                f" or inputs {list(self.inputs)}" if self.inputs else ""
+            )
             raise EquationError(
-                f"term {str(expr)!r} uses {unknown}, which are not states {list(self.states)}",
+                f"term {str(expr)!r} uses {unknown}, which are not {what}",
                 source=where,
-                hint="library terms may depend on the states only (the time 't' is not allowed)",
+                hint="library terms may depend on the states (and inputs) only; the time 't' "
+                "is not allowed",
             )
         if not expr.free_symbols:
             raise EquationError(
@@ -184,7 +204,8 @@ class Library:
         return len(self.terms)
 
     def __repr__(self) -> str:
-        return f"Library(states={list(self.states)}, n_terms={len(self.terms)})"
+        inputs = f", inputs={list(self.inputs)}" if self.inputs else ""
+        return f"Library(states={list(self.states)}{inputs}, n_terms={len(self.terms)})"
 
     @cached_property
     def complexities(self) -> np.ndarray:
@@ -224,7 +245,7 @@ class Library:
         Parameters
         ----------
         x : ndarray, shape (n, d)
-            States, one row per sample, columns in :attr:`states` order.
+            States (then inputs), one row per sample, columns in :attr:`variables` order.
 
         Returns
         -------
@@ -239,12 +260,12 @@ class Library:
                [1.   , 1.   , 1.   , 0.841, 0.54 ]])
         """
         x = np.asarray(x, dtype=np.float64)
-        if x.ndim == 1 and len(self.states) == 1:
+        if x.ndim == 1 and len(self.variables) == 1:
             x = x[:, None]
-        if x.ndim != 2 or x.shape[1] != len(self.states):
+        if x.ndim != 2 or x.shape[1] != len(self.variables):
             raise DataError(
-                f"expected states of shape (n, {len(self.states)}) for {list(self.states)}, "
-                f"found shape {x.shape}",
+                f"expected states of shape (n, {len(self.variables)}) for "
+                f"{list(self.variables)}, found shape {x.shape}",
                 source="Library.evaluate",
                 hint="pass one row per sample and one column per state",
             )
@@ -268,9 +289,9 @@ class Library:
         """
         import torch
 
-        if x.ndim != 2 or x.shape[1] != len(self.states):
+        if x.ndim != 2 or x.shape[1] != len(self.variables):
             raise DataError(
-                f"expected a tensor of shape (n, {len(self.states)}), found {tuple(x.shape)}",
+                f"expected a tensor of shape (n, {len(self.variables)}), found {tuple(x.shape)}",
                 source="Library.evaluate_torch",
             )
         cols = self._torch_fn(*x.unbind(dim=1))

@@ -27,7 +27,6 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,16 @@ from sysid.core.ode import (
     CompiledSystem,
     Guard,
     GuardTripped,
+    batch_inputs,
     simulate_batch,
 )
+from sysid.data.inputs import InputSignal
+from sysid.symbolic.terms import TermEstimate, _number, expression_terms, round_to_uncertainty
 
 __all__ = ["TermEstimate", "SymbolicModel", "round_to_uncertainty", "expression_terms"]
 
 #: Keyword arguments of :class:`SymbolicModel` that :meth:`SymbolicModel.from_equations` passes on.
-_MODEL_OPTIONS = ("pareto", "selection", "bounds")
+_MODEL_OPTIONS = ("pareto", "selection", "bounds", "inputs")
 
 
 def _check_state_names(states: Any, source: str) -> tuple[str, ...]:
@@ -85,105 +87,6 @@ def _check_positive(value: Any, name: str, source: str, integer: bool = False) -
         what = "an integer >= 1" if integer else "a finite number > 0"
         raise ConfigError(f"{name} must be {what}, found {value!r}", source=source)
     return float(value)
-
-
-def round_to_uncertainty(value: float, stderr: float | None, max_significant: int = 6) -> float:
-    """Round ``value`` to the last digit its standard error supports.
-
-    One significant digit of the error is kept (two when it starts with 1); a
-    missing, zero or non-finite error keeps ``max_significant`` digits. At least
-    one significant digit of the value is always kept.
-
-    Examples
-    --------
-    >>> round_to_uncertainty(1.09987, 0.0031)
-    1.1
-    >>> round_to_uncertainty(0.39987, 0.0012)
-    0.3999
-    >>> round_to_uncertainty(9.8100000001, 1e-9)
-    9.81
-    >>> round_to_uncertainty(0.0123, 0.5)
-    0.01
-    """
-    value = float(value)
-    if value == 0.0 or not math.isfinite(value):
-        return value
-    mag = math.floor(math.log10(abs(value)))
-    decimals = max_significant - 1 - mag
-    if stderr is not None and math.isfinite(stderr) and stderr > 0:
-        emag = math.floor(math.log10(stderr))
-        lead = int(stderr / 10.0**emag)
-        decimals = min(decimals, -emag + (1 if lead == 1 else 0))
-    decimals = max(decimals, -mag)
-    return float(round(value, decimals))
-
-
-def _number(value: float) -> sp.Expr:
-    """A sympy number that prints short: integers as integers."""
-    if float(value).is_integer() and abs(value) < 1e15:
-        return sp.Integer(int(value))
-    return sp.Float(float(value))
-
-
-def expression_terms(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> list[tuple[sp.Expr, float]]:
-    """Split an expanded right-hand side into (term, coefficient) pairs.
-
-    Examples
-    --------
-    >>> x, y = state_symbols(["x", "y"])
-    >>> expression_terms(1.1 * x - 0.4 * x * y + 2, [x, y])
-    [(1, 2.0), (x, 1.1), (x*y, -0.4)]
-    """
-    expr = sp.expand(sp.sympify(expr))
-    if expr == 0:
-        return []
-    out = []
-    for term, coef in expr.as_coefficients_dict().items():
-        if not coef.is_number or not term.free_symbols <= set(symbols):
-            names = sorted(str(f) for f in expr.free_symbols - set(symbols))
-            raise EquationError(
-                f"cannot read {str(expr)!r} as numbers times terms of the states "
-                f"{[str(s) for s in symbols]}; unknown names {names}",
-                source="equation",
-                hint="substitute numbers for parameters first",
-            )
-        out.append((sp.sympify(term), float(coef)))
-    return sorted(out, key=lambda tc: sp.default_sort_key(tc[0]))
-
-
-@dataclass(frozen=True)
-class TermEstimate:
-    """One coefficient of a model: ``state``'s equation has ``coefficient * term``.
-
-    Attributes
-    ----------
-    state : str
-    term : sympy.Expr
-    coefficient : float
-        As fitted (full precision).
-    stderr : float or None
-        Standard error, when known.
-    """
-
-    state: str
-    term: sp.Expr
-    coefficient: float
-    stderr: float | None = None
-
-    @property
-    def rounded(self) -> float:
-        """The coefficient rounded to the digits its standard error supports."""
-        return round_to_uncertainty(self.coefficient, self.stderr)
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"state", "term", "coefficient", "stderr", "unrounded"}`` for ``result.json``."""
-        return {
-            "state": self.state,
-            "term": str(self.term),
-            "coefficient": self.rounded,
-            "stderr": None if self.stderr is None else float(self.stderr),
-            "unrounded": float(self.coefficient),
-        }
 
 
 def _equation_expr(s: str, eq: Any, names: Mapping[str, sp.Symbol]) -> sp.Expr:
@@ -230,6 +133,9 @@ class SymbolicModel:
         How the model was chosen (see :class:`sysid.select.selection.SelectionReport`).
     bounds : (ndarray, ndarray), optional
         Range of the data the model was fitted on; used to detect blow-ups.
+    inputs : sequence of str
+        Exogenous inputs the terms may use (``dx/dt = f(x, u)``); a simulation
+        then needs the input signal.
 
     Attributes
     ----------
@@ -245,10 +151,14 @@ class SymbolicModel:
         pareto: Mapping[str, Any] | None = None,
         selection: Mapping[str, Any] | None = None,
         bounds: tuple[np.ndarray, np.ndarray] | None = None,
+        inputs: Sequence[str] | None = None,
     ):
         self.states = _check_state_names(states, "SymbolicModel")
+        named = () if not inputs else _check_state_names(inputs, "SymbolicModel inputs")
+        if set(named) & set(self.states):
+            raise ConfigError(f"inputs {list(named)} repeat state names", source="SymbolicModel")
         self.symbols = state_symbols(self.states)
-        by_name = {s.name: s for s in self.symbols}
+        by_name = {s.name: s for s in (*self.symbols, *state_symbols(named))}
         fixed = []
         for t in terms:
             if t.state not in self.states:
@@ -262,6 +172,16 @@ class SymbolicModel:
                 {f: by_name[f.name] for f in term.free_symbols if f.name in by_name}
             )
             fixed.append(TermEstimate(t.state, term, float(t.coefficient), t.stderr))
+        used = sorted({f.name for t in fixed for f in t.term.free_symbols} - set(self.states))
+        if inputs is None:  # the terms' other names are inputs
+            named = tuple(used)
+        elif set(used) - set(named):
+            raise ConfigError(
+                f"terms use {sorted(set(used) - set(named))}, which are neither states "
+                f"{list(self.states)} nor inputs {list(named)}",
+                source="SymbolicModel",
+            )
+        self.inputs: tuple[str, ...] = tuple(named)
         self.terms: list[TermEstimate] = fixed
         self.pareto = dict(pareto) if pareto else {}
         self.selection = dict(selection) if selection else {}
@@ -322,7 +242,8 @@ class SymbolicModel:
                 f"stderr must be a dict (state, term) -> float, found {type(stderr).__name__}",
                 source=src,
             )
-        symbols = state_symbols(states)
+        inputs = tuple(kwargs.get("inputs", ()))
+        symbols = state_symbols(states) + state_symbols(inputs)
         names = {s.name: s for s in symbols}
         missing = [s for s in states if s not in equations]
         extra = [s for s in equations if s not in states]
@@ -378,6 +299,7 @@ class SymbolicModel:
         """
         out: dict[str, Any] = {
             "states": list(self.states),
+            **({"inputs": list(self.inputs)} if self.inputs else {}),
             "equations": {s: str(self.equations[s]) for s in self.states},
             "latex": self.latex(),
             "terms": [t.to_dict() for t in self.terms],
@@ -401,7 +323,8 @@ class SymbolicModel:
                 source=source,
                 hint="pass a dict written by SymbolicModel.to_dict or a result.json",
             ) from None
-        names = {s.name: s for s in state_symbols(states)}
+        inputs = [str(u) for u in data.get("inputs", [])]
+        names = {s.name: s for s in state_symbols([*states, *inputs])}
         terms = []
         for i, item in enumerate(raw_terms):
             try:
@@ -436,6 +359,7 @@ class SymbolicModel:
             pareto=data.get("pareto"),
             selection=data.get("selection"),
             bounds=bounds,
+            inputs=inputs,
         )
 
     def save(self, path: str | os.PathLike) -> None:
@@ -469,11 +393,16 @@ class SymbolicModel:
         for t in self.terms:
             params.append((self.states.index(t.state), t.term))
             theta.append(t.rounded)
-        return CompiledSystem(self.states, params), np.array(theta, dtype=float)
+        return CompiledSystem(self.states, params, self.inputs), np.array(theta, dtype=float)
 
-    def rhs(self, x: np.ndarray) -> np.ndarray:
-        """``dx/dt`` at state(s) ``x``: shape (d,) -> (d,), or (n, d) -> (n, d)."""
+    def rhs(self, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
+        """``dx/dt`` at state(s) ``x`` (and inputs ``u``): (d,) -> (d,), or (n, d) -> (n, d)."""
         system, theta = self._compiled
+        if self.inputs and u is None:
+            raise DataError(
+                f"the model has inputs {list(self.inputs)}: pass their values u",
+                source="SymbolicModel.rhs",
+            )
         arr = _float_array(x, "x", "SymbolicModel.rhs")
         single = arr.ndim == 1
         arr2 = arr[None, :] if single else arr
@@ -483,11 +412,17 @@ class SymbolicModel:
                 f"found {arr.shape}",
                 source="SymbolicModel.rhs",
             )
-        out = system.rhs(arr2, system.coefficient_matrix(theta))
+        uu = None if u is None else np.atleast_2d(_float_array(u, "u", "SymbolicModel.rhs"))
+        out = system.rhs(arr2, system.coefficient_matrix(theta), uu)
         return out[0] if single else out
 
     def ode(self, t: float, x: np.ndarray) -> np.ndarray:
         """``f(t, x)`` for ``scipy.integrate.solve_ivp``; ``x`` of shape (d,) or (d, n)."""
+        if self.inputs:
+            raise DataError(
+                f"the model has inputs {list(self.inputs)}: use simulate(x0, t, inputs=...)",
+                source="SymbolicModel.ode",
+            )
         arr = np.asarray(x, dtype=float)
         if arr.ndim == 1:
             return self.rhs(arr)
@@ -503,8 +438,13 @@ class SymbolicModel:
         max_evals: int = MAX_EVALS,
         time_limit: float = SIMULATION_TIME_LIMIT,
         rtol: float = 1e-8,
+        inputs: Any = None,
     ) -> np.ndarray:
         """Integrate from ``x0`` at ``t[0]`` and return the states at times ``t``.
+
+        A model with inputs needs ``inputs``: an
+        :class:`~sysid.data.inputs.InputSignal` (absolute time), or an array
+        (len(t), k) of input values at the times ``t`` (read linearly between them).
 
         One guarded simulation (:mod:`sysid.core.ode`): at most ``max_evals``
         right-hand-side evaluations and ``time_limit`` wall seconds; a blow-up is
@@ -564,11 +504,52 @@ class SymbolicModel:
         )
         guard = dataclasses.replace(guard, scale=None)
         system, theta = self._compiled
+        signal = self._signal(inputs, t)
         try:
-            x, _, _ = simulate_batch(system, theta, x0[None, :], t - t[0], guard=guard, rtol=rtol)
+            x, _, _ = simulate_batch(
+                system,
+                theta,
+                x0[None, :],
+                t - t[0],
+                guard=guard,
+                rtol=rtol,
+                inputs=None if signal is None else batch_inputs([signal], [float(t[0])]),
+            )
         except GuardTripped as err:
             raise SimulationError(
                 f"simulation from {x0.tolist()} failed: {err.reason}. Remedies: shorten the "
                 "time span, start inside the data's range, or choose another candidate model"
             ) from None
         return x[0]
+
+    def _signal(self, inputs: Any, t: np.ndarray) -> Any:
+        """The input signal of a simulation over ``t``, checked (None without inputs)."""
+        src = "SymbolicModel.simulate"
+        if not self.inputs:
+            return None  # a model that uses none of the data's inputs
+        if inputs is None:
+            raise DataError(
+                f"the model has inputs {list(self.inputs)}: pass inputs= (an InputSignal, "
+                f"or their values at the times t, shape ({t.size}, {len(self.inputs)}))",
+                source=src,
+            )
+        if isinstance(inputs, InputSignal):
+            missing = [u for u in self.inputs if u not in inputs.names]
+            if missing:
+                raise DataError(
+                    f"the signal has inputs {list(inputs.names)}, the model needs {missing}",
+                    source=src,
+                )
+            if inputs.names == self.inputs:
+                return inputs
+            cols = [inputs.names.index(u) for u in self.inputs]
+            return InputSignal(self.inputs, inputs.t, inputs.u[:, cols], inputs.interpolation)
+        values = _float_array(inputs, "inputs", src)
+        values = values.reshape(t.size, -1) if values.size == t.size * len(self.inputs) else values
+        if values.shape != (t.size, len(self.inputs)) or not np.isfinite(values).all():
+            raise DataError(
+                f"inputs must be finite values of shape ({t.size}, {len(self.inputs)}), "
+                f"found shape {values.shape}",
+                source=src,
+            )
+        return InputSignal(self.inputs, t, values)

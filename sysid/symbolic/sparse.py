@@ -203,9 +203,10 @@ def distill(
 
     Parameters
     ----------
-    x : ndarray (n, d)
+    x : ndarray (n, d) or (n, d + k)
         States at which the derivatives are sampled (data states, and
-        optionally extra points inside the data's region).
+        optionally extra points inside the data's region), followed by the
+        inputs there when the library has ``k`` inputs.
     dxdt : ndarray (n, d)
         Derivative samples (from the neural field, or exact).
     states : sequence of str
@@ -248,7 +249,8 @@ def distill(
     """
     states = _check_states(states)
     d = len(states)
-    x = _as_matrix(x, "x", d)
+    library = _check_library(library, states)
+    x = _as_matrix(x, "x", len(library.variables))
     dxdt = _as_matrix(dxdt, "dxdt", d)
     if x.shape[0] != dxdt.shape[0]:
         raise DataError(
@@ -256,7 +258,6 @@ def distill(
             source="distill",
             hint="pass one derivative sample per state sample",
         )
-    library = _check_library(library, states)
     max_terms = _check_int(max_terms, "max_terms", 1)
     beam_width = _check_int(beam_width, "beam_width", 1)
     n_refit = _check_int(n_refit, "n_refit", 1)
