@@ -298,6 +298,20 @@ def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="a,b",
         help="comma-separated state columns; other columns are then ignored",
     )
+    parser.add_argument(
+        "--inputs",
+        default=None,
+        metavar="u,v",
+        help="comma-separated input columns: measured signals that drive the system and "
+        "may appear in its equations (docs/contract.md#inputs)",
+    )
+    parser.add_argument(
+        "--interpolation",
+        default="linear",
+        choices=("linear", "hold", "cubic"),
+        help="how inputs are read between samples: linear (default), hold (each sample until "
+        "the next: switched inputs) or cubic (a spline: smooth inputs)",
+    )
     _add_seed_outdir(parser, "sysid-discover")
 
 
@@ -357,11 +371,20 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     outdir = _outdir(args.output)
     select_options = _ensemble_option(args)
     states = [s.strip() for s in args.states.split(",") if s.strip()] if args.states else None
+    inputs = None
+    if args.inputs is not None:
+        inputs = [u.strip() for u in args.inputs.split(",") if u.strip()]
+        if not inputs:
+            raise ConfigError("names no column", source="--inputs", hint="e.g. --inputs u")
     traj_col = args.trajectory_column or "trajectory"
     if args.trajectory_column is not None and Path(args.data).is_file():
         _require_column(args.data, args.trajectory_column)
     data = Dataset.from_csv(
-        args.data, time_column=args.time_column, trajectory_column=traj_col, states=states
+        args.data,
+        time_column=args.time_column,
+        trajectory_column=traj_col,
+        states=states,
+        **({} if inputs is None else {"inputs": inputs, "interpolation": args.interpolation}),
     )
     res = discover(data, seed=args.seed, quiet=args.quiet, select_options=select_options)
     _print_equations(res)

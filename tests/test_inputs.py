@@ -206,3 +206,99 @@ def test_sysid_fit_with_inputs(forced, tmp_path, capsys):
     model.write_text(model.read_text().replace("b*F", "b*G"))
     with pytest.raises(sysid.EquationError, match="unknown name 'G'"):
         sysid.load_model_file(model)
+
+
+# ----------------------------------------------------------------- discovery
+@pytest.fixture(scope="module")
+def forced_run(tmp_path_factory):
+    """discover on the forced decay (5% noise), FAST budgets, saved once."""
+    path = tmp_path_factory.mktemp("forced") / "forced.toml"
+    path.write_text(FORCED)
+    problem = sysid.load_problem(path)
+    data = sysid.simulate(problem, noise=0.05, seed=0)
+    csv = path.parent / "forced.csv"
+    data.to_csv(csv)
+    res = sysid.discover(
+        str(csv),
+        inputs=["F"],
+        quiet=True,
+        neural={"width": 24, "max_epochs": 15, "pretrain_epochs": 150, "time_limit": 20.0},
+        distill_options={"max_terms": 3},
+        select_options={"time_limit": 20.0, "ensemble": 2},
+    )
+    out = path.parent / "out"
+    res.save(out)
+    return problem, data, res, out
+
+
+def test_discover_finds_the_forced_law(forced_run):
+    problem, data, res, _ = forced_run
+    s = sysid.score(res.equations, problem)
+    assert s["structure_recovered"], res.equations
+    assert s["max_coefficient_relative_error"] < 0.05
+    assert res.model.inputs == ("F",)
+    assert res.verdict == "good"
+    assert res.extra["expression_search"]["ran"] is False
+
+
+def test_result_with_inputs_is_saved_and_reloaded(forced_run):
+    import json
+
+    _, data, res, out = forced_run
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["inputs"] == ["F"] and doc["data"]["interpolation"] == "linear"
+    assert (out / "trajectories.png").is_file() and not (out / "phase_portrait.png").exists()
+    assert not (out / "figures_failed.txt").exists()
+    model = sysid.SymbolicModel.load(out / "model.json")
+    assert model.inputs == ("F",)
+    sim = model.simulate(data[0].x[0], data[0].t, inputs=data.inputs[0])
+    assert np.sqrt(np.mean((sim - data[0].x) ** 2)) < 0.1
+    with pytest.raises(sysid.DataError, match=r"the model has inputs \['F'\]: pass inputs="):
+        model.simulate(data[0].x[0], data[0].t)
+    band = res.forecast(2.0, n_draws=5)
+    assert band["inputs_after_data"].startswith("held")
+    field = sysid.NeuralField.load(out / "field")
+    assert field.input_names_ == ("F",)
+    np.testing.assert_array_equal(
+        field.predict(data[0].x[:3], data.input_values()[0][:3]),
+        res.field.predict(data[0].x[:3], data.input_values()[0][:3]),
+    )
+    with pytest.raises(sysid.DataError, match=r"fitted with inputs \['F'\]: pass u"):
+        field.predict(data[0].x[:3])
+
+
+def test_recover_scores_held_out_inputs(forced_run):
+    problem, _, res, _ = forced_run
+    s = sysid.score(res.equations, problem, simulate_model=res.model.simulate)
+    assert s["holdout_r2"] is not None and s["holdout_r2"] > 0.99
+
+
+def test_pysindy_takes_inputs(forced):
+    from sysid.benchmark.baselines import pysindy_available, pysindy_discover
+
+    if not pysindy_available():
+        pytest.skip("pysindy not installed")
+    found = pysindy_discover(sysid.simulate(forced, noise=0.0, seed=0))
+    assert sysid.score(found, forced)["structure_recovered"], found
+
+
+def test_library_with_inputs():
+    lib = sysid.Library(["x"], degree=2, trig=True, inputs=["F"])
+    assert lib.names == ["1", "x", "F", "x**2", "F*x", "F**2", "sin(x)", "cos(x)"]
+    assert lib.evaluate(np.array([[2.0, 3.0]]))[0, :6].tolist() == [1, 2, 3, 4, 6, 9]
+    with pytest.raises(sysid.DataError, match=r"expected states of shape \(n, 2\)"):
+        lib.evaluate(np.array([[2.0]]))
+    with pytest.raises(sysid.ConfigError, match="repeat state names"):
+        sysid.Library(["x"], inputs=["x"])
+
+
+def test_cli_discover_inputs(tmp_path, forced, capsys):
+    data = sysid.simulate(forced, noise=0.01, seed=0)
+    csv = tmp_path / "f.csv"
+    data.to_csv(csv)
+    assert main(["discover", str(csv), "--inputs", "G", "-q"]) == 2
+    assert "input column(s) ['G'] not found" in capsys.readouterr().err
+    assert main(["discover", str(csv), "--inputs", ",", "-q"]) == 2
+    assert "--inputs: names no column" in capsys.readouterr().err
+    assert main(["discover", str(csv), "--inputs", "F", "--interpolation", "spline"]) == 2
+    assert "invalid choice: 'spline'" in capsys.readouterr().err

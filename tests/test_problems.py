@@ -53,16 +53,17 @@ def test_shipped_file_is_complete(path):
     assert p.initial_conditions.shape[1] == p.holdout_initial_conditions.shape[1] == p.n_states
     assert p.t_span[1] > p.t_span[0] and p.n_samples >= 3
     # Equations parse, use only states, parameters and t; numbers replace parameters.
-    allowed = set(p.symbols) | {sp.Symbol(n, real=True) for n in p.parameters}
+    inputs = {sp.Symbol(n, real=True) for n in p.input_names}
+    allowed = set(p.symbols) | inputs | {sp.Symbol(n, real=True) for n in p.parameters}
     allowed.add(sp.Symbol("t", real=True))
     for state, expr in p.symbolic_equations().items():
         assert expr.free_symbols <= allowed, state
     for expr in p.true_equations().values():
-        assert expr.free_symbols <= set(p.symbols) | {sp.Symbol("t", real=True)}
+        assert expr.free_symbols <= set(p.symbols) | inputs | {sp.Symbol("t", real=True)}
     # The vector field is finite at every initial condition.
     for x0 in np.vstack([p.initial_conditions, p.holdout_initial_conditions]):
         assert np.isfinite(p.rhs(p.t_span[0], x0)).all()
-    assert set(p.units) <= set(p.states)
+    assert set(p.units) <= set(p.states) | set(p.input_names)
 
 
 def test_load_by_name_equals_load_by_path():

@@ -16,6 +16,11 @@ problem:
   (normalised by each state's spread); models whose simulation fails are
   skipped. AICc on derivative residuals instead picks dense models.
 
+With exogenous inputs it is SINDYc (Brunton, Proctor & Kutz 2016): the same
+configuration with the inputs at the sample times beside the states
+(``fit(x, t, x_dot, u=u)``), so the library spans states and inputs, and each
+candidate is simulated with the measured input signals.
+
 Examples
 --------
 >>> import sysid
@@ -89,6 +94,8 @@ def pysindy_discover(data: Dataset, *, seed: int = 0) -> dict[str, sp.Expr]:
     import pysindy as ps
 
     states = list(data.states)
+    names = states + list(data.input_names)
+    us = data.input_values()
     xs = [tr.x for tr in data]
     ts = [tr.t for tr in data]
     diff = ps.SmoothedFiniteDifference()
@@ -107,7 +114,7 @@ def pysindy_discover(data: Dataset, *, seed: int = 0) -> dict[str, sp.Expr]:
                 feature_library=lib,
             )
             try:
-                model.fit(xs, t=ts, x_dot=dxs, feature_names=states)
+                model.fit(xs, t=ts, x_dot=dxs, u=us, feature_names=names)
             except Exception:  # noqa: BLE001 - a failing threshold is skipped
                 continue
             coef = np.asarray(model.coefficients(), dtype=float)
@@ -126,12 +133,14 @@ def pysindy_discover(data: Dataset, *, seed: int = 0) -> dict[str, sp.Expr]:
                 best = (crit, coef, model.get_feature_names())
     if best is None:
         return {s: sp.Integer(0) for s in states}
-    _, coef, names = best
-    return _equations(coef, names, states)
+    _, coef, features = best
+    return _equations(coef, features, states, list(data.input_names))
 
 
-def _equations(coef: np.ndarray, names: list[str], states: list[str]) -> dict[str, sp.Expr]:
-    features = [_feature_to_sympy(n, states) for n in names]
+def _equations(
+    coef: np.ndarray, names: list[str], states: list[str], inputs: list[str] = ()
+) -> dict[str, sp.Expr]:
+    features = [_feature_to_sympy(n, [*states, *inputs]) for n in names]
     out = {}
     for i, s in enumerate(states):
         expr = sum(
@@ -146,11 +155,13 @@ def _simulated_rss(
     coef: np.ndarray, names: list[str], data: Dataset, spread: np.ndarray
 ) -> float | None:
     """Residual sum of squares of a model simulated from each trajectory's start."""
-    model = SymbolicModel.from_equations(data.states, _equations(coef, names, list(data.states)))
+    inputs = list(data.input_names)
+    eqs = _equations(coef, names, list(data.states), inputs)
+    model = SymbolicModel.from_equations(data.states, eqs, inputs=inputs)
     rss = 0.0
     for tr in data:
         try:
-            sim = model.simulate(tr.x[0], tr.t, time_limit=5.0, rtol=1e-6)
+            sim = model.simulate(tr.x[0], tr.t, time_limit=5.0, rtol=1e-6, inputs=tr.inputs)
         except SimulationError:
             return None
         rss += float((((sim - tr.x) / spread) ** 2).sum())

@@ -219,7 +219,9 @@ def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
         from sysid.benchmark.baselines import BASELINES
 
         equations = BASELINES[task.method](data, seed=task.seed)
-        model, verdict = SymbolicModel.from_equations(data.states, equations), None
+        inputs = list(data.input_names)
+        model = SymbolicModel.from_equations(data.states, equations, inputs=inputs)
+        verdict = None
         extra = {}
     s = score(model.equations, problem, simulate_model=model.simulate)
     return {
@@ -237,7 +239,7 @@ def _ensemble_columns(result: Any, problem: Problem) -> dict[str, Any]:
     from sysid.report.scoring import inclusion_of_truth
 
     ensemble = result.ensemble
-    inc = inclusion_of_truth(ensemble or {}, problem.true_equations())
+    inc = inclusion_of_truth(ensemble or {}, problem.true_equations(), problem.input_names)
     return {
         "inclusion_true_min": inc["true_min"],
         "inclusion_false_max": inc["false_max"],

@@ -298,17 +298,19 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
         if hold
         else np.zeros((0, len(states)))
     )
-    units = {str(k): str(v) for k, v in data.get("units", {}).items()}
-    unknown_units = sorted(set(units) - set(states))
-    if unknown_units:
-        raise ProblemFileError(
-            f"units given for unknown state(s) {unknown_units}; states are {states}",
-            source=where,
-            hint="key units by state name; the unit of time goes in time_unit",
-        )
     noise = data.get("noise")
     _check_noise(noise, where)
     inputs = parse_inputs(data, states, params, ics.shape[0], holdout.shape[0], where)
+    units = {str(k): str(v) for k, v in data.get("units", {}).items()}
+    unknown_units = sorted(set(units) - set(states) - set(inputs.names))
+    if unknown_units:
+        raise ProblemFileError(
+            f"units given for unknown state(s) {unknown_units}; states are {states}"
+            + (f", inputs {list(inputs.names)}" if inputs.names else ""),
+            source=where,
+            hint="key units by state name; the unit of time goes in time_unit",
+        )
+
     problem = Problem(
         name=name,
         states=tuple(states),

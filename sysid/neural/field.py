@@ -380,8 +380,12 @@ class NeuralField:
         dev = next(self.field_.parameters()).device
         dtype = next(self.field_.parameters()).dtype
         with torch.no_grad():
-            vt = None if v is None else torch.as_tensor(v, dtype=dtype, device=dev)
-            out = self.field_(torch.as_tensor(z, dtype=dtype, device=dev), vt)
+            zt = torch.as_tensor(z, dtype=dtype, device=dev)
+            out = (
+                self.field_(zt)
+                if v is None
+                else self.field_(zt, torch.as_tensor(v, dtype=dtype, device=dev))
+            )
         return out.cpu().numpy().astype(np.float64)
 
     @property

@@ -44,7 +44,6 @@ class InputsOf:
     """Normalised inputs of each trajectory as a function of its normalised time."""
 
     at: Sequence[Callable[[np.ndarray], np.ndarray]]
-    hold: bool = False
 
 
 def window_inputs(w: Windows, at: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
@@ -113,7 +112,6 @@ def inputs_of(ds: Dataset, scaler: InputScaler, time_scale: float) -> InputsOf:
 
     return InputsOf(
         [one(sig, float(tr.t[0])) for sig, tr in zip(ds.inputs, ds, strict=True)],
-        hold=scaler.interpolation == "hold",
     )
 
 

@@ -111,7 +111,9 @@ class WindowDynamics(nn.Module):
     ``a + b u + c u**2`` (see :mod:`sysid.neural.windows`); the field's
     parameters are the only parameters of this module. ``inputs`` (B, m+1, k)
     holds each window's inputs at its points, read linearly in ``s`` between
-    them (or held, ``hold=True``).
+    them, whatever the data's interpolation: a held (stepped) input would put
+    a step on the last stage of every fixed step and force tiny steps, and the
+    field is a smoother, not the answer (the refit reads the inputs as given).
     """
 
     def __init__(
@@ -119,13 +121,11 @@ class WindowDynamics(nn.Module):
         field: VectorField,
         coef: torch.Tensor,
         inputs: torch.Tensor | None = None,
-        hold: bool = False,
     ) -> None:
         super().__init__()
         self.field = field
         self.register_buffer("coef", coef, persistent=False)
         self.register_buffer("inputs", inputs, persistent=False)
-        self.hold = bool(hold)
         self.m = int(coef.shape[1])
         self.n_evals = 0
 
@@ -139,7 +139,7 @@ class WindowDynamics(nn.Module):
         if self.inputs is None:
             return rate.unsqueeze(-1) * self.field(z)
         left = self.inputs[:, i.long()]
-        v = left if self.hold else left + u * (self.inputs[:, i.long() + 1] - left)
+        v = left + u * (self.inputs[:, i.long() + 1] - left)
         return rate.unsqueeze(-1) * self.field(z, v)
 
 

@@ -20,7 +20,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -150,7 +150,9 @@ def compare_equations(
 
 
 def inclusion_of_truth(
-    ensemble: Mapping[str, Any], truth: Mapping[str, sp.Expr | str]
+    ensemble: Mapping[str, Any],
+    truth: Mapping[str, sp.Expr | str],
+    inputs: Sequence[str] = (),
 ) -> dict[str, float | None]:
     """The ensemble's inclusion probabilities of the true terms and of the others.
 
@@ -164,6 +166,8 @@ def inclusion_of_truth(
         The ``ensemble`` block of a result (``DiscoveryResult.ensemble``).
     truth : mapping state -> expression
         The true right-hand sides.
+    inputs : sequence of str
+        Names of exogenous inputs the equations may use.
 
     Returns
     -------
@@ -183,12 +187,13 @@ def inclusion_of_truth(
     if not ensemble or not ensemble.get("finished"):
         return {"true_min": None, "false_max": None}
     states, n = list(truth), ensemble["finished"]
+    names = [*states, *inputs]
     true_min, false_max = 1.0, 0.0
     for s in states:
-        true = term_shapes(_plain(_as_expr(truth[s], states, f"true equation of {s!r}")), states)
+        true = term_shapes(_plain(_as_expr(truth[s], names, f"true equation of {s!r}")), names)
         counts: dict[str, int] = {}
         for structure in ensemble["structures"]:
-            for k in term_shapes(structure["equations"][s], states):
+            for k in term_shapes(structure["equations"][s], names):
                 counts[k] = counts.get(k, 0) + int(structure["members"])
         true_min = min([true_min, *(counts.get(k, 0) / n for k in true)])
         false_max = max([false_max, *(c / n for k, c in counts.items() if k not in true)])
