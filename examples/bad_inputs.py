@@ -110,7 +110,12 @@ def _cli_cases(f: dict[str, str]) -> list[tuple[str, list[str]]]:
         ("discover: seed not a number", [*d, f["good"], "--seed", "one"]),
         ("discover: -o under a file", [*d, f["good"], "-o", "/dev/null/x"]),
         ("discover: -o is a file", [*d, f["good"], "-o", f["good"]]),
-        ("discover: --inputs (planned)", [*d, f["good"], "--inputs", "u"]),
+        ("discover: --inputs names no column of the file", [*d, f["good"], "--inputs", "u"]),
+        ("discover: a state given as an input", [*d, f["good"], "--inputs", "x", "--states", "x"]),
+        (
+            "discover: unknown --interpolation",
+            [*d, f["good"], "--inputs", "y", "--interpolation", "q"],
+        ),
         ("discover: negative --ensemble", [*d, f["good"], "--ensemble", "-2"]),
         ("discover: --ensemble not a number", [*d, f["good"], "--ensemble", "many"]),
         ("recover: unknown problem", ["recover", "no-such-problem"]),

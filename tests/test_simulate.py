@@ -14,11 +14,15 @@ from sysid.data.simulation import integrate, sample_times, simulate
 
 PROBLEMS = [
     "brusselator",
+    "dc-motor",
+    "drug-infusion",
     "duffing",
     "falling-mass",
     "fitzhugh-nagumo",
+    "forced-duffing",
     "gompertz",
     "harmonic-oscillator",
+    "heated-room",
     "hill-switch",
     "holling-ii",
     "logistic",
@@ -460,3 +464,53 @@ def test_stiff_system_falls_back_to_lsoda(valid_problem):
     t = np.linspace(0.0, 2.0, 11)
     x = integrate(p, [1.0, 1.0], t, max_evals=20_000)  # DOP853 would need far more
     np.testing.assert_allclose(x[:, 0], np.cos(t), atol=1e-4)
+
+
+# ------------------------------------------------------------ driven systems
+def _balance(name: str, storage, rate) -> None:
+    """d(storage)/dt = rate on a fine clean grid: storage(t) - storage(0) = integral of rate."""
+    data = simulate(name, n_samples=4001)
+    for tr, sig in zip(data, data.inputs, strict=True):
+        u = sig.u[:, 0]
+        stored = storage(tr.x, u)
+        gained = np.concatenate(
+            [[0.0], np.cumsum(np.diff(tr.t) * 0.5 * (rate(tr.x, u)[1:] + rate(tr.x, u)[:-1]))]
+        )
+        scale = np.abs(stored).max() + np.abs(gained).max()
+        np.testing.assert_allclose(stored - stored[0], gained, atol=2e-3 * scale)
+
+
+def test_forced_duffing_energy_balance():
+    p = _params("forced-duffing")
+    a, b, d = p["alpha"], p["beta"], p["delta"]
+    _balance(
+        "forced-duffing",
+        lambda x, u: 0.5 * x[:, 1] ** 2 + 0.5 * a * x[:, 0] ** 2 + 0.25 * b * x[:, 0] ** 4,
+        lambda x, u: -d * x[:, 1] ** 2 + u * x[:, 1],
+    )
+
+
+def test_dc_motor_power_balance():
+    p = _params("dc-motor")
+    _balance(
+        "dc-motor",
+        lambda x, u: 0.5 * p["L"] * x[:, 0] ** 2 + 0.5 * p["J"] * x[:, 1] ** 2,
+        lambda x, u: u * x[:, 0] - p["R"] * x[:, 0] ** 2 - p["b"] * x[:, 1] ** 2,
+    )
+
+
+def test_drug_infusion_mass_balance():
+    p = _params("drug-infusion")
+    _balance(
+        "drug-infusion",
+        lambda x, u: x[:, 0] + x[:, 1] / p["f"],
+        lambda x, u: u - p["ke"] * x[:, 1] / p["f"],
+    )
+
+
+def test_heated_room_stays_between_its_equilibria(simulated):
+    p = _params("heated-room")
+    hot = p["Tout"] + p["h"] / p["k"]  # the steady temperature with every element on
+    for tr in _both(simulated, "heated-room"):
+        lo, hi = min(tr.x[0, 0], p["Tout"]), max(tr.x[0, 0], hot)
+        assert lo - 1e-9 <= tr.x[:, 0].min() and tr.x[:, 0].max() <= hi + 1e-9

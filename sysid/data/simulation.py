@@ -173,7 +173,9 @@ def integrate(
             if err.kind == "blow-up":
                 break
             continue
-        return y.T.copy()
+        out = y.T.copy()
+        out[0] = x0  # the start exactly (an implicit method may interpolate it)
+        return out
     raise SimulationError(
         f"problem '{problem.name}': simulation from {list(map(float, x0))} failed "
         f"({reason}). Remedies: shorten t_span, check the signs of the equations, "
