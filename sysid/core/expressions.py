@@ -14,6 +14,8 @@ import sympy as sp
 from sysid.core.errors import EquationError
 
 __all__ = [
+    "IDENTIFIER",
+    "usable_name",
     "ALLOWED_FUNCTIONS",
     "ALLOWED_CONSTANTS",
     "FUNCTION_COST",
@@ -308,6 +310,28 @@ def _check_power(base: sp.Expr, exp: sp.Expr, source: str, text: str) -> None:
             source=source,
             hint="use numbers between 1e-300 and 1e300",
         )
+
+
+#: A name of a state, parameter or input: letters, digits and '_', not starting with a digit.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def usable_name(name: str) -> bool:
+    """Can ``name`` be a state, parameter or input? An identifier, not a Python keyword,
+    not a function or constant of the parser, not the time ``t``.
+
+    Examples
+    --------
+    >>> usable_name("omega"), usable_name("sin"), usable_name("t"), usable_name("2x")
+    (True, False, False, False)
+    """
+    return bool(
+        IDENTIFIER.match(name)
+        and not keyword.iskeyword(name)
+        and name not in ALLOWED_FUNCTIONS
+        and name not in ALLOWED_CONSTANTS
+        and name != "t"
+    )
 
 
 def state_symbols(states: Sequence[str]) -> tuple[sp.Symbol, ...]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from sysid.core.errors import ConfigError, DataError
+from sysid.core.errors import ConfigError, DataError, SysidInputError
 
 __all__ = ["InputSignal", "INTERPOLATIONS", "check_interpolation", "input_values"]
 
@@ -38,11 +38,16 @@ __all__ = ["InputSignal", "INTERPOLATIONS", "check_interpolation", "input_values
 INTERPOLATIONS = ("linear", "hold", "cubic")
 
 
-def check_interpolation(value: object, source: str = "argument 'interpolation'") -> str:
-    """``value`` one of :data:`INTERPOLATIONS`, or a :class:`ConfigError`."""
+def check_interpolation(
+    value: object,
+    source: str = "argument 'interpolation'",
+    what: str = "interpolation",
+    error: type[SysidInputError] = ConfigError,
+) -> str:
+    """``value`` one of :data:`INTERPOLATIONS`, or ``error`` (a ConfigError) naming ``what``."""
     if value not in INTERPOLATIONS:
-        raise ConfigError(
-            f"interpolation must be one of {list(INTERPOLATIONS)}, found {value!r}",
+        raise error(
+            f"{what} must be one of {list(INTERPOLATIONS)}, found {value!r}",
             source=source,
             hint="'linear' between samples (default), 'hold' keeps each sample until the next, "
             "'cubic' a spline through them",

@@ -22,19 +22,15 @@ Examples
 
 from __future__ import annotations
 
-import keyword
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sysid.core.errors import ProblemFileError
-from sysid.core.expressions import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS, parse_equation
-from sysid.data.inputs import INTERPOLATIONS
+from sysid.core.expressions import parse_equation, usable_name
+from sysid.data.inputs import check_interpolation
 
 __all__ = ["ProblemInputs", "parse_inputs"]
-
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -46,9 +42,17 @@ class ProblemInputs:
     holdout: dict[str, tuple[str, ...]] = field(default_factory=dict)
     interpolation: str = "linear"
 
+    def table(self, holdout: bool = False) -> dict[str, tuple[str, ...]]:
+        """Per input, one expression per trajectory of the training (or held-out) set."""
+        return self.holdout if holdout else self.training
+
+    def per_trajectory(self, holdout: bool = False) -> bool:
+        """Does any input differ between the trajectories of the set?"""
+        return any(len(set(v)) > 1 for v in self.table(holdout).values())
+
     def texts(self, k: int, holdout: bool = False) -> dict[str, str]:
         """The expressions of trajectory ``k`` (of the training or held-out set)."""
-        table = self.holdout if holdout else self.training
+        table = self.table(holdout)
         return {name: table[name][k] for name in self.names}
 
 
@@ -102,11 +106,7 @@ def parse_inputs(
         for n in names
     }
     interpolation = data.get("input_interpolation", "linear")
-    if interpolation not in INTERPOLATIONS:
-        raise ProblemFileError(
-            f"'input_interpolation' must be one of {list(INTERPOLATIONS)}, found {interpolation!r}",
-            source=where,
-        )
+    check_interpolation(interpolation, where, "'input_interpolation'", ProblemFileError)
     allowed = list(parameters)
     for table, key in ((training, "inputs"), (holdout, "holdout_inputs")):
         for n, texts in table.items():
@@ -122,15 +122,7 @@ def parse_inputs(
 def _check_name(
     name: str, states: Sequence[str], parameters: Mapping[str, float], where: str
 ) -> None:
-    if (
-        not _IDENT_RE.match(name)
-        or keyword.iskeyword(name)
-        or name in ALLOWED_FUNCTIONS
-        or name in ALLOWED_CONSTANTS
-        or name == "t"
-        or name in states
-        or name in parameters
-    ):
+    if not usable_name(name) or name in states or name in parameters:
         raise ProblemFileError(
             f"{name!r} cannot be an input name: inputs need identifiers distinct from the "
             "states, the parameters, 't' and the function names",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import keyword
 import os
 import re
 import sys
@@ -33,7 +32,7 @@ import numpy as np
 import sympy as sp
 
 from sysid.core.errors import ProblemFileError
-from sysid.core.expressions import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS, parse_equation
+from sysid.core.expressions import parse_equation, usable_name
 from sysid.data.problem_inputs import ProblemInputs, parse_inputs
 
 if sys.version_info >= (3, 11):
@@ -52,8 +51,8 @@ __all__ = [
 ]
 
 
-_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A problem's (or model file's) name: lower-case letters and digits joined by dashes.
+NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _REQUIRED = {
     "name": str,
     "states": list,
@@ -274,7 +273,7 @@ def problem_from_dict(data: Mapping[str, Any], where: str = "problem") -> Proble
     """Validate a parsed problem file and build a :class:`Problem`."""
     _check_keys(data, where)
     name = data["name"]
-    if not _NAME_RE.match(name):
+    if not NAME_PATTERN.match(name):
         raise ProblemFileError(
             f"name {name!r} must be lower-case letters and digits joined by dashes",
             source=where,
@@ -370,13 +369,7 @@ def _states_and_parameters(data: Mapping[str, Any], where: str) -> tuple[list[st
         raise ProblemFileError("'states' is empty", source=where, hint="name at least one state")
     params = dict(data["parameters"])
     for s in states + list(params):
-        if (
-            not _IDENT_RE.match(s)
-            or keyword.iskeyword(s)
-            or s in ALLOWED_FUNCTIONS
-            or s in ALLOWED_CONSTANTS
-            or s == "t"
-        ):
+        if not usable_name(s):
             raise ProblemFileError(
                 f"{s!r} cannot be used as a state or parameter name",
                 source=where,

@@ -149,7 +149,7 @@ def integrate(
         simulation_time_limit=None,
     )
     if problem.input_names:
-        each = _per_trajectory(problem, holdout)
+        each = problem.inputs.per_trajectory(holdout)
         rhs = problem.vector_field(trajectory if each else 0, holdout)
     else:
         rhs = problem.rhs
@@ -293,18 +293,11 @@ def simulate(
     )
 
 
-def _per_trajectory(problem: Problem, holdout: bool) -> bool:
-    """Does any input differ between trajectories?"""
-    table = problem.inputs.holdout if holdout else problem.inputs.training
-    return any(len(set(v)) > 1 for v in table.values())
-
-
 def _check_input_count(problem: Problem, n: int, holdout: bool) -> None:
     """Inputs given per trajectory need one signal per simulated start."""
-    if not problem.input_names or not _per_trajectory(problem, holdout):
+    if not problem.input_names or not problem.inputs.per_trajectory(holdout):
         return
-    table = problem.inputs.holdout if holdout else problem.inputs.training
-    have = len(next(iter(table.values())))
+    have = len(next(iter(problem.inputs.table(holdout).values())))
     if have != n:
         raise ConfigError(
             f"problem '{problem.name}' gives its inputs per trajectory ({have}), "
@@ -325,7 +318,7 @@ def input_signals(
     if not problem.input_names:
         return None
     t = sp.Symbol("t", real=True)
-    each = _per_trajectory(problem, holdout)
+    each = problem.inputs.per_trajectory(holdout)
     out = []
     for k, tk in enumerate(times):
         exprs = problem.input_expressions(k if each else 0, holdout)

@@ -21,7 +21,12 @@ import pandas as pd
 import sympy as sp
 
 from sysid.core.errors import ConfigError, DataError, EquationError
-from sysid.core.expressions import ALLOWED_CONSTANTS, ALLOWED_FUNCTIONS, parse_equation
+from sysid.core.expressions import (
+    ALLOWED_CONSTANTS,
+    ALLOWED_FUNCTIONS,
+    IDENTIFIER,
+    parse_equation,
+)
 from sysid.core.options import check_seed_value
 from sysid.data.columns import split_unit
 from sysid.data.dataset import Dataset, load_data
@@ -29,7 +34,6 @@ from sysid.data.inputs import check_interpolation
 
 __all__ = ["METHODS", "Spec", "check_options", "prepare"]
 
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UNKNOWN_NAME_RE = re.compile(r"unknown name '([A-Za-z_][A-Za-z0-9_]*)'")
 #: The ``solve_ivp`` methods a fit may use.
 METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
@@ -51,7 +55,7 @@ def _number(value: Any, what: str, source: str, hint: str | None = None) -> floa
 
 def _check_name(name: Any, what: str, source: str) -> str:
     reserved = set(ALLOWED_FUNCTIONS) | set(ALLOWED_CONSTANTS) | {"t"}
-    if not isinstance(name, str) or not _IDENT_RE.match(name) or name in reserved:
+    if not isinstance(name, str) or not IDENTIFIER.match(name) or name in reserved:
         raise ConfigError(
             f"{what} name {name!r} is not a usable identifier",
             source=source,

@@ -267,6 +267,10 @@ class _Residuals:
         for i, k in enumerate(keys):
             self.groups.setdefault(k, []).append(i)
         self.grids = {k: Grid([segs[i].tau for i in m]) for k, m in self.groups.items()}
+        self.inputs = {  # the signals of each batch, and their kinks, built once
+            k: batch_inputs([segs[i].inputs for i in m], [segs[i].t0 for i in m])
+            for k, m in self.groups.items()
+        }
         self.seen = [np.isfinite(s.x).ravel() for s in segs]
         self.state = np.concatenate([np.flatnonzero(m) % self.d for m in self.seen])
         self.n_res = self.state.size
@@ -305,9 +309,7 @@ class _Residuals:
                 rtol=self.options["rtol"],
                 method=self.options["method"],
                 t_start=key,
-                inputs=batch_inputs(
-                    [self.segs[i].inputs for i in members], [self.segs[i].t0 for i in members]
-                ),
+                inputs=self.inputs[key],
             )
             for m, i in enumerate(members):
                 idx = grid.index[m]

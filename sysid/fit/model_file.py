@@ -39,16 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from sysid.core.errors import EquationError, ProblemFileError, SysidInputError
-from sysid.core.expressions import parse_equation
-from sysid.data.inputs import INTERPOLATIONS
-from sysid.data.problems import read_toml
+from sysid.core.expressions import IDENTIFIER, parse_equation
+from sysid.data.inputs import check_interpolation
+from sysid.data.problems import NAME_PATTERN, read_toml
 from sysid.fit._graybox_result import GrayBoxResult
 from sysid.fit.graybox import fit_model
 
 __all__ = ["ModelFile", "load_model_file", "model_file_from_text"]
 
-_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Keys of a model file and their TOML types.
 _REQUIRED = {"states": list, "equations": dict}
 _OPTIONAL: dict[str, Any] = {
@@ -253,14 +251,10 @@ def model_file_from_text(text: str, where: str = "model", path: Path | None = No
     derived = _derived(data.get("derived", {}), where)
     inputs = _names(data.get("inputs", []), "inputs", where)
     interpolation = data.get("input_interpolation", "linear")
-    if interpolation not in INTERPOLATIONS:
-        raise ProblemFileError(
-            f"'input_interpolation' must be one of {list(INTERPOLATIONS)}, found {interpolation!r}",
-            source=where,
-        )
+    check_interpolation(interpolation, where, "'input_interpolation'", ProblemFileError)
     _parse(equations, derived, [*states, *inputs], unknown, fixed, where)
     name = data.get("name", Path(where).stem if path is not None else "model")
-    if "name" in data and not _NAME_RE.match(name):
+    if "name" in data and not NAME_PATTERN.match(name):
         raise ProblemFileError(
             f"name {name!r} is not lower-case letters and digits joined by dashes",
             source=where,
@@ -359,7 +353,7 @@ def _check_keys(data: Mapping[str, Any], where: str) -> None:
 def _names(values: Sequence[Any], key: str, where: str) -> list[str]:
     out = []
     for v in values:
-        if not isinstance(v, str) or not _IDENT_RE.match(v):
+        if not isinstance(v, str) or not IDENTIFIER.match(v):
             raise ProblemFileError(
                 f"'{key}' holds {v!r}, which is not a name",
                 source=where,
@@ -489,7 +483,7 @@ def _initial_state(value: Any, states: Sequence[str], where: str) -> Any:
 
 def _derived(table: Mapping[str, Any], where: str) -> dict[str, str]:
     for name, expr in table.items():
-        if not _IDENT_RE.match(name) or not isinstance(expr, str):
+        if not IDENTIFIER.match(name) or not isinstance(expr, str):
             raise ProblemFileError(
                 f"'derived' maps a name to an expression string; found {name} = {expr!r}",
                 source=where,

@@ -202,23 +202,16 @@ def diagnose_fit(result: GrayBoxResult) -> dict[str, Any]:
 def _fit_constants(result: GrayBoxResult) -> dict[str, Any]:
     """Each unknown's significance and the largest correlation between two of them."""
     names = list(result.parameters)
-    terms = []
-    for n in names:
-        se, v = result.stderr[n], result.parameters[n]
-        sig = abs(v) / se if np.isfinite(se) and se > 0 else (float("inf") if se == 0 else None)
-        terms.append({"name": n, "significance": sig})
-    out: dict[str, Any] = {"terms": terms, "max_correlation": None, "between": None}
+    terms = [
+        {"name": n, "significance": _significance(result.parameters[n], result.stderr[n])}
+        for n in names
+    ]
     cov = np.asarray(result.covariance, dtype=float)[: len(names), : len(names)]
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.sqrt(np.diag(cov))
         corr = cov / np.outer(sd, sd)
-    if len(names) > 1 and np.isfinite(corr).any():
-        off = np.abs(corr - np.diag(np.diag(corr)))
-        off[~np.isfinite(off)] = 0.0
-        i, j = np.unravel_index(int(np.argmax(off)), off.shape)
-        out["max_correlation"] = float(off[i, j])
-        out["between"] = [names[i], names[j]]
-    return out
+    usable = len(names) > 1 and np.isfinite(corr).any()
+    return {"terms": terms, **_largest_correlation(corr if usable else None, names)}
 
 
 # ----------------------------------------------------------- simulations
@@ -326,23 +319,37 @@ def _residuals(data: Dataset, sims: list[np.ndarray | None]) -> dict[str, Any]:
 def _constants(
     model: SymbolicModel, correlation: Sequence[Sequence[float]] | None
 ) -> dict[str, Any]:
-    terms = []
-    for t in model.terms:
-        sig = None
-        if t.stderr is not None and np.isfinite(t.stderr) and t.stderr > 0:
-            sig = abs(float(t.coefficient)) / float(t.stderr)
-        elif t.stderr is not None and t.stderr == 0:
-            sig = float("inf")
-        terms.append({"state": t.state, "term": str(t.term), "significance": sig})
-    out: dict[str, Any] = {"terms": terms, "max_correlation": None, "between": None}
+    terms = [
+        {
+            "state": t.state,
+            "term": str(t.term),
+            "significance": _significance(float(t.coefficient), t.stderr),
+        }
+        for t in model.terms
+    ]
     c = np.asarray(correlation if correlation is not None else [], dtype=float)
-    if c.ndim == 2 and c.shape == (len(terms), len(terms)) and len(terms) > 1:
-        off = np.abs(c - np.diag(np.diag(c)))
-        off[~np.isfinite(off)] = 0.0
-        i, j = np.unravel_index(int(np.argmax(off)), off.shape)
-        out["max_correlation"] = float(off[i, j])
-        out["between"] = [_label(terms[i]), _label(terms[j])]
-    return out
+    usable = c.ndim == 2 and c.shape == (len(terms), len(terms)) and len(terms) > 1
+    return {"terms": terms, **_largest_correlation(c if usable else None, terms)}
+
+
+def _significance(value: float, stderr: float | None) -> float | None:
+    """``|value| / stderr``; inf for an exact constant, None when the error is unknown."""
+    if stderr is None:
+        return None
+    if np.isfinite(stderr) and stderr > 0:
+        return abs(float(value)) / float(stderr)
+    return float("inf") if stderr == 0 else None
+
+
+def _largest_correlation(c: np.ndarray | None, labels: Sequence[Any]) -> dict[str, Any]:
+    """The largest off-diagonal ``|c|`` and the two constants it joins (None without ``c``)."""
+    if c is None:
+        return {"max_correlation": None, "between": None}
+    off = np.abs(c - np.diag(np.diag(c)))
+    off[~np.isfinite(off)] = 0.0
+    i, j = np.unravel_index(int(np.argmax(off)), off.shape)
+    name = [x if isinstance(x, str) else _label(x) for x in labels]
+    return {"max_correlation": float(off[i, j]), "between": [name[i], name[j]]}
 
 
 def _label(term: Mapping[str, Any]) -> str:
