@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sysid
 from sysid.cli import main
@@ -302,3 +304,24 @@ def test_cli_discover_inputs(tmp_path, forced, capsys):
     assert "--inputs: names no column" in capsys.readouterr().err
     assert main(["discover", str(csv), "--inputs", "F", "--interpolation", "spline"]) == 2
     assert "invalid choice: 'spline'" in capsys.readouterr().err
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    interpolation=st.sampled_from(["linear", "hold"]),
+    members=st.integers(1, 6),
+    seed=st.integers(0, 10_000),
+    t=st.floats(-3.0, 15.0),
+)
+def test_a_batch_reads_each_member_as_its_own_signal(interpolation, members, seed, t):
+    # Irregular grids of different lengths and starts, as in a batch of refit windows.
+    rng = np.random.default_rng(seed)
+    sigs, starts = [], []
+    for _ in range(members):
+        n = int(rng.integers(1, 12))
+        times = np.cumsum(rng.uniform(0.05, 1.5, n))
+        sigs.append(InputSignal(("a", "b"), times, rng.normal(size=(n, 2)), interpolation))
+        starts.append(float(rng.uniform(0.0, 4.0)))
+    read = batch_inputs(sigs, starts)
+    expected = np.stack([s(t0 + t) for s, t0 in zip(sigs, starts, strict=True)])
+    np.testing.assert_allclose(read(t), expected, rtol=0, atol=1e-12)
