@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from sysid.cli_options import add_method_arguments, method_options
 from sysid.core.errors import ConfigError, SysidInputError, SysidRuntimeError
 
 __all__ = ["main"]
@@ -313,6 +314,7 @@ def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         "the next: switched inputs) or cubic (a spline: smooth inputs)",
     )
     _add_seed_outdir(parser, "sysid-discover")
+    add_method_arguments(parser)
 
 
 def _equation_lines(equations, truth=None) -> list[str]:
@@ -368,8 +370,8 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     from sysid.data.dataset import Dataset
     from sysid.discovery import discover
 
+    method = _method(args)
     outdir = _outdir(args.output)
-    select_options = _ensemble_option(args)
     states = [s.strip() for s in args.states.split(",") if s.strip()] if args.states else None
     inputs = None
     if args.inputs is not None:
@@ -386,7 +388,7 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         states=states,
         **({} if inputs is None else {"inputs": inputs, "interpolation": args.interpolation}),
     )
-    res = discover(data, seed=args.seed, quiet=args.quiet, select_options=select_options)
+    res = discover(data, seed=args.seed, quiet=args.quiet, **method)
     _print_equations(res)
     return _save_result(
         res, outdir, args, f"{_report_timings(res)}; wrote {outdir / 'result.json'}"
@@ -409,8 +411,19 @@ def _ensemble_option(args: argparse.Namespace) -> dict[str, int] | None:
     return given or None
 
 
+def _method(args: argparse.Namespace) -> dict:
+    """``discover`` keyword arguments of the method flags and ``--ensemble``, checked."""
+    method = method_options(args)
+    ensemble = _ensemble_option(args)
+    if ensemble:
+        method["select_options"] = {**method.get("select_options", {}), **ensemble}
+    return method
+
+
 def _print_equations(res, truth=None) -> None:
     """The equations and their standard errors; a partial result says so first."""
+    from sysid.symbolic.show import coefficient_lines
+
     if res.model is None:
         print(f"no equations: interrupted during '{res.interrupted}' before any were found")
         return
@@ -419,7 +432,7 @@ def _print_equations(res, truth=None) -> None:
         print(f"partial result (interrupted during '{res.interrupted}'): {what}")
     print("\n".join(_equation_lines(res.equations, truth)))
     if truth is None:
-        for line in _coefficient_lines(res):
+        for line in coefficient_lines(res.model):
             print(line)
     for line in _inclusion_lines(res.ensemble, "the selection on random halves of the data"):
         print(line)
@@ -474,21 +487,6 @@ def _require_column(path: str, column: str) -> None:
             source=path,
             hint="check --trajectory-column, or leave it out for a single trajectory",
         )
-
-
-def _coefficient_lines(res) -> list[str]:
-    """Standard errors of the constants, one line per state."""
-    lines = []
-    by_state: dict[str, list[str]] = {}
-    for term in res.model.to_dict()["terms"]:
-        err = term.get("stderr")
-        txt = f"{term['term']}: {term['coefficient']:g}" + (
-            f" +/- {err:.2g}" if err is not None else ""
-        )
-        by_state.setdefault(term["state"], []).append(txt)
-    for s, items in by_state.items():
-        lines.append(f"  d{s}/dt coefficients  " + "; ".join(items))
-    return lines
 
 
 # ---------------------------------------------------------------- fit
@@ -559,6 +557,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 def _add_recover_arguments(parser: argparse.ArgumentParser) -> None:
     _add_problem_sampling_arguments(parser, default_noise=0.05)
     _add_seed_outdir(parser, "sysid-recover")
+    add_method_arguments(parser)
 
 
 @_command(
@@ -571,8 +570,8 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     from sysid.data.problems import load_problem
     from sysid.discovery import recover
 
+    method = _method(args)
     outdir = _outdir(args.output)
-    select_options = _ensemble_option(args)
     problem = load_problem(args.problem)
     res = recover(
         problem,
@@ -581,7 +580,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         irregular=args.irregular,
         quiet=args.quiet,
-        select_options=select_options,
+        **method,
     )
     sampling = "irregular" if args.irregular else "regular"
     n = args.n_samples or problem.n_samples

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ from sysid.data.simulation import integrate
 from sysid.neural.field import NeuralField
 from sysid.select.selection import SelectionReport
 from sysid.symbolic.model import SymbolicModel
+from sysid.symbolic.show import coefficient_lines, model_html
 from sysid.symbolic.sparse import Candidate, front_to_dicts
 
 __all__ = ["DiscoveryResult", "RESULT_FILE"]
@@ -32,7 +36,7 @@ RESULT_FILE = "result.json"
 _NO_MODEL: dict[str, Any] = {"equations": {}, "latex": {}, "terms": []}
 
 
-@dataclass
+@dataclass(repr=False)
 class DiscoveryResult:
     """Everything :func:`discover` found, with methods to report, plot and save.
 
@@ -112,11 +116,61 @@ class DiscoveryResult:
         return self.extra.get("interrupted")
 
     def __str__(self) -> str:
+        """The equations, their constants with standard errors, and the verdict."""
         if self.model is None:
             return f"no equations: interrupted during '{self.interrupted}' before any were found"
+        lines = [str(self.model), *coefficient_lines(self.model)]
         if self.interrupted:
-            return f"{self.model}\n(partial: interrupted during '{self.interrupted}')"
-        return str(self.model)
+            lines.append(f"(partial: interrupted during '{self.interrupted}')")
+        if self.verdict is not None:
+            reasons = [r["message"] for r in (self.diagnostics or {}).get("reasons", [])]
+            lines.append(
+                f"verdict: {self.verdict}" + (f" ({'; '.join(reasons)})" if reasons else "")
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        what = "no equations" if self.model is None else f"{self.model.n_params} terms"
+        total = self.timings.get("total_s")
+        return (
+            f"DiscoveryResult(states={list(self.states)}, {what}, verdict={self.verdict!r}"
+            + ("" if total is None else f", {total:.1f} s")
+            + (f", interrupted={self.interrupted!r}" if self.interrupted else "")
+            + ")"
+        )
+
+    def _repr_latex_(self) -> str | None:
+        return None if self.model is None else self.model._repr_latex_()
+
+    def _repr_html_(self) -> str:
+        """For notebooks: the equations and constants, the verdict and the trajectories figure."""
+        if self.model is None:
+            return f"<p>{html.escape(str(self))}</p>"
+        parts = [model_html(self.model)]
+        if self.verdict is not None:
+            reasons = "".join(
+                f"<li>{html.escape(r['message'])} (remedy: {html.escape(r['remedy'])})</li>"
+                for r in (self.diagnostics or {}).get("reasons", [])
+            )
+            parts.append(f"<p>verdict: <b>{self.verdict}</b></p><ul>{reasons}</ul>")
+        if self.interrupted:
+            parts.append(f"<p>partial: interrupted during '{html.escape(self.interrupted)}'</p>")
+        parts.append(self._figure_html())
+        return "<div>" + "".join(parts) + "</div>"
+
+    def _figure_html(self) -> str:
+        """The trajectories figure as an inline PNG (empty when it cannot be drawn)."""
+        import matplotlib.pyplot as plt
+
+        try:
+            fig = self.plot_trajectories()
+        except Exception:  # noqa: BLE001 - a figure never hides the equations
+            return ""
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        return f'<img alt="data and model" src="data:image/png;base64,{data}"/>'
 
     # ------------------------------------------------------------ exports
     def to_dict(self) -> dict[str, Any]:

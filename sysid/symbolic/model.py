@@ -46,6 +46,13 @@ from sysid.core.ode import (
     simulate_batch,
 )
 from sysid.data.inputs import InputSignal
+from sysid.symbolic.show import (
+    latex_symbol_names,
+    latex_system,
+    model_html,
+    python_source,
+    sympy_equations,
+)
 from sysid.symbolic.terms import TermEstimate, _number, expression_terms, round_to_uncertainty
 
 __all__ = ["TermEstimate", "SymbolicModel", "round_to_uncertainty", "expression_terms"]
@@ -269,15 +276,37 @@ class SymbolicModel:
     def __str__(self) -> str:
         return "\n".join(f"d{s}/dt = {self.equations[s]}" for s in self.states)
 
+    def _repr_latex_(self) -> str:
+        return f"$${latex_system(self)}$$"
+
+    def _repr_html_(self) -> str:
+        return model_html(self)
+
+    def to_python(self, name: str = "rhs") -> str:
+        """Source text of a standalone function ``name(t, x, u=None)`` giving ``dx/dt``.
+
+        It needs only Python's ``math`` module
+        (:func:`~sysid.symbolic.show.python_source`).
+        """
+        return python_source(self, name)
+
+    def to_sympy(self) -> list[sp.Eq]:
+        """The system as ``Eq(Derivative(x(t), t), rhs)``, one per state.
+
+        Its ``str`` reads back with ``sympy.sympify`` (e.g. for ``sympy.dsolve``).
+        """
+        return sympy_equations(self)
+
     def latex(self) -> dict[str, str]:
-        r"""LaTeX of each right-hand side.
+        r"""LaTeX of each right-hand side (multi-letter names upright, in ``\mathrm{}``).
 
         Examples
         --------
         >>> SymbolicModel.from_equations(["x"], {"x": "-0.5*x**2"}).latex()
         {'x': '- 0.5 x^{2}'}
         """
-        return {s: sp.latex(self.equations[s]) for s in self.states}
+        names = latex_symbol_names(self)
+        return {s: sp.latex(self.equations[s], symbol_names=names) for s in self.states}
 
     @property
     def n_params(self) -> int:
