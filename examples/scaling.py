@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import resource
+import subprocess
+import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -77,17 +79,14 @@ def lorenz96(d: int) -> str:
     )
 
 
-def run_point(job: tuple[str, int, str, str]) -> dict:
+def run_point(family: str, size: int, path: str) -> dict:
     """One ``recover`` in this (fresh) process: seconds, peak memory, recovered."""
     import sysid
 
-    family, size, toml, folder = job
-    path = Path(folder) / f"{family}-{size}.toml"
-    path.write_text(toml)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = sysid.recover(str(path), noise=0.01, seed=0, quiet=True)
+        res = sysid.recover(path, noise=0.01, seed=0, quiet=True)
     seconds = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     return {
@@ -99,6 +98,16 @@ def run_point(job: tuple[str, int, str, str]) -> dict:
         "peak_mib": round(peak_mib, 1),
         "recovered": bool((res.score or {}).get("structure_recovered")),
     }
+
+
+def _in_fresh_process(job: tuple[str, int, str, str]) -> dict:
+    """``run_point`` in a new Python process (its peak memory its own), via ``--point``."""
+    family, size, toml, folder = job
+    path = Path(folder) / f"{family}-{size}.toml"
+    path.write_text(toml)
+    cmd = [sys.executable, __file__, "--point", family, str(size), str(path)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def _jobs(args: argparse.Namespace, folder: str) -> list[tuple[str, int, str, str]]:
@@ -161,7 +170,14 @@ def main() -> None:
     parser.add_argument("--samples", type=_ints, default=_ints("100,300,1000,3000,10000,100000"))
     parser.add_argument("--trajectories", type=_ints, default=_ints("1,3,10,30,100,1000"))
     parser.add_argument("--states", type=_ints, default=_ints("4,6,8,10"))
+    parser.add_argument(
+        "--point", nargs=3, metavar=("FAMILY", "SIZE", "TOML"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.point:  # one point, in the process the loop started for it
+        family, size, path = args.point
+        print(json.dumps(run_point(family, int(size), path)))
+        return
     if any(d < 4 for d in args.states):
         parser.error("--states: a Lorenz-96 ring needs at least 4 states")
     outdir = Path(args.output)
@@ -172,8 +188,7 @@ def main() -> None:
     for job in _jobs(args, str(outdir)):
         if (job[0], job[1]) in done:
             continue
-        with ProcessPoolExecutor(max_workers=1, max_tasks_per_child=1) as pool:
-            row = pool.submit(run_point, job).result()
+        row = _in_fresh_process(job)
         print(row, flush=True)
         rows.append(row)
         new = not table.exists()
