@@ -261,3 +261,28 @@ def test_field_members_retrain_distil_and_select(logistic, tmp_path):
     Draft202012Validator(schema).validate(json.loads(path.read_text()))
     with pytest.raises(ConfigError, match="ensemble_fields must be an integer >= 0, found -1"):
         Selection(ensemble_fields=-1)
+
+
+def _recover_in_worker(_: int) -> str:
+    import warnings
+
+    import sysid
+
+    warnings.simplefilter("ignore")
+    return str(sysid.recover("logistic", noise=0.01, seed=0, quiet=True).model)
+
+
+@pytest.mark.slow
+def test_a_pool_worker_that_ran_discover_exits():
+    # The ensemble's worker processes used to live 300 s after their last task and
+    # kept a user's pool worker (and so her pool's shutdown) waiting that long.
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sysid.select.ensemble import IDLE_WORKERS_S
+
+    pool = ProcessPoolExecutor(1)
+    assert "dN/dt" in pool.submit(_recover_in_worker, 0).result(timeout=300)
+    start = time.perf_counter()
+    pool.shutdown(wait=True)
+    assert time.perf_counter() - start < IDLE_WORKERS_S + 60.0

@@ -64,6 +64,9 @@ RIVAL_MARGIN = 100.0
 #: How a member's data are drawn, in words (``result.json``'s ``ensemble.resample``).
 RESAMPLE = "a random {:.0%} of each trajectory's samples, without replacement"
 
+#: Seconds an idle ensemble worker process lives (reused by the next run within it).
+IDLE_WORKERS_S = 30.0
+
 #: A trajectory with fewer samples than this is kept whole in every member.
 _MIN_KEPT = 2 * MIN_SAMPLES
 
@@ -188,7 +191,14 @@ def _run_members(
             from joblib import Parallel, delayed
 
             kwargs = limited(time_limit)
-            parallel = Parallel(n_jobs=jobs, return_as="generator", timeout=time_limit + 30.0)
+            # Idle workers end after IDLE_WORKERS_S (loky's default, 300 s, kept a process
+            # that ran discover, such as a user's pool worker, from exiting for minutes).
+            parallel = Parallel(
+                n_jobs=jobs,
+                return_as="generator",
+                timeout=time_limit + 30.0,
+                idle_worker_timeout=IDLE_WORKERS_S,
+            )
             tasks = (
                 delayed(_member)(systems, data, i, fraction, seed, kwargs) for i in range(members)
             )
