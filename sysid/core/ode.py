@@ -584,36 +584,36 @@ def batch_inputs(
     if not signals or all(s is None for s in signals):
         return None
     pairs = list(zip(signals, [float(v) for v in starts], strict=True))
-    at = _stacked_reader(pairs)
+    # The signals' sample times in local time: where the right-hand side has kinks.
+    local = [np.asarray(getattr(s, "t", []), float) - t0 for s, t0 in pairs]
+    at = _stacked_reader([s for s, _ in pairs], local)
     if at is None:
 
         def at(t: float) -> np.ndarray:
             t = float(t)
             return np.stack([sig(t0 + t) for sig, t0 in pairs])
 
-    # The signals' sample times in local time: where the right-hand side has kinks.
-    knots = np.unique(
-        np.concatenate([np.asarray(getattr(s, "t", []), float) - t0 for s, t0 in pairs])
-    )
+    knots = np.unique(np.concatenate(local))
     at.breaks = knots if knots.size <= MAX_BREAKS else None  # type: ignore[attr-defined]
     return at
 
 
-def _stacked_reader(pairs: list[tuple[Any, float]]) -> Callable[[float], np.ndarray] | None:
+def _stacked_reader(
+    sigs: list[Any], local: list[np.ndarray]
+) -> Callable[[float], np.ndarray] | None:
     """One vectorised reader of several linear or held signals, or None for other signals.
 
-    The members' samples, in local time, are laid end to end with a gap
-    between members, so one ``searchsorted`` finds every member's interval;
-    the values come from the same formula as ``InputSignal`` (sample plus
-    elapsed time times slope), so both readers agree.
+    ``local`` holds each signal's sample times in the batch's local time. The
+    members' samples are laid end to end with a gap between members, so one
+    ``searchsorted`` finds every member's interval; the values come from the
+    same formula as ``InputSignal`` (sample plus elapsed time times slope), so
+    both readers agree.
     """
-    kinds = {getattr(s, "interpolation", None) for s, _ in pairs}
+    kinds = {getattr(s, "interpolation", None) for s in sigs}
     if len(kinds) != 1 or not kinds <= {"linear", "hold"}:
         return None
-    sigs = [s for s, _ in pairs]
     if len({s.u.shape[1] for s in sigs}) != 1:
         return None
-    local = [s.t - t0 for s, t0 in pairs]
     lo = np.array([t[0] for t in local])
     hi = np.array([t[-1] for t in local])
     gap = float(np.max(hi - lo)) + 1.0

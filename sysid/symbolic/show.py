@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 import sympy as sp
 from sympy.printing.pycode import pycode
 
+from sysid.core.errors import ConfigError
+
 if TYPE_CHECKING:
     from sysid.symbolic.model import SymbolicModel
 
@@ -135,8 +137,6 @@ def python_source(model: SymbolicModel, name: str = "rhs") -> str:
     [1.0, -0.0]
     """
     if not name.isidentifier():
-        from sysid.core.errors import ConfigError
-
         raise ConfigError(f"function name {name!r} is not a Python identifier", source="name")
     lines = [
         "import math",
