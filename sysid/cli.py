@@ -313,6 +313,14 @@ def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         help="how inputs are read between samples: linear (default), hold (each sample until "
         "the next: switched inputs) or cubic (a spline: smooth inputs)",
     )
+    parser.add_argument(
+        "--known",
+        action="append",
+        default=None,
+        metavar="STATE=EXPR",
+        help="known physics of one equation, with named constants to fit, e.g. "
+        "--known 'x=alpha*x' (repeat for other states; docs/contract.md#known-physics)",
+    )
     _add_seed_outdir(parser, "sysid-discover")
     add_method_arguments(parser)
 
@@ -388,11 +396,34 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         states=states,
         **({} if inputs is None else {"inputs": inputs, "interpolation": args.interpolation}),
     )
-    res = discover(data, seed=args.seed, quiet=args.quiet, **method)
+    known = _known_option(args.known)
+    res = discover(data, seed=args.seed, quiet=args.quiet, known=known, **method)
     _print_equations(res)
     return _save_result(
         res, outdir, args, f"{_report_timings(res)}; wrote {outdir / 'result.json'}"
     )
+
+
+def _known_option(given: Sequence[str] | None) -> dict[str, str] | None:
+    """``--known STATE=EXPR`` flags as a dict (None when none was given)."""
+    if not given:
+        return None
+    known: dict[str, str] = {}
+    for item in given:
+        state, sep, expr = item.partition("=")
+        state, expr = state.strip(), expr.strip()
+        if not sep or not state or not expr:
+            raise ConfigError(
+                f"{item!r} is not STATE=EXPR", source="--known", hint="e.g. --known 'x=alpha*x'"
+            )
+        if state in known:
+            raise ConfigError(
+                f"state {state!r} is given twice",
+                source="--known",
+                hint=f"write its known terms in one flag: --known '{state}={known[state]} + ...'",
+            )
+        known[state] = expr
+    return known
 
 
 def _ensemble_option(args: argparse.Namespace) -> dict[str, int] | None:
@@ -434,6 +465,10 @@ def _print_equations(res, truth=None) -> None:
     if truth is None:
         for line in coefficient_lines(res.model):
             print(line)
+    for name, c in (res.extra.get("known") or {}).items():
+        se = "" if c["stderr"] is None else f" +/- {c['stderr']:.2g}"
+        value = "not in the model" if c["value"] is None else f"{c['value']:.6g}{se}"
+        print(f"known constant {name} ({c['state']}: term {c['term']}) = {value}")
     for line in _inclusion_lines(res.ensemble, "the selection on random halves of the data"):
         print(line)
     fields = res.extra.get("field_ensemble")

@@ -53,6 +53,7 @@ def discover(
     expression_search: str = "auto",
     search_options: Mapping[str, Any] | None = None,
     field: NeuralField | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> DiscoveryResult:
     """Learn readable equations from trajectories: :class:`SysID` with dicts of options.
 
@@ -98,6 +99,12 @@ def discover(
     field : NeuralField, optional
         A field already fitted to these data (e.g. ``result.field`` of an
         earlier run): training is skipped and only the symbolic stages run.
+    known : dict state -> str, optional
+        Known physics with free constants, e.g. ``{"x": "alpha*x"}``
+        (``docs/contract.md#known-physics``): every equation keeps its known
+        terms, the field and the distillation work on the remainder, and
+        ``result.extra["known"]`` holds each constant's value and standard
+        error.
 
     Returns
     -------
@@ -125,6 +132,7 @@ def discover(
         expression_search=expression_search,
         search_options=search_options,
         field=field,
+        known=known,
     )
     est.fit(
         data,
@@ -148,6 +156,7 @@ def _estimator(
     expression_search: Any,
     search_options: Any,
     field: Any,
+    known: Any = None,
 ) -> SysID:
     """The :class:`SysID` of :func:`discover`'s arguments, every option checked."""
     check_seed(seed)
@@ -181,6 +190,7 @@ def _estimator(
         ),
         seed=None,  # the seeds are in the components
         quiet=bool(quiet),
+        known=known,
     )
 
 
@@ -236,6 +246,7 @@ _DISCOVER_OPTIONS = (
     "expression_search",
     "search_options",
     "field",
+    "known",
 )
 
 

@@ -53,6 +53,7 @@ from sysid.components import (
     with_options,
 )
 from sysid.core.errors import ConfigError, DataError, ModelWarning, SysidError
+from sysid.core.known import KnownPhysics, parse_known
 from sysid.core.options import MAX_SEED, check_seed_value, json_value, unknown_options
 from sysid.data.dataset import Dataset, check_scale, load_data
 from sysid.fit.polish import polish_model
@@ -63,6 +64,7 @@ from sysid.report.scoring import simulated_r2
 from sysid.select.ensemble import failed_member, model_member, run_ensemble, summarize
 from sysid.select.options import Selection
 from sysid.select.selection import select_model
+from sysid.symbolic.hybrid import known_constants, with_known
 from sysid.symbolic.library import Library
 from sysid.symbolic.model import SymbolicModel
 from sysid.symbolic.options import Distiller, ExpressionSearch
@@ -105,6 +107,7 @@ class _Plan:
     search: ExpressionSearch
     selection: Selection
     quiet: bool
+    known: KnownPhysics | None = None
 
 
 @dataclass
@@ -149,6 +152,14 @@ class SysID(BaseEstimator):
         None keeps each component's seed.
     quiet : bool
         Silence progress on stderr (the field's progress bar included).
+    known : dict state -> str, optional
+        Known physics with free constants (``docs/contract.md#known-physics``),
+        e.g. ``{"x": "alpha*x", "y": "-delta*y"}``: the field learns
+        ``known + NN``, the distillation runs on the network's remainder,
+        every candidate keeps the known terms, and the refit fits their
+        constants with all others (``extra_["known"]``: each constant's value
+        and standard error). Checked against the data's states and inputs
+        before any training.
 
     Attributes
     ----------
@@ -200,6 +211,7 @@ class SysID(BaseEstimator):
         selection: Selection | None = None,
         seed: int | None = 0,
         quiet: bool = False,
+        known: Mapping[str, str] | None = None,
     ) -> None:
         self.library = library
         self.field = field
@@ -208,6 +220,7 @@ class SysID(BaseEstimator):
         self.selection = selection
         self.seed = seed
         self.quiet = quiet
+        self.known = known
 
     # ------------------------------------------------------------ params
     def set_params(self, **params: Any) -> SysID:
@@ -277,7 +290,8 @@ class SysID(BaseEstimator):
         lib = library_for(self.library, ds.states, ds.input_names)
         if plan.field_is_fitted:
             check_field_states(plan.field, ds)
-        self._run(plan, ds, lib)
+        known = parse_known(plan.field.known, ds.states, ds.input_names)
+        self._run(replace(plan, known=known), ds, lib)
         return self
 
     def _plan(self) -> _Plan:
@@ -289,11 +303,12 @@ class SysID(BaseEstimator):
         if self.seed is not None:
             parts = {n: c.replace(seed=int(self.seed)) for n, c in parts.items()}
         fitted = hasattr(nf, "field_")
+        known = _known_of(self.known, nf, fitted)
         if not fitted:  # train a copy: the caller's object stays as given
             changes: dict[str, Any] = {} if self.seed is None else {"seed": int(self.seed)}
             if self.quiet:
                 changes["quiet"] = True
-            nf = NeuralField(**{**nf.get_params(), **changes})
+            nf = NeuralField(**{**nf.get_params(), **changes, "known": known})
         return _Plan(nf, fitted, quiet=bool(self.quiet), **parts)
 
     def _run(self, plan: _Plan, ds: Dataset, lib: Library) -> None:
@@ -320,6 +335,8 @@ class SysID(BaseEstimator):
                     clock.stage, "polish"
                 )
                 self.extra_["partial"] = f"the selected model, refitted; its {what} did not finish"
+        if plan.known is not None and self.model_ is not None:
+            self.extra_["known"] = known_constants(plan.known, self.model_)
         clock.lap("total_s", clock.start)
         self.timings_ = clock.timings
         self.data_ = ds
@@ -349,7 +366,8 @@ class SysID(BaseEstimator):
         if stage == "neural" and not self.fronts_ and self.field_ is not None:
             _say("distilling the partially trained field (Ctrl-C again to stop)", plan.quiet)
             try:
-                _, _, self.fronts_ = self._library_fronts(plan, ds, lib)
+                x, rest, fronts = self._library_fronts(plan, ds, lib)
+                self.fronts_ = self._with_known(plan, fronts, x, rest)
             except (KeyboardInterrupt, SysidError):
                 self.fronts_ = {}
         if not all(self.fronts_.get(s) for s in ds.states):
@@ -364,11 +382,30 @@ class SysID(BaseEstimator):
     def _library_fronts(
         self, plan: _Plan, ds: Dataset, lib: Library
     ) -> tuple[np.ndarray, np.ndarray, dict[str, list[Candidate]]]:
-        """The field's derivative samples and the library's Pareto fronts on them."""
+        """The field's derivative samples and the library's Pareto fronts on them.
+
+        With known physics the samples are the network's remainder (the rate
+        less the known terms).
+        """
         x = self.field_.sample_points(ds)  # states, then the inputs there
         d = ds.n_states
-        dxdt = self.field_.predict(x[:, :d], x[:, d:] if ds.inputs else None)
-        return x, dxdt, distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
+        u = x[:, d:] if ds.inputs else None
+        dxdt = self.field_.predict(x[:, :d], u, remainder=plan.known is not None)
+        fronts = distill(x, dxdt, ds.states, lib, **plan.distiller.kwargs())
+        return x, dxdt, fronts
+
+    def _with_known(
+        self, plan: _Plan, fronts: dict[str, list[Candidate]], x: np.ndarray, rest: np.ndarray
+    ) -> dict[str, list[Candidate]]:
+        """The known terms added to every candidate (nothing to do without known physics)."""
+        if plan.known is None:
+            return fronts
+        d = len(plan.known.states)
+        whole = self.field_.predict(x[:, :d], x[:, d:] if x.shape[1] > d else None)
+        size = np.sqrt(np.mean(whole**2, axis=0))
+        share = np.sqrt(np.mean(rest**2, axis=0)) / np.where(size > 0, size, 1.0)
+        share_of = dict(zip(plan.known.states, (float(v) for v in share), strict=True))
+        return with_known(fronts, plan.known, self.field_.known_coefficients_, share_of)
 
     def _fit_field(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
         _say(f"[1/3] fitting the neural vector field to {ds!r}", plan.quiet)
@@ -405,6 +442,7 @@ class SysID(BaseEstimator):
                 "ran": bool(run),
                 "seconds": round(time.perf_counter() - t_search, 3),
             }
+        self.fronts_ = self._with_known(plan, self.fronts_, x, dxdt)
         clock.lap("symbolic_s", t1)
 
     def _select(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
@@ -416,7 +454,8 @@ class SysID(BaseEstimator):
         self.model_ = model
         if opts.polish:
             clock.stage = "polish"
-            polished = polish_model(model, ds, **opts.polish_kwargs())
+            required = None if plan.known is None else plan.known.required()
+            polished = polish_model(model, ds, **opts.polish_kwargs(), required=required)
             if polished is not None:
                 self.model_ = polished
         clock.lap("refine_s", t2)
@@ -466,6 +505,7 @@ class SysID(BaseEstimator):
                 selection=plan.selection.replace(ensemble=0, ensemble_fields=0),
                 seed=seed,
                 quiet=True,
+                known=None if plan.known is None else plan.known.to_dict(),
             )
             try:
                 with warnings.catch_warnings():
@@ -562,11 +602,34 @@ def _options_dict(plan: _Plan, lib: Library, seed: int | None) -> dict[str, Any]
             "include_constant": lib.include_constant,
             "n_terms": len(lib.terms),
         },
+        "known": None if plan.known is None else plan.known.to_dict(),
         "neural": {k: json_value(v) for k, v in plan.field.get_params().items()},
         "distiller": plan.distiller.to_dict(),
         "search": plan.search.to_dict(),
         "selection": plan.selection.to_dict(),
     }
+
+
+def _known_of(known: Any, nf: NeuralField, fitted: bool) -> dict[str, str] | None:
+    """The known physics of a fit: the estimator's, or the field's when only it has one."""
+    if known is not None and not isinstance(known, Mapping):
+        raise ConfigError(
+            f"known must be a dict state -> equation text, found {type(known).__name__}",
+            source="argument 'known'",
+            hint="e.g. known={'x': 'alpha*x'}",
+        )
+    mine = None if known is None else {str(k): v for k, v in known.items()}
+    theirs = nf.known
+    if mine is None or (theirs is not None and dict(theirs) == mine):
+        return None if theirs is None else dict(theirs)
+    if fitted or theirs is not None:
+        raise ConfigError(
+            f"known={mine} differs from the field's known={theirs}",
+            source="argument 'known'",
+            hint="give known physics once: to SysID, or to the field"
+            + (" (a fitted field was trained with its own)" if fitted else ""),
+        )
+    return mine
 
 
 # ---------------------------------------------------------------- fronts

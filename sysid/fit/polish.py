@@ -23,7 +23,7 @@ dS/dt = -1.5*S/(S + 2.0)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -115,6 +115,7 @@ def polish_model(
     *,
     negligible: float = NEGLIGIBLE,
     time_limit: float = 15.0,
+    required: Mapping[str, Sequence[sp.Expr]] | None = None,
 ) -> SymbolicModel | None:
     """Drop negligible terms and refit every constant of a model through the ODE solver.
 
@@ -129,6 +130,8 @@ def polish_model(
         are dropped (:func:`negligible_terms`).
     time_limit : float
         Seconds for the refit.
+    required : dict state -> terms, optional
+        Terms that are never dropped (known physics).
 
     Returns
     -------
@@ -141,7 +144,12 @@ def polish_model(
         than 2 % plus 1e-4 of the states' spread).
     """
     ds = load_data(data)
-    dropped = negligible_terms(model, ds, negligible)
+    keep_always = {(s, str(t)) for s, terms in (required or {}).items() for t in terms}
+    dropped = [
+        t
+        for t in negligible_terms(model, ds, negligible)
+        if (t.state, str(t.term)) not in keep_always
+    ]
     keep = [t for t in model.terms if t not in dropped]
     if not dropped and not any(has_inner_constants(t.term) for t in keep):
         return None

@@ -55,7 +55,8 @@ from sysid.data.dataset import Dataset, load_data
 from sysid.neural import persist
 from sysid.neural.gradients import loss_and_grads, training_step
 from sysid.neural.inputs import check_input_values, fit_input_scaler, inputs_of
-from sysid.neural.net import VectorField, integrate_field
+from sysid.neural.known import build_field
+from sysid.neural.net import integrate_field
 from sysid.neural.options import DTYPES, differs, dtype_name, torch_device, validate
 from sysid.neural.options import torch_threads as _torch_threads
 from sysid.neural.train import FAULTS, Settings, train
@@ -132,6 +133,13 @@ class NeuralField:
         several fits in parallel processes instead.
     quiet : bool
         Silence the progress bar (shown on stderr).
+    known : dict state -> str, optional
+        Known physics with free constants, e.g. ``{"x": "alpha*x"}``
+        (:func:`sysid.core.known.parse_known`, checked against the data's
+        states in :meth:`fit`): the field is ``known(x, u; c) + NN(x, u)``,
+        the coefficients ``c`` fitted jointly with the network (started by
+        least squares on the warm start's spline derivatives), and
+        ``predict(x, remainder=True)`` gives the network's part alone.
 
     Attributes
     ----------
@@ -156,6 +164,9 @@ class NeuralField:
         The network, in normalised units.
     fit_time_ : float
         Seconds spent in :meth:`fit`.
+    known_coefficients_ : dict or None
+        ``(state, term) -> coefficient`` of each known term in user units
+        (None without known physics).
 
     Examples
     --------
@@ -196,6 +207,7 @@ class NeuralField:
         dtype: torch.dtype = torch.float64,
         n_threads: int | None = 1,
         quiet: bool = False,
+        known: dict[str, str] | None = None,
         **deprecated: Any,
     ) -> None:
         self.width = width
@@ -223,6 +235,7 @@ class NeuralField:
         self.dtype = dtype
         self.n_threads = n_threads
         self.quiet = quiet
+        self.known = known
         self._validate()  # every option is checked when built, before any training
 
     # ----------------------------------------------------------- parameters
@@ -287,14 +300,10 @@ class NeuralField:
         scaler = fit_scaler(ts, xs)
         taus = [(t - t[0]) / scaler.time_scale for t in ts]
         zs = [scaler.to_z(x) for x in xs]
-        gen = torch.Generator().manual_seed(int(self.seed))
         self.inputs_ = fit_input_scaler(ds)
         self.scaler_ = scaler
         io = self._inputs_of(ds)
-        n_inputs = 0 if self.inputs_ is None else len(self.inputs_.names)
-        net = VectorField(
-            ds.n_states, int(self.width), int(self.depth), self.activation, gen, dtype, n_inputs
-        ).to(device)
+        net = build_field(self, ds.states, scaler, self.inputs_).to(device)
         self.states_ = tuple(ds.states)
         self.n_states_ = ds.n_states
         self.scaler_ = scaler
@@ -376,17 +385,23 @@ class NeuralField:
         scaler = getattr(self, "inputs_", None)
         return None if scaler is None else inputs_of(ds, scaler, self.scaler_.time_scale)
 
-    def _g(self, z: np.ndarray, v: np.ndarray | None = None) -> np.ndarray:
+    def _g(self, z: np.ndarray, v: np.ndarray | None = None, remainder: bool = False) -> np.ndarray:
         dev = next(self.field_.parameters()).device
         dtype = next(self.field_.parameters()).dtype
+        f = self.field_.remainder if remainder else self.field_
         with torch.no_grad():
             zt = torch.as_tensor(z, dtype=dtype, device=dev)
-            out = (
-                self.field_(zt)
-                if v is None
-                else self.field_(zt, torch.as_tensor(v, dtype=dtype, device=dev))
-            )
+            out = f(zt) if v is None else f(zt, torch.as_tensor(v, dtype=dtype, device=dev))
         return out.cpu().numpy().astype(np.float64)
+
+    @property
+    def known_coefficients_(self) -> dict[tuple[str, Any], float] | None:
+        self._check_fitted()
+        part = self.field_.known
+        if part is None:
+            return None
+        coef = part.coefficients()
+        return {(t.state, t.term): float(c) for t, c in zip(part.known.terms, coef, strict=True)}
 
     @property
     def input_names_(self) -> tuple[str, ...]:
@@ -395,7 +410,7 @@ class NeuralField:
         scaler = getattr(self, "inputs_", None)
         return () if scaler is None else scaler.names
 
-    def predict(self, x: Any, u: Any = None) -> np.ndarray:
+    def predict(self, x: Any, u: Any = None, *, remainder: bool = False) -> np.ndarray:
         """The learned rate ``dx/dt`` at states ``x`` (and inputs ``u``), in user units.
 
         Parameters
@@ -404,6 +419,9 @@ class NeuralField:
             States in the units and column order of the training data.
         u : array (n, k) or (k,), optional
             Input values at those states; required for a field with inputs.
+        remainder : bool
+            With known physics: the network's part only (the rate minus the
+            known terms); without, the whole rate either way.
 
         Returns
         -------
@@ -423,7 +441,7 @@ class NeuralField:
         scaler = getattr(self, "inputs_", None)
         uu = check_input_values(u, z.shape[0], scaler, "u")
         v = None if scaler is None else scaler.to_v(uu)
-        out = self.scaler_.rate_to_user(self._g(z, v))
+        out = self.scaler_.rate_to_user(self._g(z, v, remainder=remainder))
         return out.reshape(arr.shape)
 
     __call__ = predict

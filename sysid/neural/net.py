@@ -59,6 +59,9 @@ class VectorField(nn.Module):
         Source of the initial weights (the global torch seed is not touched).
     dtype : torch.dtype
         Floating point type of the weights.
+    known : nn.Module, optional
+        Known physics (:class:`~sysid.neural.known.KnownPart`): the field is
+        then ``known(z, v) + MLP(z, v)`` and the MLP learns the remainder.
 
     Notes
     -----
@@ -75,9 +78,11 @@ class VectorField(nn.Module):
         generator: torch.Generator,
         dtype: torch.dtype = torch.float64,
         n_inputs: int = 0,
+        known: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.n_inputs = int(n_inputs)
+        self.known = known
         sizes = [n_states + self.n_inputs] + [width] * depth + [n_states]
         layers: list[nn.Module] = []
         for i in range(len(sizes) - 1):
@@ -97,6 +102,11 @@ class VectorField(nn.Module):
 
     def forward(self, z: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
         """The rate ``dz/dtau`` at states ``z`` (..., d) and inputs ``v`` (..., k)."""
+        out = self.remainder(z, v)
+        return out if self.known is None else out + self.known(z, v)
+
+    def remainder(self, z: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
+        """The network's part of the rate (all of it without known physics)."""
         if self.n_inputs:
             if v is None:
                 raise ValueError(f"this field needs {self.n_inputs} input(s)")

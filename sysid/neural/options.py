@@ -19,7 +19,7 @@ sysid.core.errors.ConfigError: NeuralField(depth=...): depth must be an integer 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -95,6 +95,7 @@ def validate(nf: NeuralField) -> Settings:
         check_real_value(h, "horizons", 0.0, _source("horizons"), strict=True)
     dtype_name(nf.dtype)
     torch_device(nf.device)
+    _check_known(nf.known)
     return Settings(
         gradient=nf.gradient,
         solver=nf.solver,
@@ -112,6 +113,20 @@ def validate(nf: NeuralField) -> Settings:
         pretrain_epochs=int(nf.pretrain_epochs),
         quiet=bool(nf.quiet),
     )
+
+
+def _check_known(known: Any) -> None:
+    """``known`` is None or a dict of strings (its terms are checked against the data in fit)."""
+    if known is None:
+        return
+    if not isinstance(known, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in known.items()
+    ):
+        raise ConfigError(
+            f"known must be a dict state -> equation text, found {known!r}",
+            source=_source("known"),
+            hint="e.g. known={'x': 'alpha*x'}",
+        )
 
 
 def torch_device(device: Any) -> torch.device:

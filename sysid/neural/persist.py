@@ -32,7 +32,7 @@ import torch
 
 from sysid.core.errors import ConfigError
 from sysid.neural.inputs import InputScaler
-from sysid.neural.net import VectorField
+from sysid.neural.known import build_field
 from sysid.neural.options import DTYPES, dtype_name
 from sysid.neural.windows import Scaler
 
@@ -110,16 +110,15 @@ def load(cls: type[NeuralField], path: str | os.PathLike, device: str = "cpu") -
     obj._validate()
     tensors = torch.load(w_path, weights_only=True, map_location=obj._torch_device())
     n = len(cfg["states"])
-    gen = torch.Generator().manual_seed(int(obj.seed))
     inputs = cfg.get("inputs")
     obj.inputs_ = None if inputs is None else InputScaler.from_dict(inputs)
-    k = 0 if obj.inputs_ is None else len(obj.inputs_.names)
-    net = VectorField(n, int(obj.width), int(obj.depth), obj.activation, gen, obj._torch_dtype(), k)
+    scaler = Scaler.from_dict(cfg["scaler"])
+    net = build_field(obj, tuple(cfg["states"]), scaler, obj.inputs_)
     net.load_state_dict(tensors["field"])
     obj.field_ = net.to(obj._torch_device())
     obj.states_ = tuple(cfg["states"])
     obj.n_states_ = n
-    obj.scaler_ = Scaler.from_dict(cfg["scaler"])
+    obj.scaler_ = scaler
     obj.region_ = (np.asarray(cfg["region"][0]), np.asarray(cfg["region"][1]))
     obj.status_ = cfg["status"]
     obj.message_ = cfg["message"]

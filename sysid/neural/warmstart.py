@@ -66,6 +66,8 @@ def pretrain(
     if inputs is not None:
         vs = [at(t)[u] for at, t, u in zip(inputs.at, taus, use, strict=True)]
         vc = torch.as_tensor(np.concatenate(vs), dtype=dtype, device=device)
+    if field_.known is not None:  # known terms first take what they explain
+        field_.known.start(zc, vc, dc)
     opt = torch.optim.Adam(field_.parameters(), lr=1e-2)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=1e-4)
     loss = torch.tensor(math.nan)

@@ -23,7 +23,10 @@ def describe(system: Mapping[str, Candidate]) -> dict[str, str]:
 def pruned_systems(
     system: Mapping[str, Candidate], fit: RefitResult | None, below: float
 ) -> list[dict[str, Candidate]]:
-    """Copies of ``system`` without one weak term each (weakest first), refitted values."""
+    """Copies of ``system`` without one weak term each (weakest first), refitted values.
+
+    A candidate's ``required`` terms (known physics) are never dropped.
+    """
     if fit is None or below <= 0:
         return []
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -37,6 +40,8 @@ def pruned_systems(
         cand = system[state]
         mine = [i for i, (s, _) in enumerate(fit.terms) if s == state]
         pos = [str(t) for t in cand.terms].index(str(term))
+        if str(term) in {str(r) for r in cand.required}:
+            continue
         keep = [j for j in range(cand.n_terms) if j != pos]
         terms = tuple(cand.terms[j] for j in keep)
         coefs = np.array([fit.coefficients[mine[j]] for j in keep], dtype=float)
@@ -52,6 +57,7 @@ def pruned_systems(
             support,
             cand.n_library,
             origin=cand.origin,
+            required=cand.required,
         )
         out.append({**system, state: reduced})
     return out

@@ -106,6 +106,9 @@ class Candidate:
         ``"library"`` (sparse regression, :func:`distill`) or ``"search"``
         (expression search, :func:`sysid.symbolic.search.search`); the selection asks
         stronger evidence of the latter.
+    required : tuple of sympy.Expr
+        Terms that stay in every variant of this candidate (known physics,
+        :func:`sysid.symbolic.hybrid.with_known`): never pruned or dropped.
     """
 
     state: str
@@ -117,6 +120,7 @@ class Candidate:
     support: tuple[int, ...] = ()
     n_library: int = 0
     origin: str = "library"
+    required: tuple[sp.Expr, ...] = ()
 
     @property
     def n_terms(self) -> int:
