@@ -68,14 +68,12 @@ def with_known(
         base = {t.term: float(coefficients.get((state, t.term), 0.0)) for t in mine}
         f = 1.0 if share is None else float(share.get(state, 1.0))
         merged = [_known_only(state, base, f)] + [_merged(c, base, f) for c in front]
-        merged.sort(key=lambda c: c.complexity)
-        seen: set[frozenset[str]] = set()
-        out[state] = []
+        best: dict[frozenset[str], Candidate] = {}  # one per set of terms: the best fit
         for c in merged:
             key = frozenset(str(t) for t in c.terms)
-            if key not in seen:
-                seen.add(key)
-                out[state].append(c)
+            if key not in best or c.loss < best[key].loss:
+                best[key] = c
+        out[state] = sorted(best.values(), key=lambda c: c.complexity)
     return out
 
 
