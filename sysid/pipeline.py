@@ -335,7 +335,7 @@ class SysID(BaseEstimator):
                     clock.stage, "polish"
                 )
                 self.extra_["partial"] = f"the selected model, refitted; its {what} did not finish"
-        if plan.known is not None and self.model_ is not None:
+        if plan.known is not None and plan.known.constants and self.model_ is not None:
             self.extra_["known"] = known_constants(plan.known, self.model_)
         clock.lap("total_s", clock.start)
         self.timings_ = clock.timings

@@ -212,6 +212,7 @@ def test_get_params_lists_the_components():
         "selection": sel,
         "seed": 3,
         "quiet": False,
+        "known": None,
     }
     deep = est.get_params()
     assert deep["selection__time_limit"] == 5.0 and deep["selection__polish"] is True

@@ -44,6 +44,17 @@ def test_parse_splits_terms_into_constant_sign_and_function():
     assert k.to_dict() == {"x": "alpha*x - beta*x*y", "y": "c + d*sin(y)*u"}
 
 
+def test_parse_numbers_are_fixed_terms():
+    k = parse_known({"x": "a*x - 0.5*x*y", "y": "x*y"}, ["x", "y"])
+    got = [(t.state, t.constant, t.sign, t.fixed, str(t.term)) for t in k.terms]
+    assert got == [
+        ("x", "a", 1.0, False, "x"),
+        ("x", None, -0.5, True, "x*y"),
+        ("y", None, 1.0, True, "x*y"),
+    ]
+    assert k.constants == ("a",)
+
+
 def test_parse_keeps_numbers_inside_terms_exact():
     (t,) = parse_known({"x": "v*x/(0.5 + x)"}, ["x"]).terms
     assert not any(a.is_Float for a in sp.preorder_traversal(t.term))
@@ -62,10 +73,9 @@ def test_parse_none_and_empty_mean_no_known_physics():
         ({"z": "k*z"}, ConfigError, r"'z' is not a state \(states: \['x', 'y'\]\)"),
         ({"x": 3}, ConfigError, r"the known part of 'x' must be a string, found int"),
         ({"x": "a*t*x"}, ConfigError, r"uses the time t"),
-        ({"x": "0.5*x"}, ConfigError, r"has no named constant \(fixed known terms"),
-        ({"x": "x*y"}, ConfigError, r"term x\*y of 'x\*y' has no named constant"),
-        ({"x": "exp(k*x)"}, ConfigError, r"is not one named constant times a function"),
-        ({"x": "a**2*x"}, ConfigError, r"is not one named constant times a function"),
+        ({"x": "exp(k*x)"}, ConfigError, r"is not one named constant \(or a number\) times"),
+        ({"x": "a**2*x"}, ConfigError, r"is not one named constant \(or a number\) times"),
+        ({"x": "a*x + 0.5*x"}, ConfigError, r"the term x of 'x' is known twice"),
         ({"x": "alpha*x*(1 - x/K)"}, ConfigError, r"is not one named constant"),
         ({"x": "a*x", "y": "a*y"}, ConfigError, r"constant 'a' appears in more than one"),
         ({"x": "a*x - a*x*y"}, ConfigError, r"equations of 'x'\)"),
@@ -143,6 +153,14 @@ def test_warm_start_gives_known_terms_the_least_squares_coefficients():
     assert np.sqrt(np.mean(rest**2)) < 0.1 * np.sqrt(np.mean(nf.predict(x) ** 2))
 
 
+def test_fixed_known_terms_keep_their_number_through_training(simulated):
+    ds = simulated("lotka-volterra", n_samples=40, seed=0)
+    nf = NeuralField(known={"x": "1.1*x + b*y"}, width=8, max_epochs=3, quiet=True).fit(ds)
+    coef = nf.known_coefficients_
+    assert coef[("x", X)] == 1.1  # held exactly
+    assert coef[("x", Y)] != 0.0  # the free one was fitted
+
+
 # ------------------------------------------------------------------ fronts
 def _cand(state, terms, coef, loss=0.1):
     expr = sp.Add(*[sp.Float(k) * t for k, t in zip(coef, terms, strict=True)])
@@ -162,6 +180,50 @@ def test_with_known_adds_the_known_terms_to_every_candidate():
     assert all(c.required == (X,) for c in x_front)
     np.testing.assert_allclose([c.loss for c in x_front], [0.5, 0.025])
     assert out["y"] == fronts["y"]  # no known terms: unchanged
+
+
+def test_compiled_system_adds_fixed_terms_without_parameters():
+    from sysid.core.ode import CompiledSystem
+
+    sys_ = CompiledSystem(["x", "y"], [(0, X * Y)], fixed=[(0, X, 1.1), (1, Y, -0.4)])
+    assert sys_.n_params == 1
+    pts = np.array([[2.0, 3.0], [1.0, -1.0]])
+    rhs = sys_.rhs(pts, sys_.coefficient_matrix(np.array([-0.4])))
+    want = np.column_stack([1.1 * pts[:, 0] - 0.4 * pts[:, 0] * pts[:, 1], -0.4 * pts[:, 1]])
+    np.testing.assert_allclose(rhs, want, rtol=1e-14)
+
+
+def test_refine_holds_fixed_coefficients(lv_dataset):
+    from sysid.fit.refit import refine
+
+    x_eq = Candidate("x", X, (X, X * Y), np.array([1.1, -0.3]), 4, 0.0, fixed=(X,))
+    system = {"x": x_eq, "y": _cand("y", [X * Y, Y], [0.1, -0.4])}
+    fit = refine(system, lv_dataset, time_limit=30)
+    assert fit.success
+    est = {(t.state, str(t.term)): t for t in fit.term_estimates()}
+    assert est[("x", "x")].coefficient == 1.1 and est[("x", "x")].fixed
+    assert est[("x", "x")].stderr is None
+    assert est[("x", "x*y")].coefficient == pytest.approx(-0.4, rel=0.01)
+    assert fit.correlation.shape == (4, 4)
+    model = fit.model()
+    assert model.to_dict()["terms"][0]["fixed"] is True
+    assert SymbolicModel.from_dict(model.to_dict()).terms[0].fixed
+
+
+def test_polish_keeps_fixed_numbers(lv_dataset):
+    from sysid.fit.polish import refit_all
+    from sysid.symbolic.terms import TermEstimate
+
+    terms = [
+        TermEstimate("x", X, 1.1, None, True),
+        TermEstimate("x", X * Y, -0.37),
+        TermEstimate("y", X * Y, 0.11),
+        TermEstimate("y", Y, -0.42),
+    ]
+    out, _ = refit_all(SymbolicModel(["x", "y"], terms), lv_dataset)
+    got = {(t.state, str(t.term)): t for t in out.terms}
+    assert got[("x", "x")].coefficient == 1.1 and got[("x", "x")].fixed
+    assert got[("x", "x*y")].coefficient == pytest.approx(-0.4, rel=0.01)
 
 
 def test_pruning_never_drops_a_required_term(lv_dataset):
@@ -214,15 +276,15 @@ def test_sysid_known_must_agree_with_the_field(lv_dataset):
         est.fit(lv_dataset)
 
 
-def test_discover_with_known_terms_fits_their_constants(simulated, tmp_path):
+def _discover_lv(simulated, known):
+    """Lotka-Volterra at 1 % noise with known terms, a short field fit, no ensemble."""
     ds = simulated("lotka-volterra", noise=0.01, seed=0, n_samples=80)
-    res = sysid.discover(
-        ds,
-        known={"x": "alpha*x", "y": "-gamma*y"},
-        neural={"max_epochs": 60, "width": 32},
-        select_options={"ensemble": 0},
-        quiet=True,
-    )
+    opts = {"neural": {"max_epochs": 60, "width": 32}, "select_options": {"ensemble": 0}}
+    return sysid.discover(ds, known=known, quiet=True, **opts)
+
+
+def test_discover_with_known_terms_fits_their_constants(simulated, tmp_path):
+    res = _discover_lv(simulated, {"x": "alpha*x", "y": "-gamma*y"})
     terms = {(t.state, str(t.term)) for t in res.model.terms}
     assert {("x", "x"), ("y", "y")} <= terms
     known = res.extra["known"]
@@ -237,6 +299,15 @@ def test_discover_with_known_terms_fits_their_constants(simulated, tmp_path):
     assert written["known"]["alpha"]["term"] == "x" and written["known"]["gamma"]["sign"] == -1.0
 
 
+def test_discover_with_fixed_known_terms_keeps_their_numbers(simulated):
+    res = _discover_lv(simulated, {"x": "1.1*x", "y": "-0.4*y"})
+    terms = {(t.state, str(t.term)): t for t in res.model.terms}
+    assert terms[("x", "x")].coefficient == 1.1 and terms[("x", "x")].fixed
+    assert terms[("y", "y")].coefficient == -0.4 and terms[("y", "y")].fixed
+    assert terms[("x", "x*y")].coefficient == pytest.approx(-0.4, rel=0.05)
+    assert "known" not in res.extra  # no named constant to report
+
+
 # --------------------------------------------------------------------- CLI
 @pytest.mark.parametrize(
     ("flags", "pattern"),
@@ -245,7 +316,7 @@ def test_discover_with_known_terms_fits_their_constants(simulated, tmp_path):
         (["--known", "x="], r"--known: 'x=' is not STATE=EXPR"),
         (["--known", "x=a*x", "--known", "x=b"], r"--known: state 'x' is given twice"),
         (["--known", "q=a*q"], r"argument 'known': 'q' is not a state"),
-        (["--known", "x=0.3*x"], r"fixed known terms are not supported yet"),
+        (["--known", "x=exp(k*x)"], r"is not one named constant \(or a number\)"),
     ],
 )
 def test_cli_known_errors_are_one_line(capsys, lv_csv, tmp_path, flags, pattern):

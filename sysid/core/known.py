@@ -1,21 +1,22 @@
-"""Known physics: terms of the right-hand side the user already knows, with free constants.
+"""Known physics: terms of the right-hand side the user already knows.
 
-``known={"x": "alpha*x", "y": "-delta*y"}`` says that ``dx/dt`` contains
-``alpha*x`` and ``dy/dt`` contains ``-delta*y``, with ``alpha`` and ``delta``
-unknown. :func:`parse_known` checks such a mapping against the data's states
-and inputs before any training and splits it into :class:`KnownTerm`\\ s: one
-named constant times a function of the states (and inputs) each. The neural
-field then learns only the remainder, the distillation runs on the remainder,
-and every candidate system keeps the known terms, whose constants are refitted
-with all the others.
+``known={"x": "alpha*x", "y": "-1.8*y"}`` says that ``dx/dt`` contains
+``alpha*x`` with ``alpha`` unknown (a free constant) and ``dy/dt`` contains
+``-1.8*y`` exactly (a fixed term). :func:`parse_known` checks such a mapping
+against the data's states and inputs before any training and splits it into
+:class:`KnownTerm`\\ s: one named constant, or a number, times a function of
+the states (and inputs) each. The neural field then learns only the
+remainder, the distillation runs on the remainder, and every candidate
+system keeps the known terms: free constants are refitted with all the other
+coefficients, fixed terms keep their numbers.
 
 Examples
 --------
->>> k = parse_known({"x": "alpha*x", "y": "-delta*y"}, ["x", "y"])
+>>> k = parse_known({"x": "alpha*x", "y": "-1.8*y"}, ["x", "y"])
 >>> [(t.state, t.constant, t.sign, str(t.term)) for t in k.terms]
-[('x', 'alpha', 1.0, 'x'), ('y', 'delta', -1.0, 'y')]
->>> k.constant_value(("y", k.terms[1].term), -0.4)
-0.4
+[('x', 'alpha', 1.0, 'x'), ('y', None, -1.8, 'y')]
+>>> k.constants
+('alpha',)
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ __all__ = ["KnownTerm", "KnownPhysics", "parse_known"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINEAR_HINT = (
-    "known terms are linear in their constants: one named constant times a function "
-    "of the states per term, each constant in one term, e.g. {'x': 'a*x - b*x**2'}"
+    "known terms are linear in their constants: one named constant (free) or a number "
+    "(fixed) times a function of the states per term, each constant in one term, "
+    "e.g. {'x': 'a*x - b*x**2 + 0.5*y'}"
 )
 
 
@@ -49,13 +51,19 @@ _LINEAR_HINT = (
 class KnownTerm:
     """One known term ``sign * constant * term`` of the equation of ``state``.
 
-    The term's coefficient in a model is ``sign * value`` of the constant.
+    The term's coefficient in a model is ``sign * value`` of the constant; a
+    fixed term has no constant (``constant`` None) and the coefficient ``sign``.
     """
 
     state: str
-    constant: str
+    constant: str | None
     sign: float
     term: sp.Expr
+
+    @property
+    def fixed(self) -> bool:
+        """True for a term with a number instead of a named constant."""
+        return self.constant is None
 
 
 @dataclass(frozen=True)
@@ -70,23 +78,15 @@ class KnownPhysics:
     @property
     def constants(self) -> tuple[str, ...]:
         """The free constants, in the order of :attr:`terms`."""
-        return tuple(t.constant for t in self.terms)
+        return tuple(t.constant for t in self.terms if t.constant is not None)
 
     def terms_of(self, state: str) -> list[KnownTerm]:
         """The known terms of one equation."""
         return [t for t in self.terms if t.state == state]
 
     def required(self) -> dict[str, tuple[sp.Expr, ...]]:
-        """State -> the terms every candidate equation of it keeps."""
+        """State -> the terms every candidate equation of it keeps (free and fixed)."""
         return {s: tuple(t.term for t in self.terms_of(s)) for s in self.states if self.terms_of(s)}
-
-    def constant_value(self, key: tuple[str, sp.Expr], coefficient: float) -> float:
-        """The value of the constant of the known term ``key = (state, term)``
-        whose fitted coefficient is ``coefficient``."""
-        for t in self.terms:
-            if (t.state, t.term) == key:
-                return float(coefficient) / t.sign
-        raise KeyError(key)
 
     def to_dict(self) -> dict[str, str]:
         """The mapping as given (JSON-ready)."""
@@ -105,10 +105,11 @@ def parse_known(
     Parameters
     ----------
     known : mapping state -> str, KnownPhysics or None
-        Known part of each equation, e.g. ``{"x": "alpha*x"}``: a sum of terms,
-        each a named constant (free, fitted) times a function of the states
-        and inputs. Names other than states, inputs, ``t`` and the parser's
-        functions and constants (``sin``, ``pi``...) are constants.
+        Known part of each equation, e.g. ``{"x": "alpha*x - 0.5*x*y"}``: a
+        sum of terms, each a named constant (free, fitted) or a number (fixed)
+        times a function of the states and inputs. Names other than states,
+        inputs, ``t`` and the parser's functions and constants (``sin``,
+        ``pi``...) are constants.
     states, inputs : sequence of str
         The data's states and input names.
     source : str
@@ -118,9 +119,8 @@ def parse_known(
     ------
     ConfigError
         ``known`` is not a mapping of state names to strings, names an unknown
-        state, uses ``t``, has a term without a named constant (fixed known
-        terms are not supported yet), or a constant that enters nonlinearly or
-        in several terms, or is named like a state or input.
+        state, uses ``t``, or has a constant that enters nonlinearly or in
+        several terms, or one that cannot be a name.
     EquationError
         A string does not parse.
 
@@ -147,8 +147,21 @@ def parse_known(
     terms: list[KnownTerm] = []
     for state, text in known.items():
         terms.extend(_state_terms(state, text, states, inputs, source))
+    twice = [
+        t
+        for i, t in enumerate(terms)
+        if (t.state, t.term) in {(u.state, u.term) for u in terms[:i]}
+    ]
+    if twice:
+        raise ConfigError(
+            f"the term {twice[0].term} of {twice[0].state!r} is known twice",
+            source=source,
+            hint="give each function of the states one constant or one number",
+        )
     seen: dict[str, str] = {}
     for t in terms:
+        if t.constant is None:
+            continue
         if t.constant in seen:
             where = sorted({seen[t.constant], t.state})
             raise ConfigError(
@@ -199,16 +212,15 @@ def _state_terms(
     for piece in sp.Add.make_args(expr):
         coef, term = piece.as_independent(*var_symbols, as_Add=False)
         number, rest = coef.as_coeff_Mul()
-        if term.free_symbols & const_symbols or rest not in const_symbols:
-            problem = (
-                "has no named constant (fixed known terms are not supported yet)"
-                if not piece.free_symbols & const_symbols
-                else "is not one named constant times a function of the states"
-            )
+        if term.free_symbols & const_symbols or not (rest == 1 or rest in const_symbols):
             raise ConfigError(
-                f"the term {piece} of {text!r} {problem}", source=where, hint=_LINEAR_HINT
+                f"the term {piece} of {text!r} is not one named constant (or a number) "
+                "times a function of the states",
+                source=where,
+                hint=_LINEAR_HINT,
             )
         # Numbers inside a known term are the user's, not constants to refit: exact rationals.
         term = sp.nsimplify(term, rational=True)
-        out.append(KnownTerm(str(state), rest.name, float(number), term))
+        constant = None if rest == 1 else rest.name
+        out.append(KnownTerm(str(state), constant, float(number), term))
     return out

@@ -388,6 +388,9 @@ class CompiledSystem:
     inputs : sequence of str
         Names of exogenous inputs the terms may use (their values are passed
         at each evaluation; the sensitivities are with respect to the states).
+    fixed : sequence of (int, sympy.Expr, float)
+        Terms with a held coefficient (known physics): equation, term, value.
+        They are part of every evaluation and have no entry in ``theta``.
     """
 
     autonomous = True
@@ -397,16 +400,20 @@ class CompiledSystem:
         states: Sequence[str],
         params: Sequence[tuple[int, sp.Expr]],
         inputs: Sequence[str] = (),
+        fixed: Sequence[tuple[int, sp.Expr, float]] = (),
     ):
         self.states = tuple(states)
         self.inputs = tuple(inputs)
         self.symbols = state_symbols(self.states)
         self.d = len(self.states)
         self.params = [(int(i), sp.sympify(term)) for i, term in params]
-        self.union: list[sp.Expr] = list(dict.fromkeys(term for _, term in self.params))
+        held = [(int(i), sp.sympify(term), float(v)) for i, term, v in fixed]
+        every = [term for _, term in self.params] + [term for _, term, _ in held]
+        self.union: list[sp.Expr] = list(dict.fromkeys(every))
         where = {term: u for u, term in enumerate(self.union)}
         self.eq_of = np.array([i for i, _ in self.params], dtype=np.int64)
         self.term_of = np.array([where[term] for _, term in self.params], dtype=np.int64)
+        self._held = [(where[term], i, v) for i, term, v in held]
         self.n_params = len(self.params)
         self.m = max(len(self.union), 1)
         union = self.union or [sp.Integer(0)]
@@ -427,6 +434,8 @@ class CompiledSystem:
         """Coefficients as a matrix ``C`` (terms x states): ``f = Theta(x) @ C``."""
         c = np.zeros((self.m, self.d))
         np.add.at(c, (self.term_of, self.eq_of), np.asarray(theta, dtype=float))
+        for u, i, v in self._held:
+            c[u, i] += v
         return c
 
     def terms(self, x: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:

@@ -211,7 +211,10 @@ def refit_all(
     value = dict(zip(params, theta, strict=True))
     se = {k: _finite_or_none(v) for k, v in zip(params, stderr, strict=True)}
     terms, constants = [], {}
-    for state, coef, term, inner in layout:
+    for (state, coef, term, inner), old in zip(layout, model.terms, strict=True):
+        if not coef:  # a fixed term
+            terms.append(old)
+            continue
         sub = {}
         for key in inner:
             sub[sp.Symbol(key)] = sp.Float(round_to_uncertainty(value[key], se[key]))
@@ -226,11 +229,20 @@ def refit_all(
 def _parametrised(
     model: SymbolicModel,
 ) -> tuple[dict[str, float], list[tuple[str, str, sp.Expr, list[str]]], dict[str, sp.Expr]]:
-    """Every number of ``model`` as a named parameter: (values, per-term layout, rhs)."""
+    """Every number of ``model`` as a named parameter: (values, per-term layout, rhs).
+
+    A fixed term (known physics) keeps its number: it enters ``rhs`` as it is
+    and its layout entry has no parameter (``""``).
+    """
     params: dict[str, float] = {}
     layout: list[tuple[str, str, sp.Expr, list[str]]] = []
     rhs: dict[str, sp.Expr] = {s: sp.Integer(0) for s in model.states}
     for t in model.terms:
+        if t.fixed:
+            value = sp.nsimplify(t.coefficient, rational=True)
+            layout.append((t.state, "", t.term, []))
+            rhs[t.state] = rhs[t.state] + value * t.term
+            continue
         coef = f"c_{len(params)}"
         params[coef] = float(t.coefficient)
         inner: list[str] = []

@@ -99,8 +99,12 @@ def _check_segment_points(value: Any) -> None:
 # ----------------------------------------------------------- system parsing
 def _system_params(
     system: _SystemLike, states: tuple[str, ...], inputs: tuple[str, ...] = ()
-) -> tuple[list[tuple[int, sp.Expr]], np.ndarray]:
-    """(equation index, term) per coefficient, and the starting coefficients."""
+) -> tuple[list[tuple[int, sp.Expr]], np.ndarray, np.ndarray]:
+    """(equation index, term) per coefficient, the starting coefficients, and which are held.
+
+    Held coefficients are those of fixed known terms (``TermEstimate.fixed``,
+    ``Candidate.fixed``): part of every simulation, never fitted.
+    """
     symbols = state_symbols(states) + state_symbols(inputs)
     names = {s.name: s for s in symbols}
     if isinstance(system, SymbolicModel):
@@ -110,7 +114,8 @@ def _system_params(
                 source="refine",
             )
         params = [(states.index(t.state), t.term) for t in system.terms]
-        return params, np.array([t.coefficient for t in system.terms], dtype=float)
+        held = np.array([t.fixed for t in system.terms], dtype=bool)
+        return params, np.array([t.coefficient for t in system.terms], dtype=float), held
     if not isinstance(system, Mapping):
         items = list(system)
         if not all(isinstance(c, Candidate) for c in items):
@@ -131,13 +136,16 @@ def _system_params(
         )
     params: list[tuple[int, sp.Expr]] = []
     theta: list[float] = []
+    held: list[bool] = []
     for i, s in enumerate(states):
         eq = system[s]
+        fixed: set[str] = set()
         if isinstance(eq, Candidate):
             pairs = [
                 (_rename(t, names), float(c))
                 for t, c in zip(eq.terms, eq.coefficients, strict=True)
             ]
+            fixed = {str(_rename(t, names)) for t in eq.fixed}
         else:
             if isinstance(eq, str):
                 expr = parse_equation(eq, names, source=f"equation of {s!r}")
@@ -162,7 +170,8 @@ def _system_params(
                 )
             params.append((i, term))
             theta.append(coef)
-    return params, np.array(theta, dtype=float)
+            held.append(str(term) in fixed)
+    return params, np.array(theta, dtype=float), np.array(held, dtype=bool)
 
 
 def _rename(expr: sp.Expr, names: Mapping[str, sp.Symbol]) -> sp.Expr:
@@ -180,6 +189,8 @@ class RefitResult:
     terms : list of (str, sympy.Expr)
         (state, term) of each coefficient.
     coefficients, stderr, initial_coefficients : ndarray (p,)
+    fixed : ndarray (p,) of bool
+        Held coefficients (fixed known terms; standard error 0); empty when none.
     initial_states : ndarray (n_trajectories, d)
         Fitted state at each trajectory's first sample time.
     segment_trajectory, segment_t0 : ndarray (k,)
@@ -227,12 +238,16 @@ class RefitResult:
     converged: bool = False
     nfev: int = 0
     elapsed: float = 0.0
+    fixed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def term_estimates(self) -> list[TermEstimate]:
-        """Coefficients with their standard errors."""
+        """Coefficients with their standard errors (held ones marked ``fixed``)."""
+        held = self.fixed if self.fixed.size == len(self.terms) else np.zeros(len(self.terms), bool)
         return [
-            TermEstimate(s, t, float(c), None if not np.isfinite(e) else float(e))
-            for (s, t), c, e in zip(self.terms, self.coefficients, self.stderr, strict=True)
+            TermEstimate(s, t, float(c), None if h or not np.isfinite(e) else float(e), bool(h))
+            for (s, t), c, e, h in zip(
+                self.terms, self.coefficients, self.stderr, held, strict=True
+            )
         ]
 
     def equations(self) -> dict[str, sp.Expr]:
@@ -362,8 +377,11 @@ def refine(
     )
     data = load_data(data)
     states = data.states
-    params, theta0 = _system_params(system, states, data.input_names)
-    compiled = CompiledSystem(states, params, data.input_names)
+    every, theta_all, held = _system_params(system, states, data.input_names)
+    params = [p for p, h in zip(every, held, strict=True) if not h]
+    theta0 = theta_all[~held]
+    fixed = [(i, t, v) for (i, t), v, h in zip(every, theta_all, held, strict=True) if h]
+    compiled = CompiledSystem(states, params, data.input_names, fixed)
     sigma, x_all = data_scales(data)
     guard = Guard.around(
         x_all, margin=margin, max_evals=max_evals, simulation_time_limit=simulation_time_limit
@@ -373,10 +391,33 @@ def refine(
     run = _Stages(compiled, sigma, guard, rtol, max_nfev, deadline, float(time_limit))
     fit, segs, seg_len = _first_stage(run, trajs, window_length(trajs, segment_points), theta0)
     if not fit.ok:
-        return _failed(states, params, theta0, len(trajs), fit.message, run.nfev, start, "")
+        out = _failed(states, params, theta0, len(trajs), fit.message, run.nfev, start, "")
+        return _with_held(out, every, theta_all, held)
     if continuation:
         fit, segs = _continued(run, trajs, fit, segs, seg_len)
-    return _refit_result(states, params, theta0, trajs, segs, fit, sigma, run.nfev, start)
+    out = _refit_result(states, params, theta0, trajs, segs, fit, sigma, run.nfev, start)
+    return _with_held(out, every, theta_all, held)
+
+
+def _with_held(
+    res: RefitResult, every: list[tuple[int, sp.Expr]], theta: np.ndarray, held: np.ndarray
+) -> RefitResult:
+    """``res`` (a fit of the free coefficients) with the held ones put back in their places.
+
+    Held coefficients have standard error 0 and no correlation with the others.
+    """
+    if not held.any():
+        return res
+    free = np.flatnonzero(~held)
+    coef, init, se = theta.copy(), theta.copy(), np.zeros(theta.size)
+    coef[free], init[free], se[free] = res.coefficients, res.initial_coefficients, res.stderr
+    corr = np.eye(theta.size)
+    if res.correlation.shape == (free.size, free.size):
+        corr[np.ix_(free, free)] = res.correlation
+    res.terms = [(res.states[i], t) for i, t in every]
+    res.coefficients, res.initial_coefficients, res.stderr = coef, init, se
+    res.correlation, res.fixed = corr, held.copy()
+    return res
 
 
 def _first_stage(

@@ -2,8 +2,9 @@
 
 With known physics (:mod:`sysid.core.known`) the field is
 ``known(x, u; c) + NN(x, u)``: :class:`KnownPart` evaluates the known terms in
-torch, in the network's normalised units, with their coefficients ``c`` as
-parameters fitted jointly with the network's weights. Each term is divided by
+torch, in the network's normalised units, with the coefficients ``c`` of
+free constants as parameters fitted jointly with the network's weights (those
+of fixed terms are held). Each term is divided by
 its root-mean-square size on the data (``norms``), so the parameters the
 optimiser sees are of order one whatever the units.
 
@@ -81,6 +82,10 @@ class KnownPart(nn.Module):
         n = len(known.terms)
         self.weight = nn.Parameter(torch.zeros(n, dtype=dtype))
         self.register_buffer("norms", torch.ones(n, dtype=dtype))
+        free = [not t.fixed for t in known.terms]
+        self.register_buffer("free", torch.tensor(free, dtype=torch.bool), persistent=False)
+        held = [0.0 if f else t.sign for f, t in zip(free, known.terms, strict=True)]
+        self.register_buffer("held", torch.tensor(held, dtype=dtype), persistent=False)
         rate = scaler.time_scale / np.asarray(scaler.scale, dtype=np.float64)
         self.register_buffer("mean", torch.as_tensor(scaler.mean, dtype=dtype), persistent=False)
         self.register_buffer("scale", torch.as_tensor(scaler.scale, dtype=dtype), persistent=False)
@@ -110,16 +115,21 @@ class KnownPart(nn.Module):
 
     def forward(self, z: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
         """The known rate ``dz/dtau`` at ``z`` (..., d): shape (..., d)."""
-        contrib = self.columns(z, v) * (self.weight / self.norms)
+        contrib = self.columns(z, v) * self._coefficients()
         out = torch.zeros((*z.shape[:-1], self.d), dtype=z.dtype, device=z.device)
         return out.index_add(-1, torch.as_tensor(self.eq, device=z.device), contrib)
+
+    def _coefficients(self) -> torch.Tensor:
+        """User-unit coefficients: the fitted ones and the held numbers of fixed terms."""
+        return torch.where(self.free, self.weight / self.norms, self.held)
 
     def start(self, z: torch.Tensor, v: torch.Tensor | None, rates: torch.Tensor) -> None:
         """Set the norms on samples ``z`` and the coefficients by least squares on ``rates``.
 
         ``rates`` (n, d) are derivative estimates (the warm start's spline
         derivatives) in normalised units; each equation's known columns are
-        fitted to its rates alone, the rest is left to the network.
+        fitted to its rates (less its fixed terms) alone, the rest is left
+        to the network.
         """
         with torch.no_grad():
             cols = self.columns(z, v)
@@ -127,15 +137,18 @@ class KnownPart(nn.Module):
             norms = torch.where(torch.isfinite(norms) & (norms > 0), norms, torch.ones_like(norms))
             self.norms.copy_(norms)
             weight = torch.zeros_like(self.weight)
+            free = self.free.cpu().numpy()
             for i in range(self.d):
-                mine = [k for k, e in enumerate(self.eq) if e == i]
+                mine = [k for k, e in enumerate(self.eq) if e == i and free[k]]
+                held = [k for k, e in enumerate(self.eq) if e == i and not free[k]]
                 if not mine:
                     continue
                 a = (cols[:, mine] / norms[mine]).cpu().numpy()
-                ok = np.isfinite(a).all(axis=1)
+                b = (rates[:, i] - (cols[:, held] * self.held[held]).sum(dim=-1)).cpu().numpy()
+                ok = np.isfinite(a).all(axis=1) & np.isfinite(b)
                 if ok.sum() < len(mine):
                     continue
-                b = rates[:, i].cpu().numpy()[ok]
+                b = b[ok]
                 sol = np.linalg.lstsq(a[ok], b, rcond=None)[0]
                 weight[mine] = torch.as_tensor(sol, dtype=weight.dtype, device=weight.device)
             self.weight.copy_(weight)
@@ -143,10 +156,10 @@ class KnownPart(nn.Module):
     def coefficients(self) -> np.ndarray:
         """The terms' coefficients in user units (the order of ``known.terms``)."""
         with torch.no_grad():
-            return (self.weight / self.norms).cpu().numpy().astype(np.float64)
+            return self._coefficients().cpu().numpy().astype(np.float64)
 
     def set_coefficients(self, coefficients: Any) -> None:
-        """Set the terms' coefficients (user units)."""
+        """Set the free terms' coefficients (user units; those of fixed terms are ignored)."""
         c = torch.as_tensor(np.asarray(coefficients, dtype=np.float64), dtype=self.weight.dtype)
         with torch.no_grad():
             self.weight.copy_(c.to(self.weight.device) * self.norms)

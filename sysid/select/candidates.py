@@ -58,6 +58,7 @@ def pruned_systems(
             cand.n_library,
             origin=cand.origin,
             required=cand.required,
+            fixed=cand.fixed,
         )
         out.append({**system, state: reduced})
     return out

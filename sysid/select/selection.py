@@ -513,7 +513,7 @@ def _final_model(
         terms = final.term_estimates()
     else:
         terms = [
-            TermEstimate(s, t, float(c), None)
+            TermEstimate(s, t, float(c), None, t in chosen[s].fixed)
             for s in states
             for t, c in zip(chosen[s].terms, chosen[s].coefficients, strict=True)
         ]
@@ -555,7 +555,7 @@ def _refit_inner_constants(
     model = SymbolicModel(
         states,
         [
-            TermEstimate(s, t, float(k))
+            TermEstimate(s, t, float(k), None, t in system[s].fixed)
             for s in states
             for t, k in zip(system[s].terms, system[s].coefficients, strict=True)
         ],

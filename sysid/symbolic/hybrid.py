@@ -65,9 +65,14 @@ def with_known(
         if not mine:
             out[state] = list(front)
             continue
-        base = {t.term: float(coefficients.get((state, t.term), 0.0)) for t in mine}
+        base = {
+            t.term: t.sign if t.fixed else float(coefficients.get((state, t.term), 0.0))
+            for t in mine
+        }
+        held = tuple(t.term for t in mine if t.fixed)
         f = 1.0 if share is None else float(share.get(state, 1.0))
-        merged = [_known_only(state, base, f)] + [_merged(c, base, f) for c in front]
+        merged = [_known_only(state, base, f, held)]
+        merged += [_merged(c, base, f, held) for c in front]
         best: dict[frozenset[str], Candidate] = {}  # one per set of terms: the best fit
         for c in merged:
             key = frozenset(str(t) for t in c.terms)
@@ -77,20 +82,27 @@ def with_known(
     return out
 
 
-def _known_only(state: str, base: Mapping[sp.Expr, float], share: float) -> Candidate:
+def _known_only(
+    state: str, base: Mapping[sp.Expr, float], share: float, held: tuple[sp.Expr, ...]
+) -> Candidate:
     terms = tuple(base)
     coef = np.array([base[t] for t in terms], dtype=float)
-    return _candidate(state, terms, coef, share, 0, "library", terms)
+    return _candidate(state, terms, coef, share, 0, "library", terms, held)
 
 
-def _merged(c: Candidate, base: Mapping[sp.Expr, float], share: float) -> Candidate:
-    """``c`` (a remainder candidate) plus the known terms; shared terms add up."""
+def _merged(
+    c: Candidate, base: Mapping[sp.Expr, float], share: float, held: tuple[sp.Expr, ...]
+) -> Candidate:
+    """``c`` (a remainder candidate) plus the known terms; shared free terms add up,
+    a fixed term keeps its number."""
     values = dict(base)
     for t, k in zip(c.terms, c.coefficients, strict=True):
-        values[t] = values.get(t, 0.0) + float(k)
+        if t not in held:
+            values[t] = values.get(t, 0.0) + float(k)
     terms = tuple(values)
     coef = np.array([values[t] for t in terms], dtype=float)
-    return _candidate(c.state, terms, coef, c.loss * share, c.n_library, c.origin, tuple(base))
+    loss = c.loss * share
+    return _candidate(c.state, terms, coef, loss, c.n_library, c.origin, tuple(base), held)
 
 
 def _candidate(
@@ -101,11 +113,12 @@ def _candidate(
     n_library: int,
     origin: str,
     required: tuple[sp.Expr, ...],
+    held: tuple[sp.Expr, ...],
 ) -> Candidate:
     expr = sp.Add(*[sp.Float(float(k)) * t for k, t in zip(coef, terms, strict=True)])
     complexity = int(sum(term_complexity(t) + 1 for t in terms))
     return Candidate(
-        state, expr, terms, coef, complexity, float(loss), (), n_library, origin, required
+        state, expr, terms, coef, complexity, float(loss), (), n_library, origin, required, held
     )
 
 
@@ -118,6 +131,8 @@ def known_constants(known: KnownPhysics, model: Any) -> dict[str, dict[str, Any]
     by_key = {(t.state, str(t.term)): t for t in model.terms}
     out: dict[str, dict[str, Any]] = {}
     for k in known.terms:
+        if k.constant is None:  # a fixed term: no constant to report
+            continue
         est = by_key.get((k.state, str(k.term)))
         value = None if est is None else float(est.coefficient) / k.sign
         se = None if est is None or est.stderr is None else abs(float(est.stderr) / k.sign)

@@ -178,7 +178,7 @@ class SymbolicModel:
             term = term.xreplace(
                 {f: by_name[f.name] for f in term.free_symbols if f.name in by_name}
             )
-            fixed.append(TermEstimate(t.state, term, float(t.coefficient), t.stderr))
+            fixed.append(TermEstimate(t.state, term, float(t.coefficient), t.stderr, bool(t.fixed)))
         used = sorted({f.name for t in fixed for f in t.term.free_symbols} - set(self.states))
         if inputs is None:  # the terms' other names are inputs
             named = tuple(used)
@@ -369,7 +369,8 @@ class SymbolicModel:
                     source=source,
                     hint="each term needs 'state', 'term' and 'coefficient'",
                 ) from None
-            terms.append(TermEstimate(state, term, coef, None if err is None else float(err)))
+            se = None if err is None else float(err)
+            terms.append(TermEstimate(state, term, coef, se, bool(item.get("fixed", False))))
         bounds = data.get("bounds")
         if bounds is not None:
             try:

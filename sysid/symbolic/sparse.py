@@ -109,6 +109,9 @@ class Candidate:
     required : tuple of sympy.Expr
         Terms that stay in every variant of this candidate (known physics,
         :func:`sysid.symbolic.hybrid.with_known`): never pruned or dropped.
+    fixed : tuple of sympy.Expr
+        Required terms whose coefficient is held (fixed known terms): every
+        refit keeps their numbers.
     """
 
     state: str
@@ -121,6 +124,7 @@ class Candidate:
     n_library: int = 0
     origin: str = "library"
     required: tuple[sp.Expr, ...] = ()
+    fixed: tuple[sp.Expr, ...] = ()
 
     @property
     def n_terms(self) -> int:
@@ -129,9 +133,9 @@ class Candidate:
 
     @property
     def n_params(self) -> int:
-        """Fitted numbers: a coefficient per term plus the constants inside terms."""
+        """Fitted numbers: a coefficient per term (not held ones), and the constants in terms."""
         inner = sum(1 for t in self.terms for a in sp.preorder_traversal(t) if a.is_Float)
-        return len(self.terms) + inner
+        return len(self.terms) - len(self.fixed) + inner
 
     def __str__(self) -> str:
         return str(self.expr)

@@ -97,24 +97,33 @@ class TermEstimate:
         As fitted (full precision).
     stderr : float or None
         Standard error, when known.
+    fixed : bool
+        A held coefficient (a fixed known term): never fitted, never rounded.
     """
 
     state: str
     term: sp.Expr
     coefficient: float
     stderr: float | None = None
+    fixed: bool = False
 
     @property
     def rounded(self) -> float:
         """The coefficient rounded to the digits its standard error supports."""
+        if self.fixed:
+            return float(self.coefficient)
         return round_to_uncertainty(self.coefficient, self.stderr)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"state", "term", "coefficient", "stderr", "unrounded"}`` for ``result.json``."""
-        return {
+        """``{"state", "term", "coefficient", "stderr", "unrounded"}`` for ``result.json``
+        (and ``"fixed": true`` for a held coefficient)."""
+        out = {
             "state": self.state,
             "term": str(self.term),
             "coefficient": self.rounded,
             "stderr": None if self.stderr is None else float(self.stderr),
             "unrounded": float(self.coefficient),
         }
+        if self.fixed:
+            out["fixed"] = True
+        return out
