@@ -9,11 +9,14 @@ A component is one stage's options object (:class:`~sysid.neural.field.NeuralFie
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+import sympy as sp
+
 from sysid.core.errors import ConfigError
-from sysid.core.options import Options, unknown_options
+from sysid.core.options import Options, json_value, unknown_options
 from sysid.core.renamed import with_new_names
 from sysid.data.dataset import Dataset
 from sysid.neural.field import NeuralField
@@ -25,6 +28,9 @@ from sysid.symbolic.sparse import Candidate, knee
 
 __all__ = [
     "knee_model",
+    "known_of",
+    "library_origin",
+    "options_record",
     "COMPONENTS",
     "LIBRARY_OPTIONS",
     "check_field_states",
@@ -132,3 +138,71 @@ def knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]])
             TermEstimate(s, t, float(c)) for t, c in zip(best.terms, best.coefficients, strict=True)
         )
     return SymbolicModel(states, terms)
+
+
+def known_of(known: Any, nf: NeuralField, fitted: bool) -> dict[str, str] | None:
+    """The known physics of a fit: the estimator's, or the field's when only it has one."""
+    if known is not None and not isinstance(known, Mapping):
+        raise ConfigError(
+            f"known must be a dict state -> equation text, found {type(known).__name__}",
+            source="argument 'known'",
+            hint="e.g. known={'x': 'alpha*x'}",
+        )
+    mine = None if known is None else {str(k): v for k, v in known.items()}
+    theirs = nf.known
+    if mine is None or (theirs is not None and dict(theirs) == mine):
+        return None if theirs is None else dict(theirs)
+    if fitted or theirs is not None:
+        raise ConfigError(
+            f"known={mine} differs from the field's known={theirs}",
+            source="argument 'known'",
+            hint="give known physics once: to SysID, or to the field"
+            + (" (a fitted field was trained with its own)" if fitted else ""),
+        )
+    return mine
+
+
+def library_origin(
+    fronts: Mapping[str, Sequence[Candidate]], lib: Library
+) -> dict[str, list[Candidate]]:
+    """Mark search candidates made of library terms only as library candidates.
+
+    The search also finds plain forms (``v``, ``x*y``); only terms the library
+    lacks need the selection's stronger evidence.
+    """
+    known = {sp.srepr(_plain(t)) for t in lib.terms}
+    out: dict[str, list[Candidate]] = {}
+    for s, front in fronts.items():
+        out[s] = [
+            replace(c, origin="library")
+            if c.origin != "library" and all(sp.srepr(_plain(t)) in known for t in c.terms)
+            else c
+            for c in front
+        ]
+    return out
+
+
+def _plain(expr: sp.Expr) -> sp.Expr:
+    return sp.sympify(expr).xreplace({a: sp.Symbol(a.name) for a in expr.free_symbols})
+
+
+def options_record(plan: Any, lib: Library, seed: int | None) -> dict[str, Any]:
+    """Every component's options, JSON-ready (``result.json``'s ``options``).
+
+    ``plan`` is a :class:`~sysid.pipeline.SysID` fit's checked components
+    (``field``, ``distiller``, ``search``, ``selection``, ``known``).
+    """
+    return {
+        "seed": seed,
+        "library": {
+            "degree": lib.degree,
+            "trig": lib.trig,
+            "include_constant": lib.include_constant,
+            "n_terms": len(lib.terms),
+        },
+        "known": None if plan.known is None else plan.known.to_dict(),
+        "neural": {k: json_value(v) for k, v in plan.field.get_params().items()},
+        "distiller": plan.distiller.to_dict(),
+        "search": plan.search.to_dict(),
+        "selection": plan.selection.to_dict(),
+    }

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import sympy as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
@@ -49,12 +48,15 @@ from sysid.components import (
     check_library_spec,
     component,
     knee_model,
+    known_of,
     library_for,
+    library_origin,
+    options_record,
     with_options,
 )
 from sysid.core.errors import ConfigError, DataError, ModelWarning, SysidError
 from sysid.core.known import KnownPhysics, parse_known
-from sysid.core.options import MAX_SEED, check_seed_value, json_value, unknown_options
+from sysid.core.options import MAX_SEED, check_seed_value, unknown_options
 from sysid.data.dataset import Dataset, check_scale, load_data
 from sysid.fit.polish import polish_model
 from sysid.neural.field import NeuralField
@@ -64,7 +66,7 @@ from sysid.report.scoring import simulated_r2
 from sysid.select.ensemble import failed_member, model_member, run_ensemble, summarize
 from sysid.select.options import Selection
 from sysid.select.selection import select_model
-from sysid.symbolic.hybrid import known_constants, with_known
+from sysid.symbolic.hybrid import known_constants, remainder_share, with_known
 from sysid.symbolic.library import Library
 from sysid.symbolic.model import SymbolicModel
 from sysid.symbolic.options import Distiller, ExpressionSearch
@@ -303,7 +305,7 @@ class SysID(BaseEstimator):
         if self.seed is not None:
             parts = {n: c.replace(seed=int(self.seed)) for n, c in parts.items()}
         fitted = hasattr(nf, "field_")
-        known = _known_of(self.known, nf, fitted)
+        known = known_of(self.known, nf, fitted)
         if not fitted:  # train a copy: the caller's object stays as given
             changes: dict[str, Any] = {} if self.seed is None else {"seed": int(self.seed)}
             if self.quiet:
@@ -343,7 +345,7 @@ class SysID(BaseEstimator):
         self.states_ = tuple(ds.states)
         self.n_features_in_ = len(ds.states)
         self.seed_ = int(self.seed) if self.seed is not None else int(plan.field.seed)
-        self.extra_["options"] = _options_dict(plan, lib, self.seed)
+        self.extra_["options"] = options_record(plan, lib, self.seed)
         self.result_ = DiscoveryResult(
             model=self.model_,
             field=self.field_,
@@ -402,10 +404,8 @@ class SysID(BaseEstimator):
             return fronts
         d = len(plan.known.states)
         whole = self.field_.predict(x[:, :d], x[:, d:] if x.shape[1] > d else None)
-        size = np.sqrt(np.mean(whole**2, axis=0))
-        share = np.sqrt(np.mean(rest**2, axis=0)) / np.where(size > 0, size, 1.0)
-        share_of = dict(zip(plan.known.states, (float(v) for v in share), strict=True))
-        return with_known(fronts, plan.known, self.field_.known_coefficients_, share_of)
+        share = remainder_share(plan.known.states, whole, rest)
+        return with_known(fronts, plan.known, self.field_.known_coefficients_, share)
 
     def _fit_field(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
         _say(f"[1/3] fitting the neural vector field to {ds!r}", plan.quiet)
@@ -436,7 +436,7 @@ class SysID(BaseEstimator):
             if run:
                 _say("      the library fits poorly: searching expression trees", plan.quiet)
                 found = search(x, dxdt, ds.states, **plan.search.kwargs())
-                self.fronts_ = _library_origin(merge_fronts(self.fronts_, found), lib)
+                self.fronts_ = library_origin(merge_fronts(self.fronts_, found), lib)
             self.extra_["expression_search"] = {
                 "mode": plan.search.mode,
                 "ran": bool(run),
@@ -454,8 +454,8 @@ class SysID(BaseEstimator):
         self.model_ = model
         if opts.polish:
             clock.stage = "polish"
-            required = None if plan.known is None else plan.known.required()
-            polished = polish_model(model, ds, **opts.polish_kwargs(), required=required)
+            keep = {} if plan.known is None else {"required": plan.known.required()}
+            polished = polish_model(model, ds, **opts.polish_kwargs(), **keep)
             if polished is not None:
                 self.model_ = polished
         clock.lap("refine_s", t2)
@@ -590,68 +590,3 @@ class SysID(BaseEstimator):
                 hint="score on data of the states the estimator was fitted to",
             )
         return simulated_r2(model.simulate, ds)
-
-
-def _options_dict(plan: _Plan, lib: Library, seed: int | None) -> dict[str, Any]:
-    """Every component's options, JSON-ready (``result.json``'s ``options``)."""
-    return {
-        "seed": seed,
-        "library": {
-            "degree": lib.degree,
-            "trig": lib.trig,
-            "include_constant": lib.include_constant,
-            "n_terms": len(lib.terms),
-        },
-        "known": None if plan.known is None else plan.known.to_dict(),
-        "neural": {k: json_value(v) for k, v in plan.field.get_params().items()},
-        "distiller": plan.distiller.to_dict(),
-        "search": plan.search.to_dict(),
-        "selection": plan.selection.to_dict(),
-    }
-
-
-def _known_of(known: Any, nf: NeuralField, fitted: bool) -> dict[str, str] | None:
-    """The known physics of a fit: the estimator's, or the field's when only it has one."""
-    if known is not None and not isinstance(known, Mapping):
-        raise ConfigError(
-            f"known must be a dict state -> equation text, found {type(known).__name__}",
-            source="argument 'known'",
-            hint="e.g. known={'x': 'alpha*x'}",
-        )
-    mine = None if known is None else {str(k): v for k, v in known.items()}
-    theirs = nf.known
-    if mine is None or (theirs is not None and dict(theirs) == mine):
-        return None if theirs is None else dict(theirs)
-    if fitted or theirs is not None:
-        raise ConfigError(
-            f"known={mine} differs from the field's known={theirs}",
-            source="argument 'known'",
-            hint="give known physics once: to SysID, or to the field"
-            + (" (a fitted field was trained with its own)" if fitted else ""),
-        )
-    return mine
-
-
-# ---------------------------------------------------------------- fronts
-def _library_origin(
-    fronts: Mapping[str, Sequence[Candidate]], lib: Library
-) -> dict[str, list[Candidate]]:
-    """Mark search candidates made of library terms only as library candidates.
-
-    The search also finds plain forms (``v``, ``x*y``); only terms the library
-    lacks need the selection's stronger evidence.
-    """
-    known = {sp.srepr(_plain(t)) for t in lib.terms}
-    out: dict[str, list[Candidate]] = {}
-    for s, front in fronts.items():
-        out[s] = [
-            replace(c, origin="library")
-            if c.origin != "library" and all(sp.srepr(_plain(t)) in known for t in c.terms)
-            else c
-            for c in front
-        ]
-    return out
-
-
-def _plain(expr: sp.Expr) -> sp.Expr:
-    return sp.sympify(expr).xreplace({a: sp.Symbol(a.name) for a in expr.free_symbols})

@@ -38,6 +38,9 @@ Examples
 (40, 2)
 """
 
+# Over 600 lines: the one public class of the neural stage, with its numpydoc surface
+# (fit, predict, simulate, smoothed, save/load); the work lives in train.py, warmstart.py,
+# windows.py, known.py and persist.py.
 from __future__ import annotations
 
 import os
@@ -134,12 +137,9 @@ class NeuralField:
     quiet : bool
         Silence the progress bar (shown on stderr).
     known : dict state -> str, optional
-        Known physics with free constants, e.g. ``{"x": "alpha*x"}``
-        (:func:`sysid.core.known.parse_known`, checked against the data's
-        states in :meth:`fit`): the field is ``known(x, u; c) + NN(x, u)``,
-        the coefficients ``c`` fitted jointly with the network (started by
-        least squares on the warm start's spline derivatives), and
-        ``predict(x, remainder=True)`` gives the network's part alone.
+        Known physics, e.g. ``{"x": "alpha*x"}`` (:func:`sysid.core.known.parse_known`,
+        checked against the data in :meth:`fit`): the field is ``known(x, u; c) +
+        NN(x, u)``, free ``c`` fitted with the network (:mod:`sysid.neural.known`).
 
     Attributes
     ----------
@@ -397,11 +397,7 @@ class NeuralField:
     @property
     def known_coefficients_(self) -> dict[tuple[str, Any], float] | None:
         self._check_fitted()
-        part = self.field_.known
-        if part is None:
-            return None
-        coef = part.coefficients()
-        return {(t.state, t.term): float(c) for t, c in zip(part.known.terms, coef, strict=True)}
+        return None if self.field_.known is None else self.field_.known.by_term()
 
     @property
     def input_names_(self) -> tuple[str, ...]:

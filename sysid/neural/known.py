@@ -158,6 +158,11 @@ class KnownPart(nn.Module):
         with torch.no_grad():
             return self._coefficients().cpu().numpy().astype(np.float64)
 
+    def by_term(self) -> dict[tuple[str, sp.Expr], float]:
+        """``(state, term) -> coefficient`` of each known term, in user units."""
+        coef = self.coefficients()
+        return {(t.state, t.term): float(c) for t, c in zip(self.known.terms, coef, strict=True)}
+
     def set_coefficients(self, coefficients: Any) -> None:
         """Set the free terms' coefficients (user units; those of fixed terms are ignored)."""
         c = torch.as_tensor(np.asarray(coefficients, dtype=np.float64), dtype=self.weight.dtype)

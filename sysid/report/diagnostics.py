@@ -323,7 +323,7 @@ def _constants(
         {
             "state": t.state,
             "term": str(t.term),
-            "significance": _significance(float(t.coefficient), t.stderr),
+            "significance": _significance(float(t.coefficient), 0.0 if t.fixed else t.stderr),
         }
         for t in model.terms
     ]

@@ -33,7 +33,23 @@ from sysid.core.expressions import term_complexity
 from sysid.core.known import KnownPhysics
 from sysid.symbolic.sparse import Candidate
 
-__all__ = ["with_known", "known_constants"]
+__all__ = ["with_known", "known_constants", "remainder_share"]
+
+
+def remainder_share(
+    states: Sequence[str], whole: np.ndarray, remainder: np.ndarray
+) -> dict[str, float]:
+    """State -> root mean square of the remainder over that of the whole rate (samples x states).
+
+    Examples
+    --------
+    >>> remainder_share(["x"], np.array([[2.0], [-2.0]]), np.array([[1.0], [1.0]]))
+    {'x': 0.5}
+    """
+    size = np.sqrt(np.mean(np.asarray(whole, dtype=float) ** 2, axis=0))
+    rest = np.sqrt(np.mean(np.asarray(remainder, dtype=float) ** 2, axis=0))
+    share = rest / np.where(size > 0, size, 1.0)
+    return {s: float(v) for s, v in zip(states, share, strict=True)}
 
 
 def with_known(

@@ -95,7 +95,7 @@ def coefficient_lines(model: SymbolicModel) -> list[str]:
     for term in model.to_dict()["terms"]:
         err = term.get("stderr")
         txt = f"{term['term']}: {term['coefficient']:g}" + (
-            f" +/- {err:.2g}" if err is not None else ""
+            " (fixed)" if term.get("fixed") else f" +/- {err:.2g}" if err is not None else ""
         )
         by_state.setdefault(term["state"], []).append(txt)
     return [f"  d{s}/dt coefficients  " + "; ".join(items) for s, items in by_state.items()]
