@@ -9,7 +9,19 @@ stderr and an exit code: 0 success, 2 bad usage or bad input
 
 Adding a subcommand::
 
-    def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
+    def _add_known_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--known",
+        action="append",
+        default=None,
+        metavar="STATE=EXPR",
+        help="known physics of one equation: named constants (fitted) or numbers (kept) times "
+        "functions of the states, e.g. --known 'x=alpha*x' (repeat for other states; "
+        "docs/contract.md#known-physics)",
+    )
+
+
+def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("data", metavar="FILE.csv")
 
     @_command("discover", "learn equations from data", _add_discover_arguments)
@@ -288,6 +300,18 @@ def _add_column_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_known_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--known",
+        action="append",
+        default=None,
+        metavar="STATE=EXPR",
+        help="known physics of one equation: named constants (fitted) or numbers (kept) times "
+        "functions of the states, e.g. --known 'x=alpha*x' (repeat for other states; "
+        "docs/contract.md#known-physics)",
+    )
+
+
 def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "data", metavar="FILE.csv", help="trajectories (format: docs/contract.md#data-files)"
@@ -313,14 +337,7 @@ def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         help="how inputs are read between samples: linear (default), hold (each sample until "
         "the next: switched inputs) or cubic (a spline: smooth inputs)",
     )
-    parser.add_argument(
-        "--known",
-        action="append",
-        default=None,
-        metavar="STATE=EXPR",
-        help="known physics of one equation, with named constants to fit, e.g. "
-        "--known 'x=alpha*x' (repeat for other states; docs/contract.md#known-physics)",
-    )
+    _add_known_argument(parser)
     _add_seed_outdir(parser, "sysid-discover")
     add_method_arguments(parser)
 
@@ -591,6 +608,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _add_recover_arguments(parser: argparse.ArgumentParser) -> None:
     _add_problem_sampling_arguments(parser, default_noise=0.05)
+    _add_known_argument(parser)
     _add_seed_outdir(parser, "sysid-recover")
     add_method_arguments(parser)
 
@@ -606,6 +624,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     from sysid.discovery import recover
 
     method = _method(args)
+    known = _known_option(args.known)
     outdir = _outdir(args.output)
     problem = load_problem(args.problem)
     res = recover(
@@ -616,6 +635,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
         irregular=args.irregular,
         quiet=args.quiet,
         **method,
+        **({} if known is None else {"known": known}),
     )
     sampling = "irregular" if args.irregular else "regular"
     n = args.n_samples or problem.n_samples

@@ -326,6 +326,14 @@ def test_cli_known_errors_are_one_line(capsys, lv_csv, tmp_path, flags, pattern)
     assert len(err.splitlines()) == 1 and re.search(pattern, err), err
 
 
+def test_cli_recover_checks_known_before_training(capsys, tmp_path):
+    argv = ["recover", "lotka-volterra", "--known", "q=a*q", "--output", str(tmp_path / "o")]
+    code = main([*argv, "--quiet"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert re.search(r"argument 'known': 'q' is not a state", err), err
+
+
 @pytest.mark.slow
 def test_cli_discover_known_writes_the_constants(capsys, lv_csv, tmp_path):
     out = tmp_path / "o"
