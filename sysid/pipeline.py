@@ -422,20 +422,13 @@ class SysID(BaseEstimator):
         _say("[2/3] distilling equations from the field", plan.quiet)
         t1 = time.perf_counter()
         x, dxdt, self.fronts_ = self._library_fronts(plan, ds, lib)
-        if plan.search.runs and ds.inputs:  # the expression trees use states only
-            self.extra_["expression_search"] = {
-                "mode": plan.search.mode,
-                "ran": False,
-                "seconds": 0.0,
-                "reason": "the expression search does not take inputs yet",
-            }
-        elif plan.search.runs:
+        if plan.search.runs:
             clock.stage = "search"
             t_search = time.perf_counter()
             run = plan.search.mode == "always" or library_fit_is_poor(self.fronts_, x, dxdt)
             if run:
                 _say("      the library fits poorly: searching expression trees", plan.quiet)
-                found = search(x, dxdt, ds.states, **plan.search.kwargs())
+                found = search(x, dxdt, ds.states, inputs=ds.input_names, **plan.search.kwargs())
                 self.fronts_ = library_origin(merge_fronts(self.fronts_, found), lib)
             self.extra_["expression_search"] = {
                 "mode": plan.search.mode,

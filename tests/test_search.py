@@ -277,3 +277,24 @@ def test_refit_inner_constants_fits_numbers_inside_terms_and_drops_negligible_te
     assert res["max_coefficient_relative_error"] < 1e-4
     same, ok = refit_inner_constants({"S": "0"}, data)
     assert ok and same["S"] == 0
+
+
+def test_search_builds_shapes_over_inputs():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.2, 3.0, 300)
+    u = rng.uniform(0.1, 4.0, 300)
+    xu, rate = np.column_stack([x, u]), (-0.8 * x + 2.0 * u / (0.7 + u))[:, None]
+    lib = sysid.Library(["x"], inputs=["u"])
+    assert library_fit_is_poor(distill(xu, rate, ["x"], lib), xu, rate)
+    best = knee(search(xu, rate, ["x"], inputs=["u"], time_limit=30.0)["x"])
+    assert best.n_terms == 2 and any(t.has(sp.Symbol("u", real=True)) for t in best.terms)
+    f = sp.lambdify(sp.symbols("x u", real=True), best.expr, "numpy")
+    np.testing.assert_allclose(f(x, u), rate[:, 0], rtol=1e-3, atol=1e-4)
+
+
+def test_search_checks_input_columns():
+    x = np.ones((10, 1))
+    with pytest.raises(DataError, match=r"'x' must have shape \(n, 2\)"):
+        search(x, x, ["x"], inputs=["u"], time_limit=1)
+    with pytest.raises(ConfigError, match=r"states and inputs must be unique names"):
+        search(np.ones((10, 2)), x, ["x"], inputs=["x"], time_limit=1)

@@ -131,16 +131,17 @@ def _check_number(value: object, name: str, lo: float, integer: bool) -> float:
     return value  # type: ignore[return-value]
 
 
-def _as_matrix(a: object, name: str, d: int) -> np.ndarray:
+def _as_matrix(a: object, name: str, d: int | None) -> np.ndarray:
+    """A finite (n, d) float matrix (any number of columns for ``d`` None)."""
     try:
         arr = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError):
         raise DataError(f"'{name}' is not numeric", source="search") from None
     if arr.ndim == 1 and d == 1:
         arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[1] != d:
+    if arr.ndim != 2 or (d is not None and arr.shape[1] != d):
         raise DataError(
-            f"'{name}' must have shape (n, {d}), found {arr.shape}",
+            f"'{name}' must have shape (n, {d if d is not None else 'd'}), found {arr.shape}",
             source="search",
             hint="pass one row per sample and one column per state",
         )
@@ -201,18 +202,23 @@ def search(
     n_refine: int = 20,
     max_samples: int = 3000,
     weights: np.ndarray | None = None,
+    inputs: Sequence[str] = (),
     **deprecated: Any,
 ) -> dict[str, list[Candidate]]:
     """Pareto fronts of expressions with nonlinear terms for the derivatives of each state.
 
     Parameters
     ----------
-    x : ndarray (n, d)
-        States at which the derivatives are sampled.
+    x : ndarray (n, d) or (n, d + k)
+        States at which the derivatives are sampled, followed by the values
+        of the ``k`` inputs there.
     dxdt : ndarray (n, d)
         Derivative samples (from the neural field, or exact).
     states : sequence of str
         State names, in column order.
+    inputs : sequence of str
+        Names of the exogenous inputs in the last columns of ``x``: the
+        shapes use them as they use the states (``u/(K + u)``...).
     operators : collection of str
         Allowed operators, a subset of ``DEFAULT_OPERATORS``
         (``+ - * / sin cos exp log pow``); ``"+"`` is required. Without
@@ -256,10 +262,12 @@ def search(
     """
     start = time.perf_counter()
     states = tuple(str(s) for s in states)
+    inputs = tuple(str(u) for u in inputs)
     d = len(states)
-    if d == 0 or len(set(states)) != d:
+    if d == 0 or len(set(states + inputs)) != d + len(inputs):
         raise ConfigError(
-            f"states must be unique names, found {list(states)}", source="argument 'states'"
+            f"states and inputs must be unique names, found {list(states)} and {list(inputs)}",
+            source="argument 'states'",
         )
     ops = _check_operators(operators)
     max_terms = int(_check_number(max_terms, "max_terms", 1, True))
@@ -270,9 +278,9 @@ def search(
     beam_width = int(_check_number(beam_width, "beam_width", 1, True))
     n_refine = int(_check_number(n_refine, "n_refine", 1, True))
     max_samples = int(_check_number(max_samples, "max_samples", 2, True))
-    x, dxdt, w = _samples(x, dxdt, d, weights, max_samples, seed)
+    x, dxdt, w = _samples(x, dxdt, d, weights, max_samples, seed, len(inputs))
     deadline = start + time_limit
-    syms = state_symbols(states)
+    syms = state_symbols(states + inputs)
     shapes = build_shapes(x, syms, ops, n_grid)
     sw = np.sqrt(w)
     cols = _Columns(shapes, x, sw)
@@ -293,10 +301,10 @@ def search(
 
 
 def _samples(
-    x: object, dxdt: object, d: int, weights: object, max_samples: int, seed: int
+    x: object, dxdt: object, d: int, weights: object, max_samples: int, seed: int, k: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """States, derivatives and weights checked, thinned to ``max_samples`` (seeded)."""
-    x = _as_matrix(x, "x", d)
+    """States (and ``k`` inputs), derivatives and weights checked, thinned to ``max_samples``."""
+    x = _as_matrix(x, "x", d + k)
     dxdt = _as_matrix(dxdt, "dxdt", d)
     n = x.shape[0]
     if dxdt.shape[0] != n:
@@ -482,7 +490,13 @@ def library_fit_is_poor(
     states = list(fronts)
     floor = np.zeros(len(states))
     if x is not None and dxdt is not None:
-        xa = _as_matrix(x, "x", len(states))
+        xa = _as_matrix(x, "x", None)  # states, then any inputs (the rates depend on both)
+        if xa.shape[1] < len(states):
+            raise DataError(
+                f"x has {xa.shape[1]} columns for {len(states)} states",
+                source="library_fit_is_poor",
+                hint="pass the states (then the inputs) in the fronts' order",
+            )
         da = _as_matrix(dxdt, "dxdt", len(states))
         if xa.shape[0] != da.shape[0]:
             raise DataError(
