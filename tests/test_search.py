@@ -131,7 +131,7 @@ def test_bad_options_raise_config_error(kwargs, match):
 
 def test_bad_states_and_data():
     s, y = _mm(10)
-    with pytest.raises(ConfigError, match="states must be unique names"):
+    with pytest.raises(ConfigError, match="states and inputs must be unique names"):
         search(np.c_[s, s], np.c_[y, y], ["S", "S"])
     with pytest.raises(DataError, match=r"'dxdt' must have shape \(n, 1\), found \(10, 2\)"):
         search(s, np.c_[y, y], ["S"])
@@ -197,8 +197,10 @@ def test_library_fit_is_poor_threshold():
         library_fit_is_poor(front, ratio=-1)
     with pytest.raises(DataError, match="x has 60 rows but dxdt has 3"):
         library_fit_is_poor(front, s, np.zeros(3))
-    with pytest.raises(DataError, match=r"'x' must have shape \(n, 1\)"):
-        library_fit_is_poor(front, np.c_[s, s], mm)
+    with pytest.raises(DataError, match=r"x has 0 columns for 1 states"):
+        library_fit_is_poor(front, np.zeros((60, 0)), mm)
+    # more columns than states are the inputs: their values count in the noise floor
+    assert library_fit_is_poor(front, np.c_[s, s], mm)
 
 
 def test_compare_with_constants():
