@@ -344,3 +344,18 @@ def test_cli_discover_known_writes_the_constants(capsys, lv_csv, tmp_path):
     assert re.search(r"known constant alpha \(x: term x\) = 1\.1", printed), printed
     result = json.loads((out / "result.json").read_text())
     assert result["known"]["gamma"]["value"] == pytest.approx(0.4, rel=0.02)
+
+
+def test_known_terms_may_use_inputs(tmp_path):
+    from test_inputs import FORCED  # the forced decay, dx/dt = -k*x + b*F
+
+    path = tmp_path / "forced.toml"
+    path.write_text(FORCED)
+    data = sysid.simulate(sysid.load_problem(path), seed=0)
+    nf = NeuralField(known={"x": "b*F"}, width=8, max_epochs=0, quiet=True).fit(data)
+    (key, b), *_ = nf.known_coefficients_.items()
+    assert key[0] == "x" and str(key[1]) == "F"
+    x, u = data[0].x[:5], data[0].inputs(data[0].t[:5])
+    np.testing.assert_allclose(nf.predict(x, u) - nf.predict(x, u, remainder=True), b * u)
+    with pytest.raises(ConfigError, match=r"'G' is not a state"):
+        NeuralField(known={"G": "b*F"}, max_epochs=0, quiet=True).fit(data)
