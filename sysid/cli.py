@@ -9,19 +9,7 @@ stderr and an exit code: 0 success, 2 bad usage or bad input
 
 Adding a subcommand::
 
-    def _add_known_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--known",
-        action="append",
-        default=None,
-        metavar="STATE=EXPR",
-        help="known physics of one equation: named constants (fitted) or numbers (kept) times "
-        "functions of the states, e.g. --known 'x=alpha*x' (repeat for other states; "
-        "docs/contract.md#known-physics)",
-    )
-
-
-def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
+    def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("data", metavar="FILE.csv")
 
     @_command("discover", "learn equations from data", _add_discover_arguments)
