@@ -16,6 +16,7 @@ from typing import Any
 import sympy as sp
 
 from sysid.core.errors import ConfigError
+from sysid.core.known import check_known_text
 from sysid.core.options import Options, json_value, unknown_options
 from sysid.core.renamed import with_new_names
 from sysid.data.dataset import Dataset
@@ -142,13 +143,7 @@ def knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]])
 
 def known_of(known: Any, nf: NeuralField, fitted: bool) -> dict[str, str] | None:
     """The known physics of a fit: the estimator's, or the field's when only it has one."""
-    if known is not None and not isinstance(known, Mapping):
-        raise ConfigError(
-            f"known must be a dict state -> equation text, found {type(known).__name__}",
-            source="argument 'known'",
-            hint="e.g. known={'x': 'alpha*x'}",
-        )
-    mine = None if known is None else {str(k): v for k, v in known.items()}
+    mine = check_known_text(known, "argument 'known'")
     theirs = nf.known
     if mine is None or (theirs is not None and dict(theirs) == mine):
         return None if theirs is None else dict(theirs)

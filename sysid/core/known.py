@@ -37,7 +37,7 @@ from sysid.core.expressions import (
     usable_name,
 )
 
-__all__ = ["KnownTerm", "KnownPhysics", "parse_known"]
+__all__ = ["KnownTerm", "KnownPhysics", "parse_known", "check_known_text"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINEAR_HINT = (
@@ -131,16 +131,7 @@ def parse_known(
     ...
     sysid.core.errors.ConfigError: argument 'known': 'z' is not a state (states: ['x']). ...
     """
-    if known is None:
-        return None
-    if isinstance(known, KnownPhysics):
-        known = known.text
-    if not isinstance(known, Mapping):
-        raise ConfigError(
-            f"known must be a dict state -> equation text, found {type(known).__name__}",
-            source=source,
-            hint="e.g. known={'x': 'alpha*x'}",
-        )
+    known = check_known_text(known, source)
     if not known:
         return None
     states, inputs = tuple(states), tuple(inputs)
@@ -174,6 +165,42 @@ def parse_known(
     return KnownPhysics(states, inputs, tuple(terms), {str(k): str(v) for k, v in known.items()})
 
 
+def check_known_text(known: Any, source: str) -> dict[str, str] | None:
+    """``known`` as a plain dict of strings (None for None): its shape only, no states needed.
+
+    The one check of the form of known physics, wherever it is given
+    (:class:`~sysid.pipeline.SysID`, :class:`~sysid.neural.field.NeuralField`,
+    :func:`parse_known`); the terms are checked against the data by :func:`parse_known`.
+
+    Examples
+    --------
+    >>> check_known_text({"x": 3}, "argument 'known'")
+    Traceback (most recent call last):
+    ...
+    sysid.core.errors.ConfigError: argument 'known': known must be a dict state -> ...
+    """
+    if known is None:
+        return None
+    if isinstance(known, KnownPhysics):
+        return dict(known.text)
+    if not isinstance(known, Mapping):
+        raise ConfigError(
+            f"known must be a dict state -> equation text, found {type(known).__name__}",
+            source=source,
+            hint="e.g. known={'x': 'alpha*x'}",
+        )
+    for state, text in known.items():
+        if not isinstance(state, str) or not isinstance(text, str):
+            bad = text if isinstance(state, str) else state
+            raise ConfigError(
+                "known must be a dict state -> equation text: the known part of "
+                f"{state!r} must be a string, found {type(bad).__name__}",
+                source=source,
+                hint="e.g. known={'x': 'alpha*x'}",
+            )
+    return dict(known)
+
+
 def _state_terms(
     state: Any, text: Any, states: tuple[str, ...], inputs: tuple[str, ...], source: str
 ) -> list[KnownTerm]:
@@ -183,12 +210,6 @@ def _state_terms(
             f"{state!r} is not a state (states: {list(states)})",
             source=source,
             hint="the keys of known are state names",
-        )
-    if not isinstance(text, str):
-        raise ConfigError(
-            f"the known part of {state!r} must be a string, found {type(text).__name__}",
-            source=source,
-            hint="e.g. known={'x': 'alpha*x'}",
         )
     where = f"{source}, equation of {state!r}"
     variables = set(states) | set(inputs)

@@ -19,12 +19,13 @@ sysid.core.errors.ConfigError: NeuralField(depth=...): depth must be an integer 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from sysid.core.errors import ConfigError
+from sysid.core.known import check_known_text
 from sysid.core.options import (
     check_bool_value,
     check_choice_value,
@@ -95,7 +96,7 @@ def validate(nf: NeuralField) -> Settings:
         check_real_value(h, "horizons", 0.0, _source("horizons"), strict=True)
     dtype_name(nf.dtype)
     torch_device(nf.device)
-    _check_known(nf.known)
+    check_known_text(nf.known, _source("known"))
     return Settings(
         gradient=nf.gradient,
         solver=nf.solver,
@@ -113,20 +114,6 @@ def validate(nf: NeuralField) -> Settings:
         pretrain_epochs=int(nf.pretrain_epochs),
         quiet=bool(nf.quiet),
     )
-
-
-def _check_known(known: Any) -> None:
-    """``known`` is None or a dict of strings (its terms are checked against the data in fit)."""
-    if known is None:
-        return
-    if not isinstance(known, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in known.items()
-    ):
-        raise ConfigError(
-            f"known must be a dict state -> equation text, found {known!r}",
-            source=_source("known"),
-            hint="e.g. known={'x': 'alpha*x'}",
-        )
 
 
 def torch_device(device: Any) -> torch.device:
