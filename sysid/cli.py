@@ -298,6 +298,13 @@ def _add_known_argument(parser: argparse.ArgumentParser) -> None:
         "functions of the states, e.g. --known 'x=alpha*x' (repeat for other states; "
         "docs/contract.md#known-physics)",
     )
+    parser.add_argument(
+        "--time-dependent",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow terms in the time t (dx/dt = f(x, u, t); docs/contract.md#time-dependent); "
+        "off by default for data, on for a problem whose equations have t",
+    )
 
 
 def _add_discover_arguments(parser: argparse.ArgumentParser) -> None:
@@ -402,7 +409,14 @@ def _cmd_discover(args: argparse.Namespace) -> int:
         **({} if inputs is None else {"inputs": inputs, "interpolation": args.interpolation}),
     )
     known = _known_option(args.known)
-    res = discover(data, seed=args.seed, quiet=args.quiet, known=known, **method)
+    res = discover(
+        data,
+        seed=args.seed,
+        quiet=args.quiet,
+        known=known,
+        time_dependent=bool(args.time_dependent),
+        **method,
+    )
     _print_equations(res)
     return _save_result(
         res, outdir, args, f"{_report_timings(res)}; wrote {outdir / 'result.json'}"
@@ -624,6 +638,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         **method,
         **({} if known is None else {"known": known}),
+        **({} if args.time_dependent is None else {"time_dependent": args.time_dependent}),
     )
     sampling = "irregular" if args.irregular else "regular"
     n = args.n_samples or problem.n_samples

@@ -125,6 +125,17 @@ def check_field_states(nf: NeuralField, ds: Dataset) -> None:
             source="argument 'field'",
             hint="pass the field of a run on the same data",
         )
+    fitted = tuple(nf.inputs_.names) if getattr(nf, "inputs_", None) is not None else ()
+    if fitted != tuple(ds.input_names):
+        clock = "t" in fitted and not ds.time_dependent
+        raise ConfigError(
+            f"the field was fitted with inputs {list(fitted)}, the data have "
+            f"{list(ds.input_names)}",
+            source="argument 'field'",
+            hint="the field's run was time-dependent: pass time_dependent=True"
+            if clock
+            else "pass the field of a run on the same data and inputs",
+        )
 
 
 def knee_model(states: Sequence[str], fronts: Mapping[str, Sequence[Candidate]]) -> SymbolicModel:

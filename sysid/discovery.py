@@ -54,6 +54,7 @@ def discover(
     search_options: Mapping[str, Any] | None = None,
     field: NeuralField | None = None,
     known: Mapping[str, str] | None = None,
+    time_dependent: bool = False,
 ) -> DiscoveryResult:
     """Learn readable equations from trajectories: :class:`SysID` with dicts of options.
 
@@ -105,6 +106,9 @@ def discover(
         terms, the field and the distillation work on the remainder, and
         ``result.extra["known"]`` holds each constant's value and standard
         error.
+    time_dependent : bool
+        Allow terms in the time ``t`` (``docs/contract.md#time-dependent``);
+        off by default.
 
     Returns
     -------
@@ -133,6 +137,7 @@ def discover(
         search_options=search_options,
         field=field,
         known=known,
+        time_dependent=time_dependent,
     )
     est.fit(
         data,
@@ -157,6 +162,7 @@ def _estimator(
     search_options: Any,
     field: Any,
     known: Any = None,
+    time_dependent: Any = False,
 ) -> SysID:
     """The :class:`SysID` of :func:`discover`'s arguments, every option checked."""
     check_seed(seed)
@@ -191,6 +197,7 @@ def _estimator(
         seed=None,  # the seeds are in the components
         quiet=bool(quiet),
         known=known,
+        time_dependent=time_dependent,
     )
 
 
@@ -247,6 +254,7 @@ _DISCOVER_OPTIONS = (
     "search_options",
     "field",
     "known",
+    "time_dependent",
 )
 
 
@@ -271,7 +279,9 @@ def recover(
     quiet : bool
         Silence progress on stderr.
     **options
-        Passed to :func:`discover` (``neural``, ``library``...).
+        Passed to :func:`discover` (``neural``, ``library``...);
+        ``time_dependent`` is on by default for a problem whose equations
+        have terms in ``t``.
 
     Returns
     -------
@@ -280,6 +290,7 @@ def recover(
     """
     unknown_options(options, _DISCOVER_OPTIONS, "argument 'options'")
     prob = load_problem(problem)
+    options.setdefault("time_dependent", prob.time_dependent)
     data = simulate(prob, noise=noise, seed=seed, n_samples=n_samples, irregular=irregular)
     holdout = None
     if prob.holdout_initial_conditions.shape[0]:

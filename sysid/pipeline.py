@@ -92,11 +92,16 @@ def check_seed(seed: Any, none_ok: bool = False) -> None:
     check_seed_value(seed, "argument 'seed'", none_ok=none_ok)
 
 
-def check_quiet(quiet: Any) -> None:
-    if not isinstance(quiet, (bool, np.bool_)):
+def check_flag(value: Any, name: str) -> None:
+    """``value`` True or False, or a ConfigError naming the argument ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
         raise ConfigError(
-            f"quiet must be True or False, found {quiet!r}", source="argument 'quiet'"
+            f"{name} must be True or False, found {value!r}", source=f"argument '{name}'"
         )
+
+
+def check_quiet(quiet: Any) -> None:
+    check_flag(quiet, "quiet")
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,11 @@ class SysID(BaseEstimator):
         constants with all others (``extra_["known"]``: each constant's value
         and standard error). Checked against the data's states and inputs
         before any training.
+    time_dependent : bool
+        Let the equations have terms in the time ``t`` (``dx/dt = f(x, u, t)``,
+        ``docs/contract.md#time-dependent``): the time becomes one more input,
+        the clock ``t``, of the field, the library and the expression search.
+        Off by default: most laws do not change with the clock.
 
     Attributes
     ----------
@@ -214,6 +224,7 @@ class SysID(BaseEstimator):
         seed: int | None = 0,
         quiet: bool = False,
         known: Mapping[str, str] | None = None,
+        time_dependent: bool = False,
     ) -> None:
         self.library = library
         self.field = field
@@ -223,6 +234,7 @@ class SysID(BaseEstimator):
         self.seed = seed
         self.quiet = quiet
         self.known = known
+        self.time_dependent = time_dependent
 
     # ------------------------------------------------------------ params
     def set_params(self, **params: Any) -> SysID:
@@ -289,6 +301,8 @@ class SysID(BaseEstimator):
             interpolation=interpolation,
         )
         check_scale(ds)
+        if self.time_dependent:
+            ds = ds.with_time()
         lib = library_for(self.library, ds.states, ds.input_names)
         if plan.field_is_fitted:
             check_field_states(plan.field, ds)
@@ -300,6 +314,7 @@ class SysID(BaseEstimator):
         """Check the estimator's arguments and apply ``seed`` and ``quiet``."""
         check_seed(self.seed, none_ok=True)
         check_quiet(self.quiet)
+        check_flag(self.time_dependent, "time_dependent")
         nf = component(self.field, "field")
         parts = {n: component(getattr(self, n), n) for n in ("distiller", "search", "selection")}
         if self.seed is not None:

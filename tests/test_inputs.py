@@ -47,7 +47,6 @@ def test_signal_linear_and_hold():
     assert sig(np.array([2.0, -1.0, 9.0])).ravel().tolist() == [3.0, 0.0, 4.0]
     hold = InputSignal(("V",), sig.t, sig.u, "hold")
     assert hold(np.array([0.99, 1.0, 2.9, 5.0])).ravel().tolist() == [0.0, 2.0, 2.0, 4.0]
-    assert sig.shifted(1.0)(0.0).tolist() == [2.0]
 
 
 def test_signal_checks():

@@ -118,7 +118,6 @@ def test_load_errors(tmp_path):
         ({"x": "k*x", "y": "y"}, EquationError, r"equations.x: unknown name 'k'"),
         ({"x": "x"}, ConfigError, r"need one equation per state; missing \['y'\]"),
         ({"x": "x", "y": "y", "z": "1"}, ConfigError, r"unknown \['z'\]"),
-        ({"x": "x*t", "y": "y"}, EquationError, r"depends on time t"),
     ],
 )
 def test_from_equations_errors(equations, error, match):

@@ -206,6 +206,8 @@ def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
     from sysid.symbolic.model import SymbolicModel
 
     data = _simulate_cell(problem, task)
+    if problem.time_dependent:  # both methods get the time as an input: sysid's clock, SINDYc's u
+        data = data.with_time()
     if task.method == "sysid":
         from sysid.discovery import discover
 

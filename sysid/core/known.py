@@ -214,9 +214,11 @@ def _state_terms(
     where = f"{source}, equation of {state!r}"
     variables = set(states) | set(inputs)
     names = {n for n in _NAME.findall(text)} - set(ALLOWED_FUNCTIONS) - set(ALLOWED_CONSTANTS)
-    if "t" in names:
+    if "t" in names and "t" not in inputs:  # the clock is an input of time-dependent data
         raise ConfigError(
-            f"{text!r} uses the time t", source=where, hint="known terms may use states and inputs"
+            f"{text!r} uses the time t",
+            source=where,
+            hint="known terms may use states and inputs; terms in t need time_dependent=True",
         )
     constants = sorted(names - variables)
     for c in constants:

@@ -593,18 +593,42 @@ def batch_inputs(
     if not signals or all(s is None for s in signals):
         return None
     pairs = list(zip(signals, [float(v) for v in starts], strict=True))
-    # The signals' sample times in local time: where the right-hand side has kinks.
     local = [np.asarray(getattr(s, "t", []), float) - t0 for s, t0 in pairs]
     at = _stacked_reader([s for s, _ in pairs], local)
-    if at is None:
+    clocks = {bool(getattr(s, "clock", False)) for s, _ in pairs}
+    if at is not None and clocks == {True}:  # the clock reads the time itself
+        at = _with_clock(at, np.array([t0 for _, t0 in pairs]))
+    elif at is None or len(clocks) > 1:
 
         def at(t: float) -> np.ndarray:
             t = float(t)
             return np.stack([sig(t0 + t) for sig, t0 in pairs])
 
-    knots = np.unique(np.concatenate(local))
+    # Where the right-hand side has kinks: the signals' samples (none for a clock alone).
+    kinks = [_kinks(s) - t0 for s, t0 in pairs]
+    knots = np.unique(np.concatenate(kinks))
     at.breaks = knots if knots.size <= MAX_BREAKS else None  # type: ignore[attr-defined]
     return at
+
+
+def _kinks(signal: Any) -> np.ndarray:
+    """Where the solver restarts for ``signal``: its samples (none for a clock alone)."""
+    if getattr(signal, "clock", False) and signal.m == 1:
+        return np.zeros(0)
+    return np.asarray(getattr(signal, "t", []), float)
+
+
+def _with_clock(
+    at: Callable[[float], np.ndarray], starts: np.ndarray
+) -> Callable[[float], np.ndarray]:
+    """``at`` with its last column, the clock, set to each member's absolute time."""
+
+    def clocked(t: float) -> np.ndarray:
+        out = at(t).copy()
+        out[:, -1] = starts + float(t)
+        return out
+
+    return clocked
 
 
 def _stacked_reader(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -31,10 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sysid.core.errors import DataError, DataWarning
+from sysid.core.errors import ConfigError, DataError
 from sysid.data import reading
 from sysid.data.columns import _state_names, _warn_dropped, split_unit
-from sysid.data.inputs import InputSignal, input_values
+from sysid.data.dataset_checks import check_inputs, check_observed, warn_constant
+from sysid.data.inputs import TIME, InputSignal, input_values, with_clock, without_clock
 from sysid.data.trajectory import MIN_SAMPLES, Trajectory, _validated
 
 __all__ = ["Trajectory", "Dataset", "load_data", "check_scale", "split_unit", "MIN_SAMPLES"]
@@ -96,14 +96,14 @@ class Dataset:
             dropped += [f"{g} of trajectory '{tr_ok.name}'" for g in gone]
         self.trajectories = checked
         _warn_dropped(dropped, where)
-        _check_observed(self)
+        check_observed(self)
         if self.inputs is None and checked and all(tr.inputs is not None for tr in checked):
             self.inputs = [tr.inputs for tr in checked]  # trajectories that carry their inputs
-        _check_inputs(self)
+        check_inputs(self)
         if self.inputs is not None:  # each trajectory carries its own signal
             pairs = zip(checked, self.inputs, strict=True)
             self.trajectories = [replace(tr, inputs=sig) for tr, sig in pairs]
-        _warn_constant(self)
+        warn_constant(self)
 
     # ------------------------------------------------------------------ views
     def __len__(self) -> int:
@@ -126,6 +126,54 @@ class Dataset:
     def input_names(self) -> tuple[str, ...]:
         """Names of the exogenous inputs (empty without inputs)."""
         return self.inputs[0].names if self.inputs else ()
+
+    @property
+    def time_dependent(self) -> bool:
+        """Whether the inputs end with the clock ``t`` (see :meth:`with_time`)."""
+        return bool(self.inputs) and self.inputs[0].clock
+
+    def with_time(self) -> Dataset:
+        """The same data with the time as one more input, the clock ``t``.
+
+        A model of these data may have terms in ``t`` (``dx/dt = f(x, u, t)``),
+        counted on the data's own clock (from the time origin of dated data).
+        Data that have the clock already are returned as they are.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ds = Dataset.from_arrays(np.linspace(0.0, 1.0, 5), np.ones((5, 1)), ["x"])
+        >>> ds.with_time().input_names, ds.with_time().time_dependent
+        (('t',), True)
+        """
+        if self.time_dependent:
+            return self
+        if TIME in self.states:
+            raise ConfigError(
+                f"a state is called {TIME!r}, the name of the time in time-dependent equations",
+                source=self.source or "data",
+                hint="rename that state",
+            )
+        signals = self.inputs or [None] * self.n_trajectories
+        clocked = [with_clock(sig, tr.t) for sig, tr in zip(signals, self, strict=True)]
+        return replace(
+            self,
+            trajectories=[replace(tr, inputs=sig) for tr, sig in zip(self, clocked, strict=True)],
+            units=dict(self.units),
+            inputs=clocked,
+        )
+
+    def without_time(self) -> Dataset:
+        """The data without the clock input added by :meth:`with_time`."""
+        if not self.time_dependent:
+            return self
+        signals = [without_clock(sig) for sig in self.inputs or []]
+        kept = None if signals[0] is None else signals
+        trajs = [
+            replace(tr, inputs=None if kept is None else sig)
+            for tr, sig in zip(self, signals, strict=True)
+        ]
+        return replace(self, trajectories=trajs, units=dict(self.units), inputs=kept)
 
     def input_values(self) -> list[np.ndarray] | None:
         """Each trajectory's inputs at its sample times, (n_k, m) arrays; None without inputs."""
@@ -335,12 +383,12 @@ class Dataset:
                 hint="choose other time_column= / trajectory_column= names",
             )
         frames = []
-        values = self.input_values()
+        values = self.without_time().input_values()
         for k, tr in enumerate(self.trajectories):
             frame = pd.DataFrame(tr.x, columns=list(self.states))
             frame.insert(0, time_column, tr.t)
             frame.insert(0, trajectory_column, tr.name)
-            for j, name in enumerate(self.input_names):
+            for j, name in enumerate(self.without_time().input_names):
                 frame[name] = values[k][:, j]
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
@@ -491,54 +539,6 @@ def _select_states(ds: Dataset, states: Sequence[str]) -> Dataset:
     return replace(ds, trajectories=trajs, states=tuple(names), units=units)
 
 
-def _check_inputs(ds: Dataset) -> None:
-    """One signal per trajectory, the same names, distinct from the states, covering the samples."""
-    if ds.inputs is None:
-        return
-    where = ds.source or "data"
-    if len(ds.inputs) != ds.n_trajectories or not all(
-        isinstance(s, InputSignal) for s in ds.inputs
-    ):
-        raise DataError(
-            f"inputs must be one InputSignal per trajectory ({ds.n_trajectories}), "
-            f"found {len(ds.inputs)}",
-            source=where,
-        )
-    names = ds.inputs[0].names
-    if not names or any(s.names != names for s in ds.inputs):
-        raise DataError(
-            f"every trajectory needs the same inputs, found {[list(s.names) for s in ds.inputs]}",
-            source=where,
-        )
-    clash = sorted(set(names) & (set(ds.states) | {"t"}))
-    if clash or len(set(names)) != len(names):
-        raise DataError(
-            f"input names {list(names)} repeat a state or the time: {clash or list(names)}",
-            source=where,
-            hint="a column is either a state or an input",
-        )
-    for sig, tr in zip(ds.inputs, ds.trajectories, strict=True):
-        span = max(tr.duration, 1e-300)
-        if sig.t[0] > tr.t[0] + 1e-9 * span or sig.t[-1] < tr.t[-1] - 1e-9 * span:
-            raise DataError(
-                f"the inputs of trajectory '{tr.name}' cover {sig.t[0]:g}..{sig.t[-1]:g}, not "
-                f"all of its samples ({tr.t[0]:g}..{tr.t[-1]:g})",
-                source=where,
-                hint="measure the inputs over the whole experiment",
-            )
-
-
-def _check_observed(ds: Dataset) -> None:
-    """Every state column needs at least one measured value over all trajectories."""
-    for j, s in enumerate(ds.states):
-        if all(np.isnan(tr.x[:, j]).all() for tr in ds.trajectories):
-            raise DataError(
-                f"state column '{s}' is entirely missing: it has no value in any trajectory",
-                source=ds.source or "data",
-                hint="delete that column, or name the measured columns with --states / states=",
-            )
-
-
 def check_scale(ds: Dataset) -> None:
     """Reject states whose magnitudes float64 equations cannot hold; say how to rescale.
 
@@ -572,16 +572,3 @@ def check_scale(ds: Dataset) -> None:
             source=ds.source or "data",
             hint=f"rescale the column, e.g. divide '{s}' by {scale:.0e} and record the new unit",
         )
-
-
-def _warn_constant(ds: Dataset) -> None:
-    _, x = ds.stacked()
-    for j, s in enumerate(ds.states):
-        col = x[:, j][~np.isnan(x[:, j])]
-        if col.min() == col.max():
-            warnings.warn(
-                f"{ds.source or 'data'}: state column '{s}' is constant ({col[0]}); "
-                f"its equation will be trivial (d{s}/dt = 0)",
-                DataWarning,
-                stacklevel=3,
-            )

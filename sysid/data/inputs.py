@@ -19,6 +19,17 @@ Examples
 ([1.0], [[1.0], [0.0]])
 >>> InputSignal(("V",), u.t, u.u, "hold")(0.5).tolist()
 [0.0]
+
+A time-dependent model (``dx/dt = f(x, u, t)``) reads the time as one more
+input, the *clock* ``t``: :func:`with_clock` appends it to a signal (or makes a
+signal of it alone). Its value is the time itself, exact everywhere, also
+before the first sample and after the last, whatever the interpolation of the
+measured inputs.
+
+>>> with_clock(u)(np.array([0.5, 5.0])).tolist()
+[[1.0, 0.5], [0.0, 5.0]]
+>>> with_clock(None, np.array([0.0, 1.0])).names
+('t',)
 """
 
 from __future__ import annotations
@@ -32,10 +43,22 @@ from scipy.interpolate import CubicSpline
 
 from sysid.core.errors import ConfigError, DataError, SysidInputError
 
-__all__ = ["InputSignal", "INTERPOLATIONS", "check_interpolation", "input_values"]
+__all__ = [
+    "InputSignal",
+    "INTERPOLATIONS",
+    "TIME",
+    "check_interpolation",
+    "input_values",
+    "signal_for",
+    "with_clock",
+    "without_clock",
+]
 
 #: How an input is read between its samples.
 INTERPOLATIONS = ("linear", "hold", "cubic")
+
+#: The name of time in the equations of a time-dependent model (its clock input).
+TIME = "t"
 
 
 def check_interpolation(
@@ -68,12 +91,16 @@ class InputSignal:
     u : ndarray (n, m)
         Input values, finite.
     interpolation : {"linear", "hold", "cubic"}
+    clock : bool
+        The last input is the clock ``t``: its column of ``u`` holds the sample
+        times, and its value at any time is that time (see :func:`with_clock`).
     """
 
     names: tuple[str, ...]
     t: np.ndarray
     u: np.ndarray
     interpolation: str = "linear"
+    clock: bool = False
 
     def __post_init__(self) -> None:
         t = np.asarray(self.t, dtype=float).ravel()
@@ -89,6 +116,19 @@ class InputSignal:
                 f"{list(self.names)}",
                 source="inputs",
             )
+        if self.clock and (self.names[-1] != TIME or not np.array_equal(u[:, -1], t)):
+            raise DataError(
+                f"a signal with a clock has the input {TIME!r} last, holding its sample times; "
+                f"found inputs {list(self.names)}",
+                source="inputs",
+                hint="build it with sysid.data.inputs.with_clock",
+            )
+        if not self.clock and TIME in self.names:
+            raise DataError(
+                f"an input may not be called {TIME!r}: that is the time",
+                source="inputs",
+                hint="rename the input; for terms in the time use time_dependent=True",
+            )
         # The solvers ask for one time at a time: a bisection and one row of slopes.
         dt = np.diff(t)
         slopes = np.zeros_like(u[:-1]) if t.size < 2 else np.diff(u, axis=0) / dt[:, None]
@@ -101,8 +141,9 @@ class InputSignal:
 
     @property
     def kinks(self) -> np.ndarray:
-        """Times where the signal is not smooth (its samples; none for a spline)."""
-        return self.t if self._spline is None else self.t[:0]
+        """Times where the signal is not smooth: its samples (none for a spline or a clock)."""
+        smooth = self._spline is not None or (self.clock and self.m == 1)
+        return self.t[:0] if smooth else self.t
 
     @property
     def m(self) -> int:
@@ -112,7 +153,11 @@ class InputSignal:
     def __call__(self, t: float | np.ndarray) -> np.ndarray:
         """Input values at ``t``: shape (m,) for a number, (k, m) for k times."""
         if isinstance(t, float) and self._spline is None:
-            return self._at(t)
+            if not self.clock:
+                return self._at(t)
+            out = self._at(t).copy()
+            out[-1] = t
+            return out
         tt = np.asarray(t, dtype=float)
         flat = np.atleast_1d(tt)
         if self._spline is not None:
@@ -122,6 +167,9 @@ class InputSignal:
             out = self.u[i]
         else:
             out = np.column_stack([np.interp(flat, self.t, col) for col in self.u.T])
+        if self.clock:
+            out = np.array(out, dtype=float)
+            out[:, -1] = flat
         return out[0] if tt.ndim == 0 else out
 
     def _at(self, t: float) -> np.ndarray:
@@ -135,10 +183,6 @@ class InputSignal:
             return self.u[i]
         return self.u[i] + (t - times[i]) * self._slopes[i]
 
-    def shifted(self, offset: float) -> InputSignal:
-        """The same signal on a clock that starts ``offset`` later (local time)."""
-        return InputSignal(self.names, self.t - offset, self.u, self.interpolation)
-
     def to_dict(self) -> dict:
         """JSON-ready: names, times, values, interpolation."""
         return {
@@ -146,6 +190,7 @@ class InputSignal:
             "t": self.t.tolist(),
             "u": self.u.tolist(),
             "interpolation": self.interpolation,
+            **({"clock": True} if self.clock else {}),
         }
 
 
@@ -155,3 +200,114 @@ def input_values(signals: Sequence[InputSignal], times: Sequence[np.ndarray]) ->
         sig(np.asarray(t, dtype=float)).reshape(len(t), sig.m)
         for sig, t in zip(signals, times, strict=True)
     ]
+
+
+def with_clock(signal: InputSignal | None, t: np.ndarray | None = None) -> InputSignal:
+    """``signal`` with the clock ``t`` appended as its last input (a signal of it alone for None).
+
+    Parameters
+    ----------
+    signal : InputSignal or None
+        The measured inputs of one trajectory; a signal that has a clock is
+        returned as it is.
+    t : ndarray, optional
+        The trajectory's sample times, needed when ``signal`` is None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clock = with_clock(None, np.array([0.0, 2.0]))
+    >>> clock(7.5).tolist(), clock.kinks.size
+    ([7.5], 0)
+    """
+    if signal is not None and signal.clock:
+        return signal
+    if signal is None:
+        times = np.asarray(t, dtype=float).ravel()
+        return InputSignal((TIME,), times, times[:, None], "linear", clock=True)
+    u = np.column_stack([signal.u, signal.t])
+    return InputSignal((*signal.names, TIME), signal.t, u, signal.interpolation, clock=True)
+
+
+def without_clock(signal: InputSignal | None) -> InputSignal | None:
+    """The measured inputs of ``signal``: its clock dropped (None when nothing else is left).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> without_clock(with_clock(None, np.array([0.0, 1.0]))) is None
+    True
+    """
+    if signal is None or not signal.clock:
+        return signal
+    if signal.m == 1:
+        return None
+    return InputSignal(signal.names[:-1], signal.t, signal.u[:, :-1], signal.interpolation)
+
+
+def signal_for(
+    names: Sequence[str], given: object, t: np.ndarray, source: str
+) -> InputSignal | None:
+    """The signal that a model with inputs ``names`` reads over the times ``t``, checked.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The model's inputs; the clock ``t``, if there, comes last and is never
+        given: it is the time.
+    given : InputSignal, array (len(t), m) or None
+        The measured inputs: a signal holding them (among others), or their
+        values at the times ``t``.
+    t : ndarray
+        The simulation's times.
+    source : str
+        Who asks, for error messages.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> signal_for(("V", "t"), np.array([1.0, 3.0]), np.array([0.0, 2.0]), "demo")(1.0).tolist()
+    [2.0, 1.0]
+    >>> signal_for((), None, np.array([0.0, 1.0]), "demo") is None
+    True
+    """
+    measured = tuple(u for u in names if u != TIME)
+    signal = _measured_signal(measured, given, np.asarray(t, float), source) if measured else None
+    return with_clock(signal, t) if TIME in names else signal
+
+
+def _measured_signal(
+    measured: tuple[str, ...], given: object, t: np.ndarray, source: str
+) -> InputSignal:
+    """The measured inputs ``measured`` over ``t`` from ``given``, or a DataError."""
+    if given is None:
+        raise DataError(
+            f"the model has inputs {list(measured)}: pass inputs= (an InputSignal, "
+            f"or their values at the times t, shape ({t.size}, {len(measured)}))",
+            source=source,
+        )
+    if isinstance(given, InputSignal):
+        missing = [u for u in measured if u not in given.names]
+        if missing:
+            raise DataError(
+                f"the signal has inputs {list(given.names)}, the model needs {missing}",
+                source=source,
+            )
+        if given.names == measured:
+            return given
+        cols = [given.names.index(u) for u in measured]
+        return InputSignal(measured, given.t, given.u[:, cols], given.interpolation)
+    try:
+        values = np.asarray(given, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"inputs is not numeric, found {given!r}", source=source, hint="pass numbers"
+        ) from None
+    values = values.reshape(t.size, -1) if values.size == t.size * len(measured) else values
+    if values.shape != (t.size, len(measured)) or not np.isfinite(values).all():
+        raise DataError(
+            f"inputs must be finite values of shape ({t.size}, {len(measured)}), "
+            f"found shape {values.shape}",
+            source=source,
+        )
+    return InputSignal(measured, t, values)

@@ -119,6 +119,12 @@ class Problem:
     inputs: ProblemInputs = field(default_factory=ProblemInputs)
 
     @property
+    def time_dependent(self) -> bool:
+        """Whether an equation has terms in the time ``t`` (a non-autonomous system)."""
+        t = sp.Symbol("t", real=True)
+        return any(t in e.free_symbols for e in self._parsed.values())
+
+    @property
     def input_names(self) -> tuple[str, ...]:
         """Names of the exogenous inputs (empty for an autonomous problem)."""
         return self.inputs.names

@@ -491,7 +491,10 @@ def _support(data: Dataset, starts: Sequence[Sequence[float]] | None) -> dict[st
     _, x_all = data.stacked()
     lo, hi = np.nanmin(x_all, axis=0), np.nanmax(x_all, axis=0)
     reasons: list[dict[str, str]] = []
-    turns = data.n_states == 1 and any(_rises_and_falls(tr.x[:, 0]) for tr in data)
+    # Driven by inputs (or the clock), one state may rise and fall without a hidden one.
+    turns = (
+        data.n_states == 1 and not data.inputs and any(_rises_and_falls(tr.x[:, 0]) for tr in data)
+    )
     if turns:
         s = data.states[0]
         reasons.append(

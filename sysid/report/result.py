@@ -201,10 +201,13 @@ class DiscoveryResult:
                 "units": dict(self.data.units),
             },
         }
-        if self.data.inputs:
-            out["inputs"] = list(self.data.input_names)
-            out["data"]["inputs"] = list(self.data.input_names)
-            out["data"]["interpolation"] = self.data.inputs[0].interpolation
+        measured = self.data.without_time()
+        if measured.inputs:
+            out["inputs"] = list(measured.input_names)
+            out["data"]["inputs"] = list(measured.input_names)
+            out["data"]["interpolation"] = measured.inputs[0].interpolation
+        if self.data.time_dependent:
+            out["time_dependent"] = True
         if self.selection is not None:
             out["selection"] = self.selection.to_dict()
         if self.field is not None:

@@ -187,7 +187,7 @@ class Library:
                 f"term {str(expr)!r} uses {unknown}, which are not {what}",
                 source=where,
                 hint="library terms may depend on the states (and inputs) only; the time 't' "
-                "is not allowed",
+                "only in a time-dependent fit (time_dependent=True)",
             )
         if not expr.free_symbols:
             raise EquationError(

@@ -45,7 +45,7 @@ from sysid.core.ode import (
     batch_inputs,
     simulate_batch,
 )
-from sysid.data.inputs import InputSignal
+from sysid.data.inputs import TIME, signal_for
 from sysid.symbolic.show import (
     latex_symbol_names,
     latex_system,
@@ -99,7 +99,7 @@ def _check_positive(value: Any, name: str, source: str, integer: bool = False) -
 def _equation_expr(s: str, eq: Any, names: Mapping[str, sp.Symbol]) -> sp.Expr:
     """The right-hand side of state ``s``: text parsed safely, or a sympy expression or number.
 
-    It must hold only finite numbers and must not depend on time.
+    It must hold only finite numbers; it may depend on the time ``t``.
     """
     if isinstance(eq, str):
         expr = parse_equation(eq, names, source=f"equations.{s}")
@@ -116,12 +116,6 @@ def _equation_expr(s: str, eq: Any, names: Mapping[str, sp.Symbol]) -> sp.Expr:
         )
     if not all(c.is_finite for c in expr.atoms(sp.Number)):
         raise EquationError(f"non-finite number in {expr}", source=f"equations.{s}")
-    if sp.Symbol("t", real=True) in expr.free_symbols:
-        raise EquationError(
-            f"equation of {s!r} depends on time t: {expr}",
-            source=f"equations.{s}",
-            hint="only autonomous systems dx/dt = f(x) are supported",
-        )
     return expr
 
 
@@ -188,6 +182,8 @@ class SymbolicModel:
                 f"{list(self.states)} nor inputs {list(named)}",
                 source="SymbolicModel",
             )
+        if TIME in named:  # the clock comes last, as in time-dependent data
+            named = (*(u for u in named if u != TIME), TIME)
         self.inputs: tuple[str, ...] = tuple(named)
         self.terms: list[TermEstimate] = fixed
         self.pareto = dict(pareto) if pareto else {}
@@ -262,8 +258,12 @@ class SymbolicModel:
             )
         stderr = dict(stderr or {})
         terms = []
-        for s in states:
-            expr = _equation_expr(s, equations[s], names)
+        exprs = {s: _equation_expr(s, equations[s], names) for s in states}
+        time = sp.Symbol(TIME, real=True)
+        if TIME not in names and any(time in e.free_symbols for e in exprs.values()):
+            symbols = [*symbols, time]  # time-dependent: the clock is one more input
+            kwargs = {**kwargs, "inputs": (*inputs, TIME)} if "inputs" in kwargs else kwargs
+        for s, expr in exprs.items():
             for term, coef in expression_terms(expr, symbols):
                 terms.append(TermEstimate(s, term, coef, stderr.get((s, str(term)))))
         return cls(states, terms, **kwargs)
@@ -447,13 +447,19 @@ class SymbolicModel:
         return out[0] if single else out
 
     def ode(self, t: float, x: np.ndarray) -> np.ndarray:
-        """``f(t, x)`` for ``scipy.integrate.solve_ivp``; ``x`` of shape (d,) or (d, n)."""
+        """``f(t, x)`` for ``scipy.integrate.solve_ivp``; ``x`` of shape (d,) or (d, n).
+
+        A model whose only input is the time ``t`` reads it from ``t``.
+        """
+        arr = np.asarray(x, dtype=float)
+        if self.inputs == (TIME,):
+            u = np.full((1 if arr.ndim == 1 else arr.shape[1], 1), float(t))
+            return self.rhs(arr, u[0]) if arr.ndim == 1 else self.rhs(arr.T, u).T
         if self.inputs:
             raise DataError(
                 f"the model has inputs {list(self.inputs)}: use simulate(x0, t, inputs=...)",
                 source="SymbolicModel.ode",
             )
-        arr = np.asarray(x, dtype=float)
         if arr.ndim == 1:
             return self.rhs(arr)
         return self.rhs(arr.T).T
@@ -553,33 +559,8 @@ class SymbolicModel:
         return x[0]
 
     def _signal(self, inputs: Any, t: np.ndarray) -> Any:
-        """The input signal of a simulation over ``t``, checked (None without inputs)."""
-        src = "SymbolicModel.simulate"
-        if not self.inputs:
-            return None  # a model that uses none of the data's inputs
-        if inputs is None:
-            raise DataError(
-                f"the model has inputs {list(self.inputs)}: pass inputs= (an InputSignal, "
-                f"or their values at the times t, shape ({t.size}, {len(self.inputs)}))",
-                source=src,
-            )
-        if isinstance(inputs, InputSignal):
-            missing = [u for u in self.inputs if u not in inputs.names]
-            if missing:
-                raise DataError(
-                    f"the signal has inputs {list(inputs.names)}, the model needs {missing}",
-                    source=src,
-                )
-            if inputs.names == self.inputs:
-                return inputs
-            cols = [inputs.names.index(u) for u in self.inputs]
-            return InputSignal(self.inputs, inputs.t, inputs.u[:, cols], inputs.interpolation)
-        values = _float_array(inputs, "inputs", src)
-        values = values.reshape(t.size, -1) if values.size == t.size * len(self.inputs) else values
-        if values.shape != (t.size, len(self.inputs)) or not np.isfinite(values).all():
-            raise DataError(
-                f"inputs must be finite values of shape ({t.size}, {len(self.inputs)}), "
-                f"found shape {values.shape}",
-                source=src,
-            )
-        return InputSignal(self.inputs, t, values)
+        """The input signal of a simulation over ``t``, checked (None without inputs).
+
+        The clock ``t`` of a time-dependent model is never passed: it is the time.
+        """
+        return signal_for(self.inputs, inputs, t, "SymbolicModel.simulate")
