@@ -118,7 +118,7 @@ class _Plan:
 
 
 @dataclass
-class _Clock:
+class _StageTimer:
     """The stage running now and the seconds per finished stage."""
 
     stage: str = "neural"
@@ -335,27 +335,27 @@ class SysID(BaseEstimator):
         self.model_: SymbolicModel | None = None
         self.selection_ = None
         self.extra_: dict[str, Any] = {}
-        clock = _Clock()
+        timer = _StageTimer()
         try:
-            self._fit_field(plan, ds, clock)
-            self._distill(plan, ds, lib, clock)
-            self._select(plan, ds, clock)
-            self._ensemble(plan, ds, lib, clock)
-            self._diagnose(plan, ds, clock)
+            self._fit_field(plan, ds, timer)
+            self._distill(plan, ds, lib, timer)
+            self._select(plan, ds, timer)
+            self._ensemble(plan, ds, lib, timer)
+            self._diagnose(plan, ds, timer)
         except KeyboardInterrupt:
-            self.extra_["interrupted"] = clock.stage
-            _say(f"interrupted during '{clock.stage}': keeping the work done so far", plan.quiet)
+            self.extra_["interrupted"] = timer.stage
+            _say(f"interrupted during '{timer.stage}': keeping the work done so far", plan.quiet)
             if self.model_ is None:
-                self.model_ = self._partial_model(plan, ds, lib, clock.stage)
+                self.model_ = self._partial_model(plan, ds, lib, timer.stage)
             else:
                 what = {"diagnose": "diagnostics", "ensemble": "ensemble"}.get(
-                    clock.stage, "polish"
+                    timer.stage, "polish"
                 )
                 self.extra_["partial"] = f"the selected model, refitted; its {what} did not finish"
         if plan.known is not None and plan.known.constants and self.model_ is not None:
             self.extra_["known"] = known_constants(plan.known, self.model_)
-        clock.lap("total_s", clock.start)
-        self.timings_ = clock.timings
+        timer.lap("total_s", timer.start)
+        self.timings_ = timer.timings
         self.data_ = ds
         self.states_ = tuple(ds.states)
         self.n_features_in_ = len(ds.states)
@@ -422,23 +422,23 @@ class SysID(BaseEstimator):
         share = remainder_share(plan.known.states, whole, rest)
         return with_known(fronts, plan.known, self.field_.known_coefficients_, share)
 
-    def _fit_field(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
+    def _fit_field(self, plan: _Plan, ds: Dataset, timer: _StageTimer) -> None:
         _say(f"[1/3] fitting the neural vector field to {ds!r}", plan.quiet)
         nf = plan.field
         if not plan.field_is_fitted:
             nf.fit(ds)
         self.field_ = nf
-        clock.lap("neural_s", clock.start)
+        timer.lap("neural_s", timer.start)
         if getattr(nf, "status_", None) == "interrupted":
             raise KeyboardInterrupt
 
-    def _distill(self, plan: _Plan, ds: Dataset, lib: Library, clock: _Clock) -> None:
-        clock.stage = "distill"
+    def _distill(self, plan: _Plan, ds: Dataset, lib: Library, timer: _StageTimer) -> None:
+        timer.stage = "distill"
         _say("[2/3] distilling equations from the field", plan.quiet)
         t1 = time.perf_counter()
         x, dxdt, self.fronts_ = self._library_fronts(plan, ds, lib)
         if plan.search.runs:
-            clock.stage = "search"
+            timer.stage = "search"
             t_search = time.perf_counter()
             run = plan.search.mode == "always" or library_fit_is_poor(self.fronts_, x, dxdt)
             if run:
@@ -451,31 +451,31 @@ class SysID(BaseEstimator):
                 "seconds": round(time.perf_counter() - t_search, 3),
             }
         self.fronts_ = self._with_known(plan, self.fronts_, x, dxdt)
-        clock.lap("symbolic_s", t1)
+        timer.lap("symbolic_s", t1)
 
-    def _select(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
-        clock.stage = "select"
+    def _select(self, plan: _Plan, ds: Dataset, timer: _StageTimer) -> None:
+        timer.stage = "select"
         _say("[3/3] refitting constants through the ODE solver and selecting a model", plan.quiet)
         t2 = time.perf_counter()
         opts = plan.selection
         model, self.selection_ = select_model(self.fronts_, ds, **opts.select_kwargs())
         self.model_ = model
         if opts.polish:
-            clock.stage = "polish"
+            timer.stage = "polish"
             keep = {} if plan.known is None else {"required": plan.known.required()}
             polished = polish_model(model, ds, **opts.polish_kwargs(), **keep)
             if polished is not None:
                 self.model_ = polished
-        clock.lap("refine_s", t2)
+        timer.lap("refine_s", t2)
 
-    def _ensemble(self, plan: _Plan, ds: Dataset, lib: Library, clock: _Clock) -> None:
+    def _ensemble(self, plan: _Plan, ds: Dataset, lib: Library, timer: _StageTimer) -> None:
         """Inclusion probabilities of the terms: on random halves of the data, with other fields."""
         opts = plan.selection
         if self.selection_ is None or self.selection_.winner is None:
             return
         if opts.ensemble == 0 and opts.ensemble_fields == 0:
             return
-        clock.stage = "ensemble"
+        timer.stage = "ensemble"
         t3 = time.perf_counter()
         if opts.ensemble:
             _say(
@@ -496,7 +496,7 @@ class SysID(BaseEstimator):
             self.extra_["field_ensemble"] = self._field_members(plan, ds, lib)
             if self.extra_["field_ensemble"]["interrupted"]:
                 raise KeyboardInterrupt
-        clock.lap("ensemble_s", t3)
+        timer.lap("ensemble_s", t3)
 
     def _field_members(self, plan: _Plan, ds: Dataset, lib: Library) -> dict[str, Any]:
         """The run again with the next ``ensemble_fields`` seeds: field, distillation, selection."""
@@ -533,9 +533,9 @@ class SysID(BaseEstimator):
             "seconds": round(time.perf_counter() - start, 3),
         }
 
-    def _diagnose(self, plan: _Plan, ds: Dataset, clock: _Clock) -> None:
+    def _diagnose(self, plan: _Plan, ds: Dataset, timer: _StageTimer) -> None:
         """The diagnostics block and its verdict; a ModelWarning unless it is good."""
-        clock.stage = "diagnose"
+        timer.stage = "diagnose"
         t3 = time.perf_counter()
         report = self.selection_
         try:
@@ -550,7 +550,7 @@ class SysID(BaseEstimator):
         except Exception as err:  # noqa: BLE001 - a failed check never loses the result
             diag = {"verdict": None, "reasons": [], "error": f"{type(err).__name__}: {err}"}
         self.extra_["diagnostics"] = diag
-        clock.lap("diagnose_s", t3)
+        timer.lap("diagnose_s", t3)
         if diag["verdict"] not in (None, "good"):
             words = "; ".join(f"{r['message']} (remedy: {r['remedy']})" for r in diag["reasons"])
             warnings.warn(f"verdict {diag['verdict']}: {words}", ModelWarning, stacklevel=4)
