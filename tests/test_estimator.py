@@ -213,6 +213,7 @@ def test_get_params_lists_the_components():
         "seed": 3,
         "quiet": False,
         "known": None,
+        "time_dependent": False,
     }
     deep = est.get_params()
     assert deep["selection__time_limit"] == 5.0 and deep["selection__polish"] is True
