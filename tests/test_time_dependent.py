@@ -187,3 +187,14 @@ def test_a_time_dependent_field_needs_time_dependent_data():
     nf = sysid.NeuralField(width=8, max_epochs=0, quiet=True).fit(ds.with_time())
     with pytest.raises(ConfigError, match=r"inputs \['t'\].*pass time_dependent=True"):
         sysid.SysID(field=nf).fit(ds)
+
+
+def test_forecast_runs_the_clock_on_past_the_data():
+    ds = sysid.simulate(PROBLEM, noise=0.0, seed=0, n_samples=40)
+    opts = {"neural": {"max_epochs": 0, "width": 8}, "select_options": {"ensemble": 0}}
+    res = sysid.discover(ds, time_dependent=True, quiet=True, expression_search="never", **opts)
+    fc = res.forecast(6.0, n_points=13, n_draws=5)
+    assert "inputs_after_data" not in fc
+    t = np.asarray(fc["t"])
+    x0 = res.model.selection["initial_states"][0]
+    np.testing.assert_allclose(fc["model"], res.model.simulate(x0, t), rtol=1e-6)

@@ -20,6 +20,7 @@ from sysid.core.jsonable import json_safe
 from sysid.core.options import check_int_value, check_real_value
 from sysid.core.version import __version__
 from sysid.data.dataset import Dataset
+from sysid.data.inputs import without_clock
 from sysid.data.problems import Problem, load_problem
 from sysid.data.simulation import integrate
 from sysid.neural.field import NeuralField
@@ -241,7 +242,7 @@ class DiscoveryResult:
         (:func:`sysid.report.bands.prediction_band`, which says what it leaves
         out). Returns its dict plus ``t_data_end``, where the data stop. With
         inputs, they hold their last measured value after the data end
-        (``inputs_after_data``).
+        (``inputs_after_data``); the clock ``t`` of a time-dependent model runs on.
         """
         from sysid.report.bands import prediction_band
 
@@ -278,7 +279,7 @@ class DiscoveryResult:
             inputs=tr.inputs,
         )
         out = {**band, "t_data_end": float(tr.t[-1])}
-        if tr.inputs is not None:
+        if without_clock(tr.inputs) is not None:  # the clock t runs on past the data
             out["inputs_after_data"] = "held at their last measured values"
         return out
 
