@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # the names below load on first use (PEP 562): `sysid --help`
     from sysid.core.expressions import parse_equation
     from sysid.data.dataset import Dataset, Trajectory, load_data
     from sysid.data.problems import Problem, list_problems, load_problem, load_problems
+    from sysid.data.random_problems import random_problem, write_random_problems
     from sysid.data.simulation import simulate
     from sysid.discovery import discover, recover
     from sysid.fit.graybox import GrayBoxResult, fit_model
@@ -80,6 +81,8 @@ _LAZY = {
     "list_problems": "sysid.data.problems",
     "load_problem": "sysid.data.problems",
     "load_problems": "sysid.data.problems",
+    "random_problem": "sysid.data.random_problems",
+    "write_random_problems": "sysid.data.random_problems",
     "simulate": "sysid.data.simulation",
     "discover": "sysid.discovery",
     "recover": "sysid.discovery",
@@ -132,6 +135,8 @@ __all__ = [
     "load_problem",
     "load_problems",
     "list_problems",
+    "random_problem",
+    "write_random_problems",
     "parse_equation",
     "simulate",
     "discover",

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sysid.cli_options import add_method_arguments, method_options
+from sysid.cli_random import add_random_arguments, random_options
 from sysid.core.errors import ConfigError, SysidInputError, SysidRuntimeError
 
 __all__ = ["main"]
@@ -734,6 +735,7 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder for results.json, results.csv, report.md and figures; "
         "an existing one is resumed",
     )
+    add_random_arguments(parser)
 
 
 def _time_limit(args: argparse.Namespace) -> float:
@@ -768,6 +770,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         quick=args.quick,
         time_limit=_time_limit(args),
         quiet=args.quiet,
+        **({"random": args.random, "random_options": random_options(args)} if args.random else {}),
     )
     rows = [("METHOD", "SAMPLING", "NOISE", "RECOVERED", "MEDIAN COEF ERR", "FAILED")]
     for s in res.summary():

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,7 @@ import numpy as np
 
 from sysid.benchmark.report import report_markdown
 from sysid.core.errors import ConfigError
+from sysid.core.options import unknown_options
 from sysid.core.renamed import renamed_keywords
 from sysid.data.problems import Problem, load_problem, load_problems, problem_from_text
 
@@ -444,6 +445,8 @@ def bench(
     quick: bool = False,
     time_limit: float = 600.0,
     quiet: bool = False,
+    random: int = 0,
+    random_options: Mapping[str, Any] | None = None,
     **deprecated: Any,
 ) -> BenchResult:
     """Run the suite and write ``results.json``, ``results.csv``, ``report.md`` and figures.
@@ -467,8 +470,23 @@ def bench(
     time_limit : float
         Seconds per task before it is recorded as timed out (``timeout`` is its
         old name, still accepted with a DeprecationWarning).
+    random : int
+        Run ``random`` random laws per state count instead of the suite
+        (:mod:`sysid.data.random_problems`), written to ``OUTDIR/random-problems``
+        first (kept on a resume).
+    random_options : dict, optional
+        ``n_states`` (an int or a list of them, default ``[1, 2]``),
+        ``first_seed`` (default 0), ``families``, ``n_trajectories`` (default 1),
+        ``n_samples`` (default 150).
     """
     time_limit = renamed_keywords("bench", deprecated, _RENAMED).get("time_limit", time_limit)
+    if random:
+        if problems or problems_dir:
+            raise ConfigError(
+                "random laws replace the suite: give no problems with them",
+                source="argument 'random'",
+            )
+        problems = _random_suite(random, Path(outdir) / "random-problems", random_options)
     if quick:
         problems = problems or list(QUICK["problems"])
         noise = QUICK["noise"] if tuple(noise) == DEFAULT_NOISE else noise
@@ -504,6 +522,25 @@ def bench(
     result = BenchResult(rows, out, wall, env)
     _write_outputs(result, tasks, scheduler, n_workers)
     return result
+
+
+def _random_suite(n: Any, folder: Path, options: Mapping[str, Any] | None) -> list[Problem]:
+    """``n`` random problems per state count, written to ``folder`` and loaded from there."""
+    from sysid.data.random_problems import write_random_problems
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"random must be a positive integer, found {n!r}", source="bench")
+    opts = dict(options or {})
+    unknown_options(
+        opts,
+        ["n_states", "first_seed", "families", "n_trajectories", "n_samples"],
+        "argument 'random_options'",
+    )
+    counts = opts.pop("n_states", [1, 2])
+    paths = []
+    for k in [counts] if isinstance(counts, int) else list(counts):
+        paths += write_random_problems(folder, n, n_states=k, **opts)
+    return [load_problem(p) for p in paths]
 
 
 def _write_outputs(result: BenchResult, tasks: list[Task], scheduler: str | None, workers: int):
