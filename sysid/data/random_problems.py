@@ -36,14 +36,16 @@ A draw is rejected, and the next one tried, when the simulation fails or a
 state grows beyond 50 times its largest start (``blow-up``), an amount turns
 negative (``negative``), every state has settled after the first tenth of
 the span (``settled``: a state moves over the last 90% by less than 5% of its
-range), or a state barely moves (``still``: its range is under 1% of its
-size). The reasons are in the problem's ``notes``.
+range), a state barely moves (``still``: its range is under 1% of its
+size), or a term of the (expanded) law stays under 5% of the largest term of
+its equation on every trajectory (``weak``: no data of the draw could show
+it). The reasons are in the problem's ``notes``.
 
 Examples
 --------
 >>> p = random_problem(3, n_states=2)
 >>> p.name, p.states
-('random-2-0003', ('x', 'y'))
+('random-2-0003', ('q', 'p'))
 >>> random_problem(3, n_states=2).equations == p.equations  # reproducible by seed
 True
 """
@@ -57,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sympy as sp
 import tomli_w
 
 from sysid.core.errors import ConfigError, SimulationError
@@ -69,6 +72,8 @@ FAMILIES = ("polynomial", "rational", "hill", "exponential", "logarithmic", "tri
 
 _AMOUNTS = ("x", "y", "z", "w")
 _MAX_DRAWS = 200
+#: A draw is ``weak`` when a term of an equation stays under this share of its largest term.
+WEAK = 0.05
 _SCREEN_EVALS = 20_000
 
 
@@ -181,13 +186,13 @@ def _starts(draw: _Draw, states: Sequence[str], k: int) -> list[list[float]]:
 
 
 def _defect(problem: Problem, starts: np.ndarray, n: int) -> str | None:
-    """Why the draw is degenerate (``blow-up``, ``negative``, ``settled``, ``still``), or None."""
+    """Why the draw is degenerate (``blow-up``, ``negative``, ``still``, ``settled``, ``weak``)."""
     from sysid.data.simulation import integrate
 
     t = np.linspace(*problem.t_span, n)
     amounts = [j for j, s in enumerate(problem.states) if s not in ("q", "p")]
     tenth = t >= problem.t_span[0] + 0.1 * (problem.t_span[1] - problem.t_span[0])
-    moving = False
+    moving, sizes = False, []
     for x0 in starts:
         try:
             x = integrate(problem, x0, t, max_evals=_SCREEN_EVALS)
@@ -203,7 +208,22 @@ def _defect(problem: Problem, starts: np.ndarray, n: int) -> str | None:
             return "still"
         late = x[tenth].max(axis=0) - x[tenth].min(axis=0)
         moving = moving or bool((late >= 0.05 * span).any())
-    return None if moving else "settled"
+        sizes.append(_term_sizes(problem, x))
+    if not moving:
+        return "settled"
+    worst = min(float(np.min(np.max(sz, axis=0) / np.max(sz))) for sz in zip(*sizes, strict=True))
+    return "weak" if worst < WEAK else None
+
+
+def _term_sizes(problem: Problem, x: np.ndarray) -> list[np.ndarray]:
+    """Per state, the RMS size of each term of its true equation along ``x``."""
+    out = []
+    for e in problem.true_equations().values():
+        terms = sp.Add.make_args(sp.expand(e))
+        fn = sp.lambdify(problem.symbols, list(terms), modules="numpy")
+        values = [np.broadcast_to(v, x.shape[:1]) for v in fn(*x.T)]
+        out.append(np.array([np.sqrt(np.mean(v**2)) for v in values]))
+    return out
 
 
 def random_problem(
