@@ -114,6 +114,12 @@ def test_summary_rates():
     ]
     (s,) = summarise(rows)
     assert s["recovered"] == 3 and s["recovery_rate"] == 0.75 and s["cells"] == 4
+    assert s["train_r2_over_0.9"] is None  # rows written before the column existed
+    assert s["holdout_r2_over_0.9"] == 0.0  # 0.9 itself is not above 0.9
+    for r, fit in zip(rows, (0.95, None, 0.5, 0.99), strict=True):
+        r["train_r2"] = fit
+    (s,) = summarise(rows)
+    assert s["train_r2_over_0.9"] == pytest.approx(0.5)
 
 
 def test_dask_gives_identical_results(tiny_run, tmp_path):

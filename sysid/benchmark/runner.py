@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from sysid.benchmark.report import report_markdown
+from sysid.benchmark.report import report_markdown, summarise
 from sysid.core.errors import ConfigError
 from sysid.core.options import unknown_options
 from sysid.core.renamed import renamed_keywords
@@ -80,6 +80,7 @@ COLUMNS = [
     "inclusion_true_min",
     "inclusion_false_max",
     "ensemble_seconds",
+    "train_r2",
 ]
 
 
@@ -203,7 +204,7 @@ def _simulate_cell(problem: Problem, task: Task):
 
 
 def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
-    from sysid.report.scoring import score
+    from sysid.report.scoring import score, simulated_r2
     from sysid.symbolic.model import SymbolicModel
 
     data = _simulate_cell(problem, task)
@@ -227,10 +228,12 @@ def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
         verdict = None
         extra = {}
     s = score(model.equations, problem, simulate_model=model.simulate)
+    fit = simulated_r2(model.simulate, data)  # reconstruction: the training data, re-simulated
     return {
         "structure_recovered": bool(s["structure_recovered"]),
         "max_coefficient_relative_error": float(s["max_coefficient_relative_error"]),
         "holdout_r2": s["holdout_r2"],
+        "train_r2": float(fit) if np.isfinite(fit) else None,
         "equations": {k: str(v) for k, v in model.equations.items()},
         "verdict": verdict,
         **extra,
@@ -268,6 +271,7 @@ def run_task(task: Task) -> dict[str, Any]:
         "inclusion_true_min": None,
         "inclusion_false_max": None,
         "ensemble_seconds": None,
+        "train_r2": None,
     }
     start = time.perf_counter()
     use_alarm = threading.current_thread() is threading.main_thread() and hasattr(
@@ -350,36 +354,6 @@ class BenchResult:
     def summary(self) -> list[dict[str, Any]]:
         """Recovery rate and median coefficient error per method, noise and sampling."""
         return summarise(self.rows)
-
-
-def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Group rows by (method, noise, sampling) into rates and medians."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault((r["method"], float(r["noise"]), r["sampling"]), []).append(r)
-    out = []
-    for (method, noise, sampling), rs in sorted(groups.items()):
-        errs = [
-            r["max_coefficient_relative_error"]
-            for r in rs
-            if r["structure_recovered"] and r["max_coefficient_relative_error"] is not None
-        ]
-        r2 = [r["holdout_r2"] for r in rs if r["holdout_r2"] is not None]
-        out.append(
-            {
-                "method": method,
-                "noise": noise,
-                "sampling": sampling,
-                "cells": len(rs),
-                "recovered": sum(bool(r["structure_recovered"]) for r in rs),
-                "recovery_rate": sum(bool(r["structure_recovered"]) for r in rs) / len(rs),
-                "median_coef_error": float(np.median(errs)) if errs else None,
-                "median_holdout_r2": float(np.median(r2)) if r2 else None,
-                "failed": sum(bool(r["error"]) for r in rs),
-                "median_seconds": float(np.median([r["seconds"] or 0.0 for r in rs])),
-            }
-        )
-    return out
 
 
 def _load_done(task_dir: Path) -> dict[str, dict[str, Any]]:

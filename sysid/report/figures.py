@@ -331,7 +331,7 @@ def plot_recovery(
     ----------
     summary : list of dict
         Rows with ``method``, ``sampling``, ``noise`` and ``recovery_rate``
-        (as from :func:`sysid.benchmark.runner.summarise`).
+        (as from :func:`sysid.benchmark.report.summarise`).
     """
     fig = Figure(figsize=(5.5, 3.6))
     ax = fig.subplots()
