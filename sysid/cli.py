@@ -698,7 +698,8 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="run a baseline on the same data (pysindy); repeatable",
+        help="run baselines on the same data: pysindy, pysindy-strong; a comma-separated "
+        "list, or repeat the flag",
     )
     parser.add_argument(
         "--scheduler",
@@ -764,7 +765,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         noise=noise,
         samplings=samplings,
         seeds=args.seeds,
-        baselines=args.baseline,
+        baselines=[b.strip() for arg in args.baseline for b in arg.split(",") if b.strip()],
         scheduler=args.scheduler,
         workers=args.workers,
         quick=args.quick,

@@ -44,7 +44,7 @@ from sysid.core.expressions import parse_equation
 from sysid.data.dataset import Dataset
 from sysid.symbolic.model import SymbolicModel
 
-__all__ = ["pysindy_available", "pysindy_discover", "BASELINES"]
+__all__ = ["pysindy_available", "pysindy_discover", "import_pysindy", "equations_of", "BASELINES"]
 
 _THRESHOLDS = np.logspace(-3, 1, 30)
 
@@ -52,6 +52,19 @@ _THRESHOLDS = np.logspace(-3, 1, 30)
 def pysindy_available() -> bool:
     """True when the optional ``pysindy`` package is installed."""
     return importlib.util.find_spec("pysindy") is not None
+
+
+def import_pysindy(baseline: str) -> Any:
+    """The ``pysindy`` module, or a ConfigError saying how the baseline ``baseline`` gets it."""
+    if not pysindy_available():
+        raise ConfigError(
+            f"the {baseline} baseline needs the optional package 'pysindy'",
+            source=f"baseline '{baseline}'",
+            hint='install it with: pip install "sysid[baselines]"',
+        )
+    import pysindy
+
+    return pysindy
 
 
 def _feature_to_sympy(name: str, states: list[str]) -> sp.Expr:
@@ -85,14 +98,7 @@ def pysindy_discover(data: Dataset, *, seed: int = 0) -> dict[str, sp.Expr]:
     dict
         State name -> sympy right-hand side (plain symbols).
     """
-    if not pysindy_available():
-        raise ConfigError(
-            "the pysindy baseline needs the optional package 'pysindy'",
-            source="baseline 'pysindy'",
-            hint='install it with: pip install "sysid[baselines]"',
-        )
-    import pysindy as ps
-
+    ps = import_pysindy("pysindy")
     states = list(data.states)
     names = states + list(data.input_names)
     us = data.input_values()
@@ -134,12 +140,13 @@ def pysindy_discover(data: Dataset, *, seed: int = 0) -> dict[str, sp.Expr]:
     if best is None:
         return {s: sp.Integer(0) for s in states}
     _, coef, features = best
-    return _equations(coef, features, states, list(data.input_names))
+    return equations_of(coef, features, states, list(data.input_names))
 
 
-def _equations(
+def equations_of(
     coef: np.ndarray, names: list[str], states: list[str], inputs: list[str] = ()
 ) -> dict[str, sp.Expr]:
+    """The right-hand sides of a PySINDy coefficient matrix over its feature ``names``."""
     features = [_feature_to_sympy(n, [*states, *inputs]) for n in names]
     out = {}
     for i, s in enumerate(states):
@@ -156,7 +163,7 @@ def _simulated_rss(
 ) -> float | None:
     """Residual sum of squares of a model simulated from each trajectory's start."""
     inputs = list(data.input_names)
-    eqs = _equations(coef, names, list(data.states), inputs)
+    eqs = equations_of(coef, names, list(data.states), inputs)
     model = SymbolicModel.from_equations(data.states, eqs, inputs=inputs)
     rss = 0.0
     for tr in data:
@@ -168,4 +175,11 @@ def _simulated_rss(
     return rss
 
 
-BASELINES: dict[str, Any] = {"pysindy": pysindy_discover}
+def _strong(data: Dataset, *, seed: int = 0) -> dict[str, sp.Expr]:
+    from sysid.benchmark.strong_sindy import strong_sindy_discover
+
+    return strong_sindy_discover(data, seed=seed)
+
+
+#: Baseline name -> ``discover(data, seed=) -> {state: sympy expression}``.
+BASELINES: dict[str, Any] = {"pysindy": pysindy_discover, "pysindy-strong": _strong}
