@@ -14,6 +14,7 @@ from sysid.data.simulation import integrate, sample_times, simulate
 
 PROBLEMS = [
     "brusselator",
+    "culture-under-ramped-drug",
     "dc-motor",
     "drug-infusion",
     "duffing",
@@ -506,6 +507,15 @@ def test_drug_infusion_mass_balance():
         lambda x, u: x[:, 0] + x[:, 1] / p["f"],
         lambda x, u: u - p["ke"] * x[:, 1] / p["f"],
     )
+
+
+def test_culture_grows_then_dies_once_the_kill_rate_passes_growth(simulated):
+    p = _params("culture-under-ramped-drug")
+    turn = p["r"] / p["k"]  # after it, dN/dt = N*(r*(1 - N/K) - k*t) < 0 for every N > 0
+    for tr in _both(simulated, "culture-under-ramped-drug"):
+        late = tr.x[tr.t > turn, 0]
+        assert (late > 0).all() and (np.diff(late) < 0).all()
+        assert tr.x[:, 0].max() <= max(p["K"], tr.x[0, 0]) + 1e-9  # never above the capacity
 
 
 def test_heated_room_stays_between_its_equilibria(simulated):
