@@ -128,6 +128,11 @@ class Dataset:
         return self.inputs[0].names if self.inputs else ()
 
     @property
+    def measured_input_names(self) -> tuple[str, ...]:
+        """Names of the measured inputs: :attr:`input_names` without the clock ``t``."""
+        return self.input_names[:-1] if self.time_dependent else self.input_names
+
+    @property
     def time_dependent(self) -> bool:
         """Whether the inputs end with the clock ``t`` (see :meth:`with_time`)."""
         return bool(self.inputs) and self.inputs[0].clock
@@ -383,12 +388,12 @@ class Dataset:
                 hint="choose other time_column= / trajectory_column= names",
             )
         frames = []
-        values = self.without_time().input_values()
+        values = self.input_values()  # the clock, if any, is the last column: not written
         for k, tr in enumerate(self.trajectories):
             frame = pd.DataFrame(tr.x, columns=list(self.states))
             frame.insert(0, time_column, tr.t)
             frame.insert(0, trajectory_column, tr.name)
-            for j, name in enumerate(self.without_time().input_names):
+            for j, name in enumerate(self.measured_input_names):
                 frame[name] = values[k][:, j]
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)

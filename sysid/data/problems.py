@@ -33,6 +33,7 @@ import sympy as sp
 
 from sysid.core.errors import ProblemFileError
 from sysid.core.expressions import parse_equation, usable_name
+from sysid.data.inputs import TIME
 from sysid.data.problem_inputs import ProblemInputs, parse_inputs
 
 if sys.version_info >= (3, 11):
@@ -121,7 +122,7 @@ class Problem:
     @property
     def time_dependent(self) -> bool:
         """Whether an equation has terms in the time ``t`` (a non-autonomous system)."""
-        t = sp.Symbol("t", real=True)
+        t = sp.Symbol(TIME, real=True)
         return any(t in e.free_symbols for e in self._parsed.values())
 
     @property

@@ -202,11 +202,11 @@ class DiscoveryResult:
                 "units": dict(self.data.units),
             },
         }
-        measured = self.data.without_time()
-        if measured.inputs:
-            out["inputs"] = list(measured.input_names)
-            out["data"]["inputs"] = list(measured.input_names)
-            out["data"]["interpolation"] = measured.inputs[0].interpolation
+        measured = list(self.data.measured_input_names)
+        if measured:
+            out["inputs"] = measured
+            out["data"]["inputs"] = list(measured)
+            out["data"]["interpolation"] = self.data.inputs[0].interpolation
         if self.data.time_dependent:
             out["time_dependent"] = True
         if self.selection is not None:
