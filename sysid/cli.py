@@ -702,6 +702,12 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "list, or repeat the flag",
     )
     parser.add_argument(
+        "--no-sysid",
+        action="store_false",
+        dest="run_sysid",
+        help="run only the baselines; a later run with the same OUTDIR adds sysid's cells",
+    )
+    parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
         help="address of a Dask distributed scheduler (default: local processes)",
@@ -766,6 +772,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         samplings=samplings,
         seeds=args.seeds,
         baselines=[b.strip() for arg in args.baseline for b in arg.split(",") if b.strip()],
+        run_sysid=args.run_sysid,
         scheduler=args.scheduler,
         workers=args.workers,
         quick=args.quick,

@@ -142,3 +142,21 @@ def test_pysindy_baseline_runs_on_same_data(fast_defaults, tmp_path):
     assert set(methods) == {"sysid", "pysindy"}
     assert methods["pysindy"]["error"] == ""
     assert "N" in methods["pysindy"]["equations"]
+
+
+def test_bench_without_sysid_needs_a_baseline(tmp_path):
+    with pytest.raises(ConfigError, match="nothing to run: sysid is left out"):
+        bench_mod.bench(["logistic"], outdir=tmp_path, run_sysid=False, **TINY)
+
+
+@pytest.mark.skipif(not pysindy_available(), reason="pysindy not installed")
+def test_baselines_first_then_sysid_in_the_same_outdir(fast_defaults, tmp_path, tiny_run):
+    only = bench_mod.bench(
+        ["logistic"], outdir=tmp_path, baselines=["pysindy"], run_sysid=False, **TINY
+    )
+    assert [r["method"] for r in only.rows] == ["pysindy"]
+    both = bench_mod.bench(["logistic"], outdir=tmp_path, baselines=["pysindy"], **TINY)
+    by_method = {r["method"]: r for r in both.rows}
+    assert set(by_method) == {"sysid", "pysindy"}
+    assert by_method["pysindy"] == only.rows[0]  # resumed, not rerun
+    assert rows_equal([by_method["sysid"]], tiny_run.rows)

@@ -414,6 +414,7 @@ def bench(
     samplings: Sequence[str] = SAMPLINGS,
     seeds: int = 3,
     baselines: Sequence[str] = (),
+    run_sysid: bool = True,
     scheduler: str | None = None,
     workers: int | None = None,
     quick: bool = False,
@@ -435,6 +436,9 @@ def bench(
         The grid (see :func:`build_tasks`).
     baselines : list of str
         Baseline methods run on the same data, e.g. ``["pysindy"]``.
+    run_sysid : bool
+        Run sysid itself (default). ``False`` runs only the baselines; a later
+        run with the same ``outdir`` adds sysid's cells beside theirs.
     scheduler : str, optional
         Address of a Dask distributed scheduler; default a local process pool.
     workers : int, optional
@@ -454,6 +458,11 @@ def bench(
         ``n_samples`` (default 150).
     """
     time_limit = renamed_keywords("bench", deprecated, _RENAMED).get("time_limit", time_limit)
+    if not run_sysid and not baselines:
+        raise ConfigError(
+            "nothing to run: sysid is left out and no baseline is given",
+            hint="name a baseline (--baseline pysindy-strong) or run sysid",
+        )
     if random:
         if problems or problems_dir:
             raise ConfigError(
@@ -472,7 +481,7 @@ def bench(
         noise=noise,
         samplings=samplings,
         seeds=seeds,
-        methods=["sysid", *baselines],
+        methods=["sysid"] * bool(run_sysid) + list(baselines),
         time_limit=time_limit,
     )
     out = Path(outdir)
