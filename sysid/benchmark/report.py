@@ -30,6 +30,7 @@ def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         ]
         r2 = [r["holdout_r2"] for r in rs if r["holdout_r2"] is not None]
         good = {k: _share_over(rs, k) for k in ("train_r2", "holdout_r2")}
+        by_seed = _rate_by_seed(rs)
         out.append(
             {
                 "method": method,
@@ -38,6 +39,8 @@ def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "cells": len(rs),
                 "recovered": sum(bool(r["structure_recovered"]) for r in rs),
                 "recovery_rate": sum(bool(r["structure_recovered"]) for r in rs) / len(rs),
+                "recovery_rate_seed_min": min(by_seed),
+                "recovery_rate_seed_max": max(by_seed),
                 "median_coef_error": float(np.median(errs)) if errs else None,
                 "median_holdout_r2": float(np.median(r2)) if r2 else None,
                 "train_r2_over_0.9": good["train_r2"],
@@ -47,6 +50,14 @@ def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _rate_by_seed(rows: list[dict[str, Any]]) -> list[float]:
+    """Exact-structure rate of each seed's cells (one value when rows carry no seed)."""
+    seeds: dict[Any, list[bool]] = {}
+    for r in rows:
+        seeds.setdefault(r.get("seed"), []).append(bool(r["structure_recovered"]))
+    return [sum(v) / len(v) for v in seeds.values()]
 
 
 def _share_over(rows: list[dict[str, Any]], key: str, level: float = 0.9) -> float | None:

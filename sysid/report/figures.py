@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 from typing import Any
@@ -26,6 +27,8 @@ from matplotlib.figure import Figure
 from sysid.core.style import COLORS
 from sysid.data.dataset import Dataset
 from sysid.select.holdout import n_training
+
+_NUMBER = re.compile(r"\d+\.\d+(?:[eE][-+]?\d+)?")  # constants, shortened in labels
 
 __all__ = [
     "plot_trajectories",
@@ -114,10 +117,11 @@ def plot_trajectories(
                     unit = ds.units.get(ds.states[j])
                     ax.set_ylabel(f"{ds.states[j]}" + (f" [{unit}]" if unit else ""))
         axes[0, col].set_title(
-            f"{label}: dots data, lines model"
+            f"{label}\ndots data, lines model"
             + (", bands 90% from the constants' errors" * bool(band and col == 0))
             + (", dashed truth" * bool(truth))
-            + (", grey held out" * bool(held_out_fraction and col == 0))
+            + (", grey held out" * bool(held_out_fraction and col == 0)),
+            fontsize=9,
         )
         tl = "t" + (f" [{ds.time_unit}]" if ds.time_unit else "")
         axes[-1, col].set_xlabel(tl)
@@ -196,14 +200,15 @@ def plot_phase_portrait(
                 V = v[:, j].reshape(Gi.shape) if d > 1 else np.zeros_like(U)
                 if np.isfinite(U).all() and np.isfinite(V).all():
                     speed = np.hypot(U, V)
-                    ax.streamplot(
+                    lines = ax.streamplot(
                         gi, gj, U, V, color=speed, cmap="viridis", density=0.9, linewidth=0.8
-                    )
+                    ).lines
+                    fig.colorbar(lines, ax=ax, label="speed of the field", pad=0.02)
             except Exception:  # noqa: BLE001 - a field that fails is drawn empty
                 ax.text(0.5, 0.5, "field failed", transform=ax.transAxes, ha="center")
             for k, tr in enumerate(data):
                 yj = tr.x[:, j] if d > 1 else np.zeros(tr.n_samples)
-                ax.plot(tr.x[:, i], yj, ".", ms=2, color=COLORS[k % len(COLORS)], alpha=0.6)
+                ax.plot(tr.x[:, i], yj, "o", ms=3.5, color=COLORS[k % len(COLORS)], alpha=0.6)
             ax.set_xlim(lo[i], hi[i])
             if d > 1:
                 ax.set_ylim(lo[j], hi[j])
@@ -249,7 +254,8 @@ def plot_pareto(
                     ms=14,
                     label="chosen",
                 )
-                text = e["equation"] if len(e["equation"]) < 40 else e["equation"][:37] + "..."
+                text = _NUMBER.sub(lambda m: f"{float(m.group()):.4g}", e["equation"])
+                text = text if len(text) < 40 else text[:37] + "..."
                 ax.annotate(
                     text,
                     (e["complexity"], max(float(e["loss"]), 1e-300)),
@@ -327,34 +333,47 @@ def plot_recovery(
 ) -> Figure:
     """Exact-structure recovery rate against noise, one line per method and sampling.
 
+    Whiskers span the lowest and the highest rate of a single seed, where the
+    rows carry them.
+
     Parameters
     ----------
     summary : list of dict
-        Rows with ``method``, ``sampling``, ``noise`` and ``recovery_rate``
+        Rows with ``method``, ``sampling``, ``noise`` and ``recovery_rate``, and
+        optionally ``recovery_rate_seed_min`` and ``recovery_rate_seed_max``
         (as from :func:`sysid.benchmark.report.summarise`).
     """
     fig = Figure(figsize=(5.5, 3.6))
     ax = fig.subplots()
-    lines: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    lines: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
     for s in summary:
+        rate = float(s["recovery_rate"])
         lines.setdefault((s["method"], s["sampling"]), []).append(
-            (float(s["noise"]), float(s["recovery_rate"]))
+            (
+                float(s["noise"]),
+                rate,
+                float(s.get("recovery_rate_seed_min", rate)),
+                float(s.get("recovery_rate_seed_max", rate)),
+            )
         )
     styles = {"regular": "-", "irregular": "--", "sparse": ":"}
     methods = sorted({m for m, _ in lines})
     for (method, sampling), pts in sorted(lines.items()):
         pts.sort()
         color = COLORS[methods.index(method) % len(COLORS)]
-        ax.plot(
-            [100 * p[0] for p in pts],
-            [100 * p[1] for p in pts],
-            styles.get(sampling, "-"),
-            marker="o",
+        x, y, lo, hi = (100 * np.array(v) for v in zip(*pts, strict=True))
+        ax.errorbar(
+            x,
+            y,
+            yerr=[y - lo, hi - y],
+            fmt="o" + styles.get(sampling, "-"),
+            capsize=3,
             color=color,
             label=f"{method}, {sampling}",
         )
     ax.set_xlabel("noise [% of state sd]")
     ax.set_ylabel("exact structure recovered [%]")
+    ax.set_title("whiskers: the range over seeds", fontsize=8)
     ax.set_ylim(-5, 105)
     ax.legend(fontsize=7)
     fig.tight_layout()
