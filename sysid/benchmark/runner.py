@@ -373,9 +373,9 @@ def _execute(
     on_done: Callable[[Task, dict[str, Any]], None],
     quiet: bool,
 ) -> None:
-    from tqdm.auto import tqdm
+    from sysid.core.progress import progress_bar
 
-    bar = tqdm(total=len(todo), desc="bench", unit="task", disable=quiet, file=sys.stderr)
+    bar = progress_bar(total=len(todo), desc="bench", unit="task", disable=quiet, file=sys.stderr)
     try:
         if scheduler:
             try:

@@ -23,11 +23,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from sysid.core.progress import progress_bar
 from sysid.neural.inputs import InputsOf, window_inputs
 from sysid.neural.net import FIXED_SOLVERS, VectorField, WindowDynamics, solve_windows
 from sysid.neural.windows import Windows, gather_states, make_windows
@@ -409,12 +410,12 @@ class _Where:
     window: int
     n_stages: int
     t_start: float
-    bar: tqdm
+    bar: Any  # a tqdm bar
     on_epoch: Callable[[dict], None] | None
 
 
-def _progress_bar(st: Settings) -> tqdm:
-    return tqdm(
+def _progress_bar(st: Settings) -> Any:
+    return progress_bar(
         total=st.max_epochs,
         desc="neural field",
         unit="epoch",
