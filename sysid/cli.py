@@ -174,6 +174,13 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="simulate the held-out initial conditions instead of the training ones",
     )
+    parser.add_argument(
+        "--noise-model",
+        choices=("spread", "relative"),
+        default="spread",
+        help="spread: the noise's sd is F times each state's sd (default); "
+        "relative: x + F*x*eps, in proportion to each value",
+    )
 
 
 @_command("simulate", "generate trajectories of a problem as CSV", _add_simulate_arguments)
@@ -191,6 +198,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         irregular=args.irregular,
         holdout=args.holdout,
+        noise_model=args.noise_model,
     )
     if path is None:
         ds.to_csv(sys.stdout)
@@ -702,6 +710,13 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "list, or repeat the flag",
     )
     parser.add_argument(
+        "--protocol",
+        choices=("suite", "single"),
+        default="suite",
+        help="suite: every training start, noise scaled by each state's spread (default); "
+        "single: the first start only, relative noise x + level*x*eps",
+    )
+    parser.add_argument(
         "--no-sysid",
         action="store_false",
         dest="run_sysid",
@@ -773,6 +788,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         baselines=[b.strip() for arg in args.baseline for b in arg.split(",") if b.strip()],
         run_sysid=args.run_sysid,
+        protocol=args.protocol,
         scheduler=args.scheduler,
         workers=args.workers,
         quick=args.quick,

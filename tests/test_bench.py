@@ -160,3 +160,18 @@ def test_baselines_first_then_sysid_in_the_same_outdir(fast_defaults, tmp_path, 
     assert set(by_method) == {"sysid", "pysindy"}
     assert by_method["pysindy"] == only.rows[0]  # resumed, not rerun
     assert rows_equal([by_method["sysid"]], tiny_run.rows)
+
+
+def test_single_protocol_gives_one_trajectory_with_relative_noise(fast_defaults, tmp_path):
+    with pytest.raises(ConfigError, match="unknown protocol 'odd'"):
+        build_tasks(["logistic"], protocol="odd")
+    (task,) = build_tasks(
+        ["logistic"], noise=[0.1], samplings=["regular"], seeds=1, protocol="single"
+    )
+    assert task.key == "logistic__n0.1__regular__s0__sysid__single"
+    res = bench_mod.bench(["logistic"], outdir=tmp_path, protocol="single", **TINY)
+    (row,) = res.rows
+    assert row["protocol"] == "single" and row["error"] == ""
+    info = json.loads((tmp_path / "results.json").read_text())
+    assert info["config"]["protocol"] == "single"
+    assert "protocol: single" in (tmp_path / "report.md").read_text()

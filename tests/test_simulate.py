@@ -524,3 +524,18 @@ def test_heated_room_stays_between_its_equilibria(simulated):
     for tr in _both(simulated, "heated-room"):
         lo, hi = min(tr.x[0, 0], p["Tout"]), max(tr.x[0, 0], hot)
         assert lo - 1e-9 <= tr.x[:, 0].min() and tr.x[:, 0].max() <= hi + 1e-9
+
+
+def test_relative_noise_is_in_proportion_to_each_value():
+    clean = simulate("logistic", seed=0)
+    noisy = simulate("logistic", noise=0.1, seed=0, noise_model="relative")
+    for c, n in zip(clean, noisy, strict=True):
+        ratio = n.x / c.x - 1.0
+        assert abs(float(ratio.std()) - 0.1) < 0.02  # 200 draws: sd within 20%
+    spread = simulate("logistic", noise=0.1, seed=0)
+    small = clean[0].x[:, 0] < 5.0  # values near 2 get far less noise than the spread's
+    assert (
+        np.abs(noisy[0].x - clean[0].x)[small].max() < np.abs(spread[0].x - clean[0].x)[small].max()
+    )
+    with pytest.raises(ConfigError, match="unknown noise_model 'odd'"):
+        simulate("logistic", noise=0.1, noise_model="odd")

@@ -80,6 +80,12 @@ def report_markdown(result: Any, config: dict[str, Any], summary: list[dict[str,
         f"- noise levels: {', '.join(f'{n:g}' for n in config['noise'])}; samplings: "
         f"{', '.join(config['samplings'])}; seeds: {len(config['seeds'])}",
         f"- methods: {', '.join(config['methods'])}; executor: {config['executor']}",
+        "- protocol: "
+        + (
+            "single (the first training start only, relative noise x + level*x*eps)"
+            if config.get("protocol") == "single"
+            else "suite (every training start, noise scaled by each state's spread)"
+        ),
         f"- wall time of this run: {result.wall_s:.1f} s (resumed tasks are not counted)",
         f"- machine: {env['cpu']}, {env['cores']} cores, Python {env['python']}, {env['platform']}",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v),

@@ -64,6 +64,9 @@ QUICK = {
     "samplings": ("regular",),
     "seeds": 1,
 }
+#: How a cell's data are made: the problem's starts with noise scaled by each
+#: state's spread, or one start with relative noise.
+PROTOCOLS = ("suite", "single")
 COLUMNS = [
     "problem",
     "noise",
@@ -81,6 +84,7 @@ COLUMNS = [
     "inclusion_false_max",
     "ensemble_seconds",
     "train_r2",
+    "protocol",
 ]
 
 
@@ -99,11 +103,13 @@ class Task:
     seed: int
     method: str
     time_limit: float = 600.0
+    protocol: str = "suite"
 
     @property
     def key(self) -> str:
         """File-name-safe identifier, stable across runs."""
-        return f"{self.problem}__n{self.noise:g}__{self.sampling}__s{self.seed}__{self.method}"
+        key = f"{self.problem}__n{self.noise:g}__{self.sampling}__s{self.seed}__{self.method}"
+        return key if self.protocol == "suite" else f"{key}__{self.protocol}"
 
 
 def _problem_texts(problems: Sequence[str | Problem] | None, folder: str | None) -> list[Problem]:
@@ -130,6 +136,7 @@ def build_tasks(
     seeds: int = 3,
     methods: Sequence[str] = ("sysid",),
     time_limit: float = 600.0,
+    protocol: str = "suite",
     **deprecated: Any,
 ) -> list[Task]:
     """The grid of tasks, in a fixed order.
@@ -150,11 +157,18 @@ def build_tasks(
     time_limit : float
         Seconds a task may take before it is recorded as timed out
         (``timeout`` is its old name, still accepted with a DeprecationWarning).
+    protocol : {"suite", "single"}
+        ``"suite"``: every training start, noise scaled by each state's spread.
+        ``"single"``: the first training start only, with relative noise
+        ``x + level * x * eps``; the generalisation test stays the problem's
+        held-out starts.
     """
     from sysid.benchmark.baselines import BASELINES
 
     time_limit = renamed_keywords("build_tasks", deprecated, _RENAMED).get("time_limit", time_limit)
 
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}", hint=f"choose from {list(PROTOCOLS)}")
     bad = [s for s in samplings if s not in SAMPLINGS]
     if bad:
         raise ConfigError(f"unknown sampling {bad}", hint=f"choose from {list(SAMPLINGS)}")
@@ -177,7 +191,16 @@ def build_tasks(
                 for seed in range(seeds):
                     for method in methods:
                         tasks.append(
-                            Task(prob.name, text, float(level), sampling, seed, method, time_limit)
+                            Task(
+                                prob.name,
+                                text,
+                                float(level),
+                                sampling,
+                                seed,
+                                method,
+                                time_limit,
+                                protocol,
+                            )
                         )
     return tasks
 
@@ -191,16 +214,19 @@ def _alarm(signum: int, frame: Any) -> None:  # pragma: no cover - signal handle
 
 
 def _simulate_cell(problem: Problem, task: Task):
+    """The cell's data; the ``single`` protocol keeps the first start, with relative noise."""
     from sysid.data.simulation import simulate
 
     n = problem.n_samples // 4 if task.sampling == "sparse" else problem.n_samples
-    return simulate(
+    data = simulate(
         problem,
         noise=task.noise,
         seed=task.seed,
         n_samples=max(n, 8),
         irregular=task.sampling == "irregular",
+        noise_model="relative" if task.protocol == "single" else "spread",
     )
+    return data.subset([0]) if task.protocol == "single" else data
 
 
 def _run_method(problem: Problem, task: Task) -> dict[str, Any]:
@@ -272,6 +298,7 @@ def run_task(task: Task) -> dict[str, Any]:
         "inclusion_false_max": None,
         "ensemble_seconds": None,
         "train_r2": None,
+        "protocol": task.protocol,
     }
     start = time.perf_counter()
     use_alarm = threading.current_thread() is threading.main_thread() and hasattr(
@@ -415,6 +442,7 @@ def bench(
     seeds: int = 3,
     baselines: Sequence[str] = (),
     run_sysid: bool = True,
+    protocol: str = "suite",
     scheduler: str | None = None,
     workers: int | None = None,
     quick: bool = False,
@@ -436,6 +464,9 @@ def bench(
         The grid (see :func:`build_tasks`).
     baselines : list of str
         Baseline methods run on the same data, e.g. ``["pysindy"]``.
+    protocol : {"suite", "single"}
+        How a cell's data are made (see :func:`build_tasks`): ``"single"`` is one
+        trajectory with relative noise, as several papers measure.
     run_sysid : bool
         Run sysid itself (default). ``False`` runs only the baselines; a later
         run with the same ``outdir`` adds sysid's cells beside theirs.
@@ -483,6 +514,7 @@ def bench(
         seeds=seeds,
         methods=["sysid"] * bool(run_sysid) + list(baselines),
         time_limit=time_limit,
+        protocol=protocol,
     )
     out = Path(outdir)
     task_dir = out / "tasks"
@@ -536,6 +568,7 @@ def _write_outputs(result: BenchResult, tasks: list[Task], scheduler: str | None
         "samplings": list(dict.fromkeys(t.sampling for t in tasks)),
         "seeds": sorted({t.seed for t in tasks}),
         "methods": list(dict.fromkeys(t.method for t in tasks)),
+        "protocol": tasks[0].protocol if tasks else "suite",
         "executor": f"dask {scheduler}" if scheduler else f"local processes ({workers})",
     }
     summary = result.summary()

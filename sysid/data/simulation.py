@@ -23,11 +23,15 @@ from sysid.data.dataset import Dataset, Trajectory
 from sysid.data.inputs import InputSignal
 from sysid.data.problems import Problem, load_problem
 
-__all__ = ["simulate", "sample_times", "integrate"]
+__all__ = ["NOISE_MODELS", "simulate", "sample_times", "integrate"]
 
 _RTOL = 1e-10
 _ATOL = 1e-12
 _BLOW_UP = 1e12
+
+
+#: How ``simulate`` scales its noise: by each state's spread, or by each value.
+NOISE_MODELS = ("spread", "relative")
 
 
 def _check_noise(noise: float) -> float:
@@ -217,6 +221,7 @@ def simulate(
     holdout: bool = False,
     initial_conditions: np.ndarray | None = None,
     t_span: tuple[float, float] | None = None,
+    noise_model: str = "spread",
 ) -> Dataset:
     """Generate trajectories of a problem with scipy's ``solve_ivp``.
 
@@ -225,8 +230,7 @@ def simulate(
     problem : Problem or str
         The system, or a problem name or file path.
     noise : float
-        Gaussian noise with standard deviation ``noise`` times each state's
-        standard deviation over the clean trajectories.
+        The noise level; see ``noise_model``.
     seed : int
         Seed of the random numbers (noise, irregular times). The same seed gives
         byte-identical data.
@@ -240,6 +244,12 @@ def simulate(
         Override the problem's initial conditions.
     t_span : (float, float), optional
         Override the problem's time span.
+    noise_model : {"spread", "relative"}
+        ``"spread"`` (default): Gaussian noise with standard deviation ``noise``
+        times each state's standard deviation over the clean trajectories.
+        ``"relative"``: ``x + noise * x * eps`` with ``eps`` standard normal, so
+        each value's noise is in proportion to the value (the convention of
+        several papers on symbolic regression of dynamical systems).
 
     Returns
     -------
@@ -254,6 +264,12 @@ def simulate(
     """
     problem = load_problem(problem)
     noise = _check_noise(noise)
+    if noise_model not in NOISE_MODELS:
+        raise ConfigError(
+            f"unknown noise_model {noise_model!r}",
+            source="argument 'noise_model'",
+            hint=f"choose from {list(NOISE_MODELS)}",
+        )
     n = problem.n_samples if n_samples is None else n_samples
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 3:
         raise ConfigError(
@@ -276,7 +292,9 @@ def simulate(
         integrate(problem, x0, t, trajectory=k, holdout=holdout)
         for k, (x0, t) in enumerate(zip(ics, times, strict=True))
     ]
-    if noise > 0:
+    if noise > 0 and noise_model == "relative":
+        clean = [x + noise * x * rng.standard_normal(x.shape) for x in clean]
+    elif noise > 0:
         scale = np.concatenate(clean, axis=0).std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         clean = [x + noise * scale * rng.standard_normal(x.shape) for x in clean]
