@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sysid.benchmark.calibration import calibration_lines
 
-__all__ = ["report_markdown", "summarise"]
+__all__ = ["environment", "report_markdown", "summarise"]
 
 
 def _fmt(v: Any, spec: str = ".3g") -> str:
@@ -136,3 +141,45 @@ def report_markdown(result: Any, config: dict[str, Any], summary: list[dict[str,
             )
     lines += ["", "![recovery rate against noise](recovery.png)", ""]
     return "\n".join(lines)
+
+
+def environment() -> dict[str, Any]:
+    """The machine and package versions of a run, for the report's header."""
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("sysid", "torch", "torchdiffeq", "numpy", "scipy", "sympy", "pysindy", "dask"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = None
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).resolve().parent,
+            ).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "packages": versions,
+        "git_commit": commit,
+    }

@@ -21,9 +21,7 @@ import csv
 import json
 import math
 import os
-import platform
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -36,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from sysid.benchmark.report import report_markdown, summarise
+from sysid.benchmark.report import environment, report_markdown, summarise
 from sysid.core.errors import ConfigError
 from sysid.core.options import unknown_options
 from sysid.core.renamed import renamed_keywords
@@ -328,47 +326,6 @@ def run_task(task: Task) -> dict[str, Any]:
     return row
 
 
-def _environment() -> dict[str, Any]:
-    import importlib.metadata as md
-
-    versions = {}
-    for pkg in ("sysid", "torch", "torchdiffeq", "numpy", "scipy", "sympy", "pysindy", "dask"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    commit = None
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-                cwd=Path(__file__).resolve().parent,
-            ).stdout.strip()
-            or None
-        )
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "packages": versions,
-        "git_commit": commit,
-    }
-
-
 @dataclass
 class BenchResult:
     """Rows of a suite run and where they were written."""
@@ -533,7 +490,7 @@ def bench(
     _execute(todo, scheduler, n_workers, on_done, quiet)
     wall = time.perf_counter() - start
     rows = [done[t.key] for t in tasks]
-    env = _environment()
+    env = environment()
     result = BenchResult(rows, out, wall, env)
     _write_outputs(result, tasks, scheduler, n_workers)
     return result
