@@ -8,13 +8,19 @@ best, so this one tries every combination of
   Savitzky-Golay smoothed differences (``sfd``), the same with ensemble
   SINDy (``sfd-ensemble``: 20 bootstrap fits of the rows, median
   coefficients, ``EnsembleOptimizer``), and the **weak form** (``weak``:
-  ``WeakPDELibrary`` with 100 test functions of order 4 on a uniform grid;
-  irregular trajectories are first interpolated onto a uniform grid of as
-  many samples by a cubic spline; without exogenous inputs only, and only when
-  the trajectories share one time span);
+  ``WeakPDELibrary`` with 100 test functions of order 4 on one uniform grid
+  for all trajectories, over the span they share; without exogenous inputs
+  only, and only when the shared span is at least 80% of the shortest one);
 - the library: polynomials up to degree 3 (``poly``), and the same plus
   ``sin``/``cos`` of each state (``poly+fourier``, sysid's default library);
 - the STLSQ threshold: 20 values, ``logspace(-3, 1)``,
+
+where a trajectory's samples are not evenly spaced (irregular sampling),
+its states (and inputs) are first interpolated by a cubic spline onto an even
+grid of as many samples over its own span, as a PySINDy user would do: the
+finite differences, their Savitzky-Golay smoothing and the weak form's
+quadrature all assume one step. Evenly sampled trajectories are used as
+they are. The choice below simulates the raw samples, never the resampled ones;
 
 and chooses from the training data only, by one rule: each distinct model
 (its set of terms) is simulated from every trajectory's first sample; its
@@ -60,15 +66,53 @@ def _library(ps: Any, name: str) -> Any:
     return lib + ps.FourierLibrary(n_frequencies=1) if name == "poly+fourier" else lib
 
 
-def _uniform(data: Dataset) -> tuple[np.ndarray, list[np.ndarray]] | None:
-    """The trajectories on one uniform grid (for the weak form), or None when spans differ."""
-    spans = {(round(float(tr.t[0]), 9), round(float(tr.t[-1]), 9)) for tr in data}
-    if len(spans) != 1 or any(np.isnan(tr.x).any() for tr in data):
+def _even(t: np.ndarray) -> bool:
+    step = np.diff(t)
+    return bool(np.allclose(step, step.mean(), rtol=1e-6, atol=0.0))
+
+
+def _spline(t: np.ndarray, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Each column of ``x`` by a cubic spline through its observed samples, at ``grid``."""
+    cols = []
+    for col in x.T:
+        ok = np.isfinite(col)
+        cols.append(CubicSpline(t[ok], col[ok])(grid))
+    return np.column_stack(cols)
+
+
+def _evenly_sampled(data: Dataset) -> tuple[list[np.ndarray], list[np.ndarray], Any]:
+    """(times, states, inputs) of each trajectory on an even grid (resampled where uneven)."""
+    us = data.input_values()
+    ts, xs, out_u = [], [], []
+    for k, tr in enumerate(data):
+        if _even(tr.t) and not np.isnan(tr.x).any():
+            ts.append(tr.t)
+            xs.append(tr.x)
+            out_u.append(None if us is None else us[k])
+            continue
+        grid = np.linspace(tr.t[0], tr.t[-1], tr.t.size)
+        ts.append(grid)
+        xs.append(_spline(tr.t, tr.x, grid))
+        out_u.append(None if tr.inputs is None else np.asarray(tr.inputs(grid), dtype=float))
+    return ts, xs, (None if us is None else out_u)
+
+
+def _shared_grid(data: Dataset) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The trajectories on one even grid over their shared span (for the weak form).
+
+    None when the shared span is under 80% of the shortest trajectory's span.
+    """
+    lo = max(float(tr.t[0]) for tr in data)
+    hi = min(float(tr.t[-1]) for tr in data)
+    shortest = min(float(tr.t[-1] - tr.t[0]) for tr in data)
+    if not hi - lo >= 0.8 * shortest > 0:
         return None
-    (lo, hi) = spans.pop()
     n = max(tr.t.size for tr in data)
     grid = np.linspace(lo, hi, n)
-    return grid, [CubicSpline(tr.t, tr.x, axis=0)(grid) for tr in data]
+    same = all(tr.t.size == n and np.allclose(tr.t, grid, rtol=1e-9) for tr in data)
+    if same and not any(np.isnan(tr.x).any() for tr in data):
+        return grid, [tr.x for tr in data]
+    return grid, [_spline(tr.t, tr.x, grid) for tr in data]
 
 
 def _fits(ps: Any, data: Dataset, form: str, library: str, seed: int):
@@ -76,13 +120,13 @@ def _fits(ps: Any, data: Dataset, form: str, library: str, seed: int):
     names = [*data.states, *data.input_names]
     us = data.input_values()
     if form == "weak":
-        uniform = None if us is not None else _uniform(data)
-        if uniform is None:
+        shared = None if us is not None else _shared_grid(data)
+        if shared is None:
             return
-        grid, xs = uniform
+        grid, xs = shared
         ts: Any = grid
     else:
-        xs, ts = [tr.x for tr in data], [tr.t for tr in data]
+        ts, xs, us = _evenly_sampled(data)
     for threshold in _THRESHOLDS:
         opt: Any = ps.STLSQ(threshold=float(threshold))
         if form == "sfd-ensemble":
