@@ -104,6 +104,30 @@ def test_inputs_must_cover_the_samples():
         sysid.Dataset([tr], ("V",), inputs=[InputSignal(("V",), tr.t, np.zeros((3, 1)))])
 
 
+def test_rows_with_inputs_only_are_input_samples(tmp_path):
+    """A logged switch between two measurements is kept, read and written back."""
+    path = tmp_path / "d.csv"
+    path.write_text("t,x,P\n0,1,0\n1,0.9,0\n1.25,,1\n2,1.1,1\n3,1.3,1\n")
+    with pytest.warns(
+        sysid.DataWarning,
+        match=r"1 row where every state is missing \(line 4\) are read as samples of the "
+        r"inputs only",
+    ):
+        ds = sysid.load_data(path, inputs=["P"], interpolation="hold")
+    assert ds[0].t.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert ds.inputs[0].t.tolist() == [0.0, 1.0, 1.25, 2.0, 3.0]
+    assert ds.inputs[0](np.array([1.2, 1.25, 1.5])).ravel().tolist() == [0.0, 1.0, 1.0]
+    frame = ds.to_dataframe()
+    assert frame["t"].tolist() == [0.0, 1.0, 1.25, 2.0, 3.0]
+    assert np.isnan(frame["x"][2]) and frame["P"].tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
+    out = tmp_path / "back.csv"
+    ds.to_csv(out)
+    with pytest.warns(sysid.DataWarning, match="read as samples of the inputs only"):
+        back = sysid.load_data(out, inputs=["P"], interpolation="hold")
+    np.testing.assert_array_equal(back.inputs[0].t, ds.inputs[0].t)
+    np.testing.assert_array_equal(back.inputs[0].u, ds.inputs[0].u)
+
+
 # ---------------------------------------------------------------- problems
 def test_problem_with_inputs_simulates_and_writes_columns(forced, tmp_path):
     assert forced.input_names == ("F",)

@@ -302,13 +302,19 @@ def _numeric_column(
     return converted.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _warn_dropped(dropped: Sequence[str], where: str) -> None:
-    """One warning that counts the rows dropped because every state was missing."""
+def _warn_dropped(dropped: Sequence[str], where: str, inputs: bool = False) -> None:
+    """One warning that counts the rows dropped because every state was missing.
+
+    With input columns such rows still count as samples of the inputs (a
+    logged switch between two measurements), and the warning says so.
+    """
     if dropped:
         n = len(dropped)
         first = ", ".join(dropped[:3]) + (", ..." if n > 3 else "")
-        warnings.warn(
-            f"{where}: dropped {n} row{'s' * (n != 1)} where every state is missing ({first})",
-            DataWarning,
-            stacklevel=4,
+        rows = f"{n} row{'s' * (n != 1)} where every state is missing ({first})"
+        message = (
+            f"{where}: {rows} are read as samples of the inputs only"
+            if inputs
+            else f"{where}: dropped {rows}"
         )
+        warnings.warn(message, DataWarning, stacklevel=4)

@@ -388,13 +388,24 @@ class Dataset:
                 hint="choose other time_column= / trajectory_column= names",
             )
         frames = []
-        values = self.input_values()  # the clock, if any, is the last column: not written
+        n_inputs = len(self.measured_input_names)  # the clock, if any, is last: not written
         for k, tr in enumerate(self.trajectories):
-            frame = pd.DataFrame(tr.x, columns=list(self.states))
-            frame.insert(0, time_column, tr.t)
+            t, x = tr.t, tr.x
+            if n_inputs:
+                # Input samples between the state samples (a logged switch) are rows
+                # with the states empty, as they were read.
+                extra = np.setdiff1d(self.inputs[k].t, t)
+                t = np.concatenate([t, extra])
+                x = np.vstack([x, np.full((extra.size, self.n_states), np.nan)])
+                order = np.argsort(t, kind="stable")
+                t, x = t[order], x[order]
+            frame = pd.DataFrame(x, columns=list(self.states))
+            frame.insert(0, time_column, t)
             frame.insert(0, trajectory_column, tr.name)
-            for j, name in enumerate(self.measured_input_names):
-                frame[name] = values[k][:, j]
+            if n_inputs:
+                u = self.inputs[k](t).reshape(t.size, -1)
+                for j, name in enumerate(self.measured_input_names):
+                    frame[name] = u[:, j]
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 

@@ -245,7 +245,15 @@ def from_frame(
         numeric[col] = _numeric_column(df[col], col, where, row_kind, row_labels)
     ids = df[trajectory_column] if has_id else None
     trajs = _frame_trajectories(
-        numeric, ids, trajectory_column, time_column, state_cols, where, row_kind, row_labels
+        numeric,
+        ids,
+        trajectory_column,
+        time_column,
+        state_cols,
+        where,
+        row_kind,
+        row_labels,
+        bool(input_cols),
     )
     if input_cols:
         kwargs["inputs"] = _frame_signals(
@@ -402,6 +410,7 @@ def _frame_trajectories(
     where: str,
     row_kind: str,
     row_labels: np.ndarray,
+    with_inputs: bool = False,
 ) -> list[Trajectory]:
     """One validated trajectory per id in ``ids`` (all rows when ``ids`` is None)."""
     if ids is not None:
@@ -429,7 +438,7 @@ def _frame_trajectories(
         )
         trajs.append(tr_ok)
         dropped += gone
-    _warn_dropped(dropped, where)
+    _warn_dropped(dropped, where, with_inputs)
     return trajs
 
 
