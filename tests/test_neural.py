@@ -131,6 +131,38 @@ def test_batched_window_equals_solving_it_alone(solver):
             np.testing.assert_allclose(batch[b], alone.numpy(), rtol=0, atol=1e-8)
 
 
+class _Integrator(torch.nn.Module):
+    """dz/dtau = v: the field integrates its input."""
+
+    def forward(self, z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return v + 0.0 * z
+
+
+@pytest.mark.parametrize("logged", [False, True])
+def test_the_field_reads_a_switch_logged_between_samples(logged):
+    """With a switch logged at t = 1.25 the windows see it; without, only the samples."""
+    from sysid.data.inputs import InputSignal
+    from sysid.neural.inputs import FINE_READINGS, fit_input_scaler, inputs_of, window_inputs
+
+    t = np.array([0.0, 1.0, 2.0, 3.0])
+    ti = np.array([0.0, 1.0, 1.25, 2.0, 3.0]) if logged else t
+    signal = InputSignal(("P",), ti, (ti >= 1.25).astype(float)[:, None], "hold")
+    ds = sysid.Dataset([sysid.Trajectory(t, np.c_[t])], ("x",), inputs=[signal])
+    scaler = fit_input_scaler(ds)
+    inputs = inputs_of(ds, scaler, 1.0)
+    assert inputs.per_interval == (FINE_READINGS if logged else 1)
+    w = make_windows([t], [np.ones((4, 1))], m=3)
+    v = window_inputs(w, inputs)
+    assert v.shape == (1, 3 * inputs.per_interval + 1, 1)
+    # the integral of the held input from 0 to 3 is 1.75; read at the samples only, 1.5
+    u = torch.as_tensor(v * scaler.scale + scaler.mean)
+    dyn = WindowDynamics(_Integrator(), torch.as_tensor(w.coef), u)
+    with torch.no_grad():
+        z = solve_windows(dyn, torch.zeros(1, 1), gradient="direct", substeps=8)
+    expected, tol = (1.75, 0.5 / FINE_READINGS) if logged else (1.5, 1e-9)
+    assert float(z[0, -1, 0]) == pytest.approx(expected, abs=tol)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     gaps=st.lists(st.floats(0.01, 2.0), min_size=2, max_size=30),
@@ -160,6 +192,10 @@ def test_windows_cover_every_sample_and_keep_their_times(gaps, m, split):
     assert (rate >= -1e-12).all()
     spans = np.trapezoid(rate, s, axis=0)
     np.testing.assert_allclose(spans, w.times[:, -1], rtol=1e-3)
+    # tau(s) is the integral of tau': the points' times at integers, monotone between
+    tau_s = w.tau_at(s)
+    np.testing.assert_allclose(tau_s[::40].T, w.times, rtol=1e-9, atol=1e-12)
+    assert (np.diff(tau_s, axis=0) >= -1e-12).all()
     # continuity links point inside the window before
     for b in np.flatnonzero(w.prev >= 0):
         p = w.prev[b]

@@ -39,17 +39,34 @@ __all__ = [
 ]
 
 
+#: Input readings per sample interval when a signal has samples between the states'.
+FINE_READINGS = 8
+
+
 @dataclass(frozen=True)
 class InputsOf:
-    """Normalised inputs of each trajectory as a function of its normalised time."""
+    """Normalised inputs of each trajectory as a function of its normalised time.
+
+    ``per_interval`` is how many times per sample interval of a window the
+    field reads them (linearly in sample-index time in between): 1 when the
+    inputs are sampled with the states, :data:`FINE_READINGS` when some input
+    has samples between them (a logged switch), so that the field sees when
+    it changed.
+    """
 
     at: Sequence[Callable[[np.ndarray], np.ndarray]]
+    per_interval: int = 1
 
 
-def window_inputs(w: Windows, at: Sequence[Callable[[np.ndarray], np.ndarray]]) -> np.ndarray:
-    """Each window's inputs at its points: shape (B, m+1, k)."""
+def window_inputs(w: Windows, inputs: InputsOf) -> np.ndarray:
+    """Each window's inputs at ``per_interval`` points per interval: (B, m*per_interval+1, k)."""
+    r = int(inputs.per_interval)
+    if r == 1:
+        local = w.times
+    else:
+        local = w.tau_at(np.arange(w.m * r + 1) / r).T
     return np.stack(
-        [at[k](t0 + loc) for k, t0, loc in zip(w.traj, w.start_tau, w.times, strict=True)]
+        [inputs.at[k](t0 + loc) for k, t0, loc in zip(w.traj, w.start_tau, local, strict=True)]
     )
 
 
@@ -110,9 +127,22 @@ def inputs_of(ds: Dataset, scaler: InputScaler, time_scale: float) -> InputsOf:
 
         return at
 
+    between = any(_samples_between(sig.t, tr.t) for sig, tr in zip(ds.inputs, ds, strict=True))
     return InputsOf(
         [one(sig, float(tr.t[0])) for sig, tr in zip(ds.inputs, ds, strict=True)],
+        FINE_READINGS if between else 1,
     )
+
+
+def _samples_between(t_input: np.ndarray, t_state: np.ndarray) -> bool:
+    """Whether some input sample lies strictly between two state samples (beyond roundoff)."""
+    inside = t_input[(t_input > t_state[0]) & (t_input < t_state[-1])]
+    if inside.size == 0:
+        return False
+    j = np.clip(np.searchsorted(t_state, inside), 1, t_state.size - 1)
+    near = np.minimum(inside - t_state[j - 1], t_state[j] - inside)
+    tol = 1e-9 * max(float(t_state[-1] - t_state[0]), 1.0)
+    return bool(np.any(near > tol))
 
 
 def check_input_values(u: Any, n: int, scaler: InputScaler | None, what: str) -> np.ndarray | None:

@@ -119,10 +119,11 @@ class WindowDynamics(nn.Module):
 
     ``coef`` (3, m, B) holds ``tau'`` on each unit interval of ``s`` as
     ``a + b u + c u**2`` (see :mod:`sysid.neural.windows`); the field's
-    parameters are the only parameters of this module. ``inputs`` (B, m+1, k)
-    holds each window's inputs at its points, read linearly in ``s`` between
-    them, whatever the data's interpolation: a held (stepped) input would put
-    a step on the last stage of every fixed step and force tiny steps, and the
+    parameters are the only parameters of this module. ``inputs`` (B, m*r+1, k)
+    holds each window's inputs at ``r`` evenly spaced points per unit of ``s``
+    (``r = 1``: at its sample points), read linearly in ``s`` between them,
+    whatever the data's interpolation: a held (stepped) input would put a
+    step on the last stage of every fixed step and force tiny steps, and the
     field is a smoother, not the answer (the refit reads the inputs as given).
     """
 
@@ -137,6 +138,7 @@ class WindowDynamics(nn.Module):
         self.register_buffer("coef", coef, persistent=False)
         self.register_buffer("inputs", inputs, persistent=False)
         self.m = int(coef.shape[1])
+        self.per_unit = 1 if inputs is None else (int(inputs.shape[1]) - 1) // self.m
         self.n_evals = 0
 
     def forward(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -148,8 +150,14 @@ class WindowDynamics(nn.Module):
         rate = a + u * (b + u * c)
         if self.inputs is None:
             return rate.unsqueeze(-1) * self.field(z)
-        left = self.inputs[:, i.long()]
-        v = left + u * (self.inputs[:, i.long() + 1] - left)
+        if self.per_unit == 1:
+            j, w = i.long(), u
+        else:
+            q = s * self.per_unit
+            jf = torch.clamp(torch.floor(q.detach()), 0, self.m * self.per_unit - 1)
+            j, w = jf.long(), q - jf
+        left = self.inputs[:, j]
+        v = left + w * (self.inputs[:, j + 1] - left)
         return rate.unsqueeze(-1) * self.field(z, v)
 
 

@@ -170,7 +170,7 @@ class _Stage:
 
         self.w = w
         self.field = field_
-        v = None if inputs is None else tens(window_inputs(w, inputs.at))
+        v = None if inputs is None else tens(window_inputs(w, inputs))
         self.dyn = WindowDynamics(field_, tens(w.coef), v)
         s0 = w.start_states(taus, start_states)
         self.S = torch.nn.Parameter(tens(s0))

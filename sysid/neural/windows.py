@@ -350,6 +350,14 @@ class Windows:
         a, b, c = self.coef[0][i], self.coef[1][i], self.coef[2][i]
         return a + u * (b + u * c)
 
+    def tau_at(self, s: np.ndarray) -> np.ndarray:
+        """Each window's local time ``tau(s)`` (the integral of ``tau'``), shape (len(s), B)."""
+        s = np.atleast_1d(np.asarray(s, dtype=np.float64))
+        i = np.clip(np.floor(s).astype(int), 0, self.m - 1)
+        u = (s - i)[:, None]
+        a, b, c = self.coef[0][i], self.coef[1][i], self.coef[2][i]
+        return self.times[:, i].T + u * (a + u * (b / 2.0 + u * c / 3.0))
+
     def max_rate(self) -> float:
         """Largest ``tau'`` over all windows (sets the fixed solver step)."""
         s = (np.arange(self.m)[:, None] + np.linspace(0.0, 1.0, 5)[None, :]).ravel()
