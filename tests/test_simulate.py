@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sysid.core.errors import ConfigError, SimulationError
 from sysid.data.dataset import Dataset
 from sysid.data.problems import load_problem, problem_from_dict
-from sysid.data.simulation import integrate, sample_times, simulate
+from sysid.data.simulation import integrate, sample_times, simulate, switch_times
 
 PROBLEMS = [
     "brusselator",
@@ -539,3 +540,50 @@ def test_relative_noise_is_in_proportion_to_each_value():
     )
     with pytest.raises(ConfigError, match="unknown noise_model 'odd'"):
         simulate("logistic", noise=0.1, noise_model="odd")
+
+
+_PULSE = {
+    "name": "pulsed-decay",
+    "states": ["x"],
+    "parameters": {"k": 1.0},
+    "equations": {"x": "-k*x + 10*u"},
+    # pulses of width 0.02 at t = 3 and 0.01 at t = 6, far shorter than the solver's steps
+    "inputs": {"u": "(sign(t - 3) - sign(t - 3.02) + sign(t - 6) - sign(t - 6.01))/2"},
+    "t_span": [0.0, 10.0],
+    "n_samples": 11,
+    "initial_conditions": [[1.0]],
+}
+
+
+def _pulsed_decay_exact(t: np.ndarray) -> np.ndarray:
+    """x' = -x + 10 u(t), x(0) = 1, solved piece by piece in closed form."""
+
+    def run(x, a, b, level):  # x' = -x + level on [a, b]
+        return level + (x - level) * np.exp(-(b - a))
+
+    out = []
+    for tk in t:
+        x, a = 1.0, 0.0
+        for b, level in ((3.0, 0.0), (3.02, 10.0), (6.0, 0.0), (6.01, 10.0), (np.inf, 0.0)):
+            if tk <= b:
+                out.append(run(x, a, tk, level))
+                break
+            x, a = run(x, a, b, level), b
+    return np.array(out)[:, None]
+
+
+def test_short_pulses_of_a_switched_input_are_not_stepped_over():
+    p = problem_from_dict(_PULSE)
+    t = np.linspace(0.0, 10.0, 11)
+    x = integrate(p, [1.0], t)
+    np.testing.assert_allclose(x, _pulsed_decay_exact(t), rtol=0, atol=1e-8)
+    ds = simulate(p, noise=0.0)
+    np.testing.assert_allclose(ds[0].x, _pulsed_decay_exact(ds[0].t), rtol=0, atol=1e-8)
+
+
+def test_switch_times_are_the_zeros_of_switches_in_time_alone():
+    t, x = sp.Symbol("t", real=True), sp.Symbol("x", real=True)
+    exprs = [sp.sign(sp.sin(2 * sp.pi * t / 3)) * x + sp.Abs(x - 1), sp.Abs(t - 0.5)]
+    got = switch_times(exprs, (0.0, 7.0))
+    np.testing.assert_allclose(got, [0.5, 1.5, 3.0, 4.5, 6.0], rtol=0, atol=1e-12)
+    assert switch_times([sp.sin(t) + sp.sign(x)], (0.0, 7.0)).size == 0

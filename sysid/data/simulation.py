@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from scipy.optimize import brentq
 
 from sysid.core.errors import ConfigError, SimulationError
 from sysid.core.ode import MAX_EVALS, Guard, GuardTripped, guarded_solve
@@ -23,11 +24,15 @@ from sysid.data.dataset import Dataset, Trajectory
 from sysid.data.inputs import InputSignal
 from sysid.data.problems import Problem, load_problem
 
-__all__ = ["NOISE_MODELS", "simulate", "sample_times", "integrate"]
+__all__ = ["NOISE_MODELS", "simulate", "sample_times", "integrate", "switch_times"]
 
 _RTOL = 1e-10
 _ATOL = 1e-12
 _BLOW_UP = 1e12
+#: Functions whose value jumps (sign) or whose slope jumps (Abs) where their argument is 0.
+_KINKED = (sp.sign, sp.Abs, sp.Heaviside)
+#: Points of the scan for zeros of a switch's argument (then refined by brentq).
+_SCAN = 20_000
 
 
 #: How ``simulate`` scales its noise: by each state's spread, or by each value.
@@ -104,6 +109,40 @@ def sample_times(
     return t
 
 
+def switch_times(exprs: list[sp.Expr], t_span: tuple[float, float]) -> np.ndarray:
+    """Times in ``t_span`` where an expression of time alone switches.
+
+    A switch is a zero of the argument of ``sign``, ``Abs`` or ``Heaviside``
+    when that argument depends on ``t`` and nothing else (a heater switched
+    by ``sign(sin(t))``): the right-hand side jumps or kinks there, and an
+    adaptive solver can step over a short pulse without seeing it. Zeros are
+    found by a scan of 20 000 points and refined by Brent's method; a
+    function of the states is left to the solver.
+
+    Examples
+    --------
+    >>> t = sp.Symbol("t", real=True)
+    >>> switch_times([1 + sp.sign(sp.sin(t))], (0.0, 7.0)).round(6)
+    array([3.141593, 6.283185])
+    """
+    t = sp.Symbol("t", real=True)
+    args = {
+        a.args[0]
+        for e in exprs
+        for a in sp.sympify(e).atoms(*_KINKED)
+        if a.args[0].free_symbols == {t}
+    }
+    grid = np.linspace(float(t_span[0]), float(t_span[1]), _SCAN + 1)
+    found: list[float] = []
+    for arg in sorted(args, key=sp.default_sort_key):
+        fn = sp.lambdify(t, arg, "numpy")
+        v = np.broadcast_to(np.asarray(fn(grid), dtype=float), grid.shape)
+        found.extend(grid[1:-1][v[1:-1] == 0])
+        for i in np.flatnonzero(v[:-1] * v[1:] < 0):
+            found.append(brentq(lambda s, fn=fn: float(fn(s)), grid[i], grid[i + 1], xtol=1e-14))
+    return np.unique(np.asarray(found, dtype=float))
+
+
 def integrate(
     problem: Problem,
     x0: np.ndarray,
@@ -126,6 +165,9 @@ def integrate(
     value by more than 1e12 times its magnitude (at least 1). There is no wall
     limit: data must not depend on the machine's speed. ``max_evaluations``
     (the old name of ``max_evals``) still works, with a DeprecationWarning.
+    The solver restarts at every switch of the inputs and equations in time
+    (:func:`switch_times`), so a short pulse of a switched input is never
+    stepped over.
 
     Raises
     ------
@@ -152,17 +194,20 @@ def integrate(
         max_evals=int(max_evals),
         simulation_time_limit=None,
     )
+    span = (float(t[0]), float(t[-1]))
     if problem.input_names:
-        each = problem.inputs.per_trajectory(holdout)
-        rhs = problem.vector_field(trajectory if each else 0, holdout)
+        k = trajectory if problem.inputs.per_trajectory(holdout) else 0
+        rhs = problem.vector_field(k, holdout)
+        exprs = [*problem.input_expressions(k, holdout).values()]
     else:
-        rhs = problem.rhs
+        rhs, exprs = problem.rhs, []
+    breaks = switch_times([*exprs, *problem.true_equations().values()], span)
     reason = "unknown failure"
     for method in ("DOP853", "LSODA"):
         try:
             y = guarded_solve(
                 rhs,
-                (float(t[0]), float(t[-1])),
+                span,
                 x0,
                 t,
                 guard=guard,
@@ -171,6 +216,7 @@ def integrate(
                 method=method,
                 rtol=_RTOL,
                 atol=_ATOL,
+                breaks=breaks if breaks.size else None,
             )
         except GuardTripped as err:  # an explicit method may give up on a stiff system
             reason = err.reason
