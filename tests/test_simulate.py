@@ -587,3 +587,24 @@ def test_switch_times_are_the_zeros_of_switches_in_time_alone():
     got = switch_times(exprs, (0.0, 7.0))
     np.testing.assert_allclose(got, [0.5, 1.5, 3.0, 4.5, 6.0], rtol=0, atol=1e-12)
     assert switch_times([sp.sin(t) + sp.sign(x)], (0.0, 7.0)).size == 0
+
+
+def test_a_held_input_is_logged_at_its_switches_with_the_value_it_switches_to(tmp_path):
+    p = problem_from_dict({**_PULSE, "input_interpolation": "hold"})
+    ds = simulate(p, noise=0.0)
+    sig = ds.inputs[0]
+    logged = ~np.isin(sig.t, ds[0].t)
+    np.testing.assert_allclose(sig.t[logged], [3.02, 6.01], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(sig.u[logged, 0], [0.0, 0.0])
+    # the samples at t = 3 and 6 sit on a switch and read the value it switches to
+    expected = np.zeros(11)
+    expected[[3, 6]] = 1.0
+    np.testing.assert_array_equal(ds.input_values()[0][:, 0], expected)
+    assert sig(3.01) == pytest.approx(1.0) and sig(5.0) == pytest.approx(0.0)
+    shifted = simulate(p, noise=0.0, t_span=(0.5, 10.5))  # no sample on a switch
+    moved = shifted.inputs[0]
+    at = ~np.isin(moved.t, shifted[0].t)
+    np.testing.assert_allclose(moved.t[at], [3.0, 3.02, 6.0, 6.01], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(moved.u[at, 0], [1.0, 0.0, 1.0, 0.0])
+    # a linearly read input keeps the samples of the states only
+    assert simulate(problem_from_dict(_PULSE), noise=0.0).inputs[0].t.size == 11

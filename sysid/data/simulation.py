@@ -116,8 +116,9 @@ def switch_times(exprs: list[sp.Expr], t_span: tuple[float, float]) -> np.ndarra
     when that argument depends on ``t`` and nothing else (a heater switched
     by ``sign(sin(t))``): the right-hand side jumps or kinks there, and an
     adaptive solver can step over a short pulse without seeing it. Zeros are
-    found by a scan of 20 000 points and refined by Brent's method; a
-    function of the states is left to the solver.
+    found by a scan of 20 000 points and refined by Brent's method; zeros
+    closer than 1e-9 of the span are one switch. A function of the states is
+    left to the solver.
 
     Examples
     --------
@@ -140,7 +141,10 @@ def switch_times(exprs: list[sp.Expr], t_span: tuple[float, float]) -> np.ndarra
         found.extend(grid[1:-1][v[1:-1] == 0])
         for i in np.flatnonzero(v[:-1] * v[1:] < 0):
             found.append(brentq(lambda s, fn=fn: float(fn(s)), grid[i], grid[i + 1], xtol=1e-14))
-    return np.unique(np.asarray(found, dtype=float))
+    out = np.unique(np.asarray(found, dtype=float))
+    # zeros of several switches at one time, apart by roundoff, are one switch (the last)
+    tol = 1e-9 * max(float(t_span[1] - t_span[0]), 1.0)
+    return out[np.r_[np.diff(out) > tol, True]] if out.size else out
 
 
 def integrate(
@@ -377,16 +381,47 @@ def input_signals(
     """The inputs of each simulated trajectory at its sample ``times``, or None without inputs.
 
     Exact values of the problem's expressions (no noise: inputs are set, not
-    estimated), trajectory ``k`` of the training (or held-out) set.
+    estimated), trajectory ``k`` of the training (or held-out) set. A held
+    input (``input_interpolation = "hold"``) that switches between the
+    samples is also logged at each switch (:func:`switch_times`) with the
+    value it switches to, as a logger of the switches records it; in a data
+    file these are rows with the inputs and no state value.
     """
     if not problem.input_names:
         return None
     t = sp.Symbol("t", real=True)
     each = problem.inputs.per_trajectory(holdout)
+    hold = problem.inputs.interpolation == "hold"
     out = []
     for k, tk in enumerate(times):
         exprs = problem.input_expressions(k if each else 0, holdout)
-        cols = [np.broadcast_to(sp.lambdify(t, e, "numpy")(tk), tk.shape) for e in exprs.values()]
-        u = np.column_stack(cols).astype(float)
-        out.append(InputSignal(problem.input_names, tk, u, problem.inputs.interpolation))
+        fns = [sp.lambdify(t, e, "numpy") for e in exprs.values()]
+        at, read = tk, tk
+        if hold and tk.size > 1:
+            at, read = _with_switches(tk, switch_times([*exprs.values()], (tk[0], tk[-1])))
+        u = np.column_stack([np.broadcast_to(f(read), read.shape) for f in fns]).astype(float)
+        out.append(InputSignal(problem.input_names, at, u, problem.inputs.interpolation))
     return out
+
+
+def _with_switches(t: np.ndarray, switches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sample times ``t`` with the switches among them, and where to read each.
+
+    A switch closer than roundoff to a sample is that sample. A time at a
+    switch is read midway to the next time: the value it switches to, which
+    a held signal keeps until then.
+    """
+    tol = 1e-9 * max(float(t[-1] - t[0]), 1.0)
+    inside = switches[(switches > t[0] + tol) & (switches < t[-1] - tol)]
+    j = np.clip(np.searchsorted(t, inside), 1, t.size - 1)
+    far = np.minimum(inside - t[j - 1], t[j] - inside) > tol
+    at = np.union1d(t, inside[far])
+    near = np.zeros(at.size, dtype=bool)
+    if switches.size:
+        k = np.clip(np.searchsorted(switches, at), 0, switches.size - 1)
+        gap = np.minimum(np.abs(switches[k] - at), np.abs(switches[np.maximum(k - 1, 0)] - at))
+        near = gap <= tol
+    near[-1] = False  # the last sample has no next time; it is read where it is
+    read = at.copy()
+    read[near] = (at[near] + at[np.flatnonzero(near) + 1]) / 2
+    return at, read
