@@ -349,3 +349,24 @@ def test_a_batch_reads_each_member_as_its_own_signal(interpolation, members, see
     read = batch_inputs(sigs, starts)
     expected = np.stack([s(t0 + t) for s, t0 in zip(sigs, starts, strict=True)])
     np.testing.assert_allclose(read(t), expected, rtol=0, atol=1e-12)
+    # with ends, a member holds its inputs past its end and restarts only before it
+    ends = rng.uniform(0.0, 8.0, members)
+    ended = batch_inputs(sigs, starts, ends)
+    held = np.stack([s(t0 + min(t, e)) for s, t0, e in zip(sigs, starts, ends, strict=True)])
+    np.testing.assert_allclose(ended(t), held, rtol=0, atol=1e-12)
+    local = [s.t - t0 for s, t0 in zip(sigs, starts, strict=True)]
+    met = np.unique(np.concatenate([k[k < e] for k, e in zip(local, ends, strict=True)]))
+    np.testing.assert_array_equal(ended.breaks, met)
+
+
+def test_many_restarts_at_input_samples_do_not_spend_the_evaluation_budget():
+    # a held input with 3000 samples: every restart costs a fresh step-size search
+    x, u = sp.symbols("x F", real=True)
+    system = CompiledSystem(["x"], [(0, x), (0, u)], inputs=["F"])
+    times = np.linspace(0.0, 30.0, 3001)
+    sig = InputSignal(("F",), times, np.ones((times.size, 1)), "hold")
+    xs, _, _ = simulate_batch(
+        system, np.array([-1.0, 1.0]), np.array([[0.0]]), np.array([0.0, 30.0]),
+        guard=Guard(), inputs=batch_inputs([sig], [0.0]),
+    )  # fmt: skip
+    np.testing.assert_allclose(xs[0, -1, 0], 1 - np.exp(-30.0), rtol=1e-7)

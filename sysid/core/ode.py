@@ -49,6 +49,7 @@ from sysid.core.expressions import state_symbols
 
 __all__ = [
     "MAX_EVALS",
+    "EVALS_PER_BREAK",
     "SIMULATION_TIME_LIMIT",
     "Guard",
     "GuardTripped",
@@ -64,6 +65,10 @@ __all__ = [
 #: The one evaluation budget: most right-hand-side evaluations of one simulation.
 #: The shipped problems need at most 8.7k (rossler's data at rtol 1e-10).
 MAX_EVALS = 20_000
+#: Evaluations added to the budget per solver restart at a break: a restart
+#: begins a fresh step-size search, about 14 evaluations of DOP853 before its
+#: first accepted step, so hundreds of breaks would spend the budget alone.
+EVALS_PER_BREAK = 100
 #: Most wall seconds of one simulation.
 SIMULATION_TIME_LIMIT = 10.0
 #: A huge absolute tolerance switches error control off for sensitivity components:
@@ -212,7 +217,8 @@ def guarded_solve(
     batch member, and the box applies to them; further entries (sensitivities)
     are not checked. ``breaks`` are times where ``fun`` is not smooth (the
     samples of an input signal): the solver restarts at each, instead of
-    shrinking its steps to cross them.
+    shrinking its steps to cross them, and the evaluation budget grows by
+    :data:`EVALS_PER_BREAK` per restart.
 
     Raises
     ------
@@ -264,7 +270,11 @@ def _pieces(fun, t_span, y0, t_eval, breaks, **kw) -> np.ndarray:
         knots = knots[np.r_[True, np.diff(knots) > tol]]
     if knots.size == 0:
         return _solve(fun, t_span, y0, t_eval, **kw)
-    kw["budget"] = {"count": [0], "start": time.perf_counter()}  # shared by the pieces
+    kw["budget"] = {  # shared by the pieces
+        "count": [0],
+        "start": time.perf_counter(),
+        "extra": EVALS_PER_BREAK * knots.size,
+    }
     edges = np.r_[t0, knots, t1]
     out = np.empty((y0.size, t_eval.size))
     y, done = y0, 0
@@ -289,13 +299,14 @@ def _solve(
     """The guarded ``solve_ivp`` call of :func:`guarded_solve` (``t_span`` not empty)."""
     budget = budget or {"count": [0], "start": time.perf_counter()}
     start, count = budget["start"], budget["count"]
+    most = guard.max_evals + int(budget.get("extra", 0))
     limit = guard.simulation_time_limit
 
     def counted(t: float, y: np.ndarray) -> np.ndarray:
         count[0] += 1
-        if count[0] > guard.max_evals:
+        if count[0] > most:
             raise GuardTripped(
-                f"more than {guard.max_evals} right-hand-side evaluations by t={t:.4g} "
+                f"more than {most} right-hand-side evaluations by t={t:.4g} "
                 "(stiff or nearly singular model); try increasing max_evals",
                 "steps",
             )
@@ -576,12 +587,18 @@ MAX_BREAKS = 5000
 
 
 def batch_inputs(
-    signals: Sequence[Callable[[float], np.ndarray]], starts: Sequence[float]
+    signals: Sequence[Callable[[float], np.ndarray]],
+    starts: Sequence[float],
+    ends: Sequence[float] | None = None,
 ) -> Callable[[float], np.ndarray] | None:
     """The inputs of a batch in local time: member ``i`` reads ``signals[i](starts[i] + t)``.
 
     None when no member has inputs. Each signal maps an absolute time to its
-    input values (:class:`sysid.data.inputs.InputSignal`).
+    input values (:class:`sysid.data.inputs.InputSignal`). ``ends`` (local
+    times, optional) is where each member's output stops: the solver then
+    restarts only at the kinks a member meets before its end, so many short
+    windows of one long signal do not restart it at every sample of all, and
+    past its end a member holds its inputs (its states there are not used).
 
     Examples
     --------
@@ -594,7 +611,8 @@ def batch_inputs(
         return None
     pairs = list(zip(signals, [float(v) for v in starts], strict=True))
     local = [np.asarray(getattr(s, "t", []), float) - t0 for s, t0 in pairs]
-    at = _stacked_reader([s for s, _ in pairs], local)
+    stop = np.full(len(pairs), np.inf) if ends is None else np.asarray(ends, dtype=float)
+    at = _stacked_reader([s for s, _ in pairs], local, stop)
     clocks = {bool(getattr(s, "clock", False)) for s, _ in pairs}
     if at is not None and clocks == {True}:  # the clock reads the time itself
         at = _with_clock(at, np.array([t0 for _, t0 in pairs]))
@@ -602,10 +620,12 @@ def batch_inputs(
 
         def at(t: float) -> np.ndarray:
             t = float(t)
-            return np.stack([sig(t0 + t) for sig, t0 in pairs])
+            return np.stack([sig(t0 + min(t, e)) for (sig, t0), e in zip(pairs, stop, strict=True)])
 
     # Where the right-hand side has kinks: the signals' samples (none for a clock alone).
     kinks = [_kinks(s) - t0 for s, t0 in pairs]
+    if ends is not None:
+        kinks = [k[k < float(e)] for k, e in zip(kinks, ends, strict=True)]
     knots = np.unique(np.concatenate(kinks))
     at.breaks = knots if knots.size <= MAX_BREAKS else None  # type: ignore[attr-defined]
     return at
@@ -632,11 +652,12 @@ def _with_clock(
 
 
 def _stacked_reader(
-    sigs: list[Any], local: list[np.ndarray]
+    sigs: list[Any], local: list[np.ndarray], stop: np.ndarray
 ) -> Callable[[float], np.ndarray] | None:
     """One vectorised reader of several linear or held signals, or None for other signals.
 
-    ``local`` holds each signal's sample times in the batch's local time. The
+    ``local`` holds each signal's sample times in the batch's local time;
+    member ``i`` reads nothing later than ``stop[i]``. The
     members' samples are laid end to end with a gap between members, so one
     ``searchsorted`` finds every member's interval; the values come from the
     same formula as ``InputSignal`` (sample plus elapsed time times slope), so
@@ -650,6 +671,7 @@ def _stacked_reader(
     lo = np.array([t[0] for t in local])
     hi = np.array([t[-1] for t in local])
     gap = float(np.max(hi - lo)) + 1.0
+    read_hi = np.maximum(np.minimum(hi, stop), lo)
     offset = gap * np.arange(len(sigs)) - lo  # member i's samples start at gap * i
     keys = np.concatenate([t + o for t, o in zip(local, offset, strict=True)])
     times = np.concatenate(local)
@@ -663,7 +685,7 @@ def _stacked_reader(
     last = first + sizes - 1
 
     def at(t: float) -> np.ndarray:
-        tc = np.clip(float(t), lo, hi)
+        tc = np.clip(float(t), lo, read_hi)
         j = np.clip(np.searchsorted(keys, tc + offset, side="right") - 1, first, last)
         if hold:
             return values[j]

@@ -268,7 +268,11 @@ class _Residuals:
             self.groups.setdefault(k, []).append(i)
         self.grids = {k: Grid([segs[i].tau for i in m]) for k, m in self.groups.items()}
         self.inputs = {  # the signals of each batch, and their kinks, built once
-            k: batch_inputs([segs[i].inputs for i in m], [segs[i].t0 for i in m])
+            k: batch_inputs(
+                [segs[i].inputs for i in m],
+                [segs[i].t0 for i in m],
+                [float(segs[i].tau[-1]) for i in m],
+            )
             for k, m in self.groups.items()
         }
         self.seen = [np.isfinite(s.x).ravel() for s in segs]
