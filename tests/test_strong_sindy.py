@@ -25,6 +25,13 @@ def test_strong_baseline_recovers_an_easy_law_and_keeps_the_global_generator():
     score = sysid.score(found, sysid.load_problem("lotka-volterra"))
     assert score["structure_recovered"], found
     assert score["max_coefficient_relative_error"] < 0.02
+    # the same fits, the rule applied within each configuration alone as well
+    each = strong_sindy_discover(ds, seed=1, per_configuration=True)
+    assert {s: str(e) for s, e in each[("all", "all")].items()} == {
+        s: str(e) for s, e in found.items()
+    }
+    assert set(each) - {("all", "all")} <= set(CONFIGURATIONS)
+    assert ("sfd", "poly") in each and set(each[("sfd", "poly")]) == {"x", "y"}
 
 
 @pytest.mark.slow
