@@ -49,6 +49,7 @@ __all__ = [
     "TIME",
     "check_interpolation",
     "input_values",
+    "off_the_samples",
     "signal_for",
     "with_clock",
     "without_clock",
@@ -311,3 +312,24 @@ def _measured_signal(
             source=source,
         )
     return InputSignal(measured, t, values)
+
+
+def off_the_samples(points: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Which ``points`` lie inside ``t``'s span and apart from every sample of ``t``.
+
+    Apart means farther than roundoff, 1e-9 of the span (at least 1e-9): a
+    logged input sample or a switch between two state samples, not a copy of
+    one of them.
+
+    Examples
+    --------
+    >>> off_the_samples(np.array([0.5, 1.0, 1.0 + 1e-12, 3.0]), np.array([0.0, 1.0, 2.0]))
+    array([ True, False, False, False])
+    """
+    points = np.asarray(points, dtype=float)
+    if t.size < 2:
+        return np.zeros(points.shape, dtype=bool)
+    tol = 1e-9 * max(float(t[-1] - t[0]), 1.0)
+    j = np.clip(np.searchsorted(t, points), 1, t.size - 1)
+    gap = np.minimum(np.abs(points - t[j - 1]), np.abs(t[j] - points))
+    return (points > t[0]) & (points < t[-1]) & (gap > tol)

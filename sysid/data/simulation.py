@@ -21,7 +21,7 @@ from sysid.core.ode import MAX_EVALS, Guard, GuardTripped, guarded_solve
 from sysid.core.options import check_seed_value
 from sysid.core.renamed import renamed_keywords
 from sysid.data.dataset import Dataset, Trajectory
-from sysid.data.inputs import InputSignal
+from sysid.data.inputs import InputSignal, off_the_samples
 from sysid.data.problems import Problem, load_problem
 
 __all__ = ["NOISE_MODELS", "simulate", "sample_times", "integrate", "switch_times"]
@@ -412,10 +412,7 @@ def _with_switches(t: np.ndarray, switches: np.ndarray) -> tuple[np.ndarray, np.
     a held signal keeps until then.
     """
     tol = 1e-9 * max(float(t[-1] - t[0]), 1.0)
-    inside = switches[(switches > t[0] + tol) & (switches < t[-1] - tol)]
-    j = np.clip(np.searchsorted(t, inside), 1, t.size - 1)
-    far = np.minimum(inside - t[j - 1], t[j] - inside) > tol
-    at = np.union1d(t, inside[far])
+    at = np.union1d(t, switches[off_the_samples(switches, t)])
     near = np.zeros(at.size, dtype=bool)
     if switches.size:
         k = np.clip(np.searchsorted(switches, at), 0, switches.size - 1)

@@ -27,6 +27,7 @@ import numpy as np
 
 from sysid.core.errors import DataError
 from sysid.data.dataset import Dataset
+from sysid.data.inputs import off_the_samples
 from sysid.neural.windows import Windows
 
 __all__ = [
@@ -127,22 +128,11 @@ def inputs_of(ds: Dataset, scaler: InputScaler, time_scale: float) -> InputsOf:
 
         return at
 
-    between = any(_samples_between(sig.t, tr.t) for sig, tr in zip(ds.inputs, ds, strict=True))
+    between = any(off_the_samples(sig.t, tr.t).any() for sig, tr in zip(ds.inputs, ds, strict=True))
     return InputsOf(
         [one(sig, float(tr.t[0])) for sig, tr in zip(ds.inputs, ds, strict=True)],
         FINE_READINGS if between else 1,
     )
-
-
-def _samples_between(t_input: np.ndarray, t_state: np.ndarray) -> bool:
-    """Whether some input sample lies strictly between two state samples (beyond roundoff)."""
-    inside = t_input[(t_input > t_state[0]) & (t_input < t_state[-1])]
-    if inside.size == 0:
-        return False
-    j = np.clip(np.searchsorted(t_state, inside), 1, t_state.size - 1)
-    near = np.minimum(inside - t_state[j - 1], t_state[j] - inside)
-    tol = 1e-9 * max(float(t_state[-1] - t_state[0]), 1.0)
-    return bool(np.any(near > tol))
 
 
 def check_input_values(u: Any, n: int, scaler: InputScaler | None, what: str) -> np.ndarray | None:
