@@ -624,9 +624,7 @@ def batch_inputs(
 
     # Where the right-hand side has kinks: the signals' samples (none for a clock alone).
     kinks = [_kinks(s) - t0 for s, t0 in pairs]
-    if ends is not None:
-        kinks = [k[k < float(e)] for k, e in zip(kinks, ends, strict=True)]
-    knots = np.unique(np.concatenate(kinks))
+    knots = np.unique(np.concatenate([k[k < e] for k, e in zip(kinks, stop, strict=True)]))
     at.breaks = knots if knots.size <= MAX_BREAKS else None  # type: ignore[attr-defined]
     return at
 

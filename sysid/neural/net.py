@@ -150,12 +150,9 @@ class WindowDynamics(nn.Module):
         rate = a + u * (b + u * c)
         if self.inputs is None:
             return rate.unsqueeze(-1) * self.field(z)
-        if self.per_unit == 1:
-            j, w = i.long(), u
-        else:
-            q = s * self.per_unit
-            jf = torch.clamp(torch.floor(q.detach()), 0, self.m * self.per_unit - 1)
-            j, w = jf.long(), q - jf
+        q = s * self.per_unit  # per_unit = 1: q is s, the reading interval is i, w is u
+        jf = torch.clamp(torch.floor(q.detach()), 0, self.m * self.per_unit - 1)
+        j, w = jf.long(), q - jf
         left = self.inputs[:, j]
         v = left + w * (self.inputs[:, j + 1] - left)
         return rate.unsqueeze(-1) * self.field(z, v)
